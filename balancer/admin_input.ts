@@ -1,0 +1,87 @@
+/**
+ * Shape checks for the admin API's request bodies (`POST /add`, `DELETE /rm`). Pure: checks
+ * that need the current replicas are the replica manager's.
+ *
+ * @module
+ */
+
+/** A checked `/add` or `/rm` body. */
+export interface ScaleRequest {
+  /** How many instances to add or remove; a positive integer. */
+  n: number;
+  /** The named ones, at most `n`, no duplicates. */
+  hostnames: string[];
+}
+
+/** The result of a check: the value, or the message for a 400 reply. */
+export type Checked<T> = { ok: true; value: T } | { ok: false; message: string };
+
+/** Which endpoint a body is for: the two differ in one spec message and in name rules. */
+export type ScaleKind = "add" | "rm";
+
+/** A DNS label (RFC 1123): what a replica's hostname must be to be reachable by name. */
+const DNS_LABEL = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
+
+const SPEC_TOO_MANY_NAMES: Record<ScaleKind, string> = {
+  add: "Length of hostname list is more than newly added instances",
+  rm: "Length of hostname list is more than removable instances",
+};
+
+const KNOWN_FIELDS = new Set(["n", "hostnames"]);
+
+/** Shows a JSON value in an error message, shortened. */
+function show(value: unknown): string {
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length > 40 ? `${text.slice(0, 37)}...` : text;
+}
+
+/**
+ * Checks the text of an `/add` or `/rm` body. `maxBatch` caps `n`. For `/add` every
+ * hostname must be a DNS label; for `/rm` any string is accepted (the manager checks that
+ * it names a replica, which may be one of the spec's `Server 1` style names).
+ */
+export function parseScaleRequest(
+  text: string,
+  kind: ScaleKind,
+  maxBatch: number,
+): Checked<ScaleRequest> {
+  const fail = (message: string): Checked<ScaleRequest> => ({ ok: false, message });
+  const example = kind === "add" ? '{"n": 2, "hostnames": ["S5"]}' : '{"n": 1, "hostnames": ["S5"]}';
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    return fail(`Request body must be JSON, like ${example}`);
+  }
+  if (typeof body !== "object" || body === null || Array.isArray(body)) {
+    return fail(`Request body must be a JSON object, like ${example}`);
+  }
+  const record = body as Record<string, unknown>;
+  const unknown = Object.keys(record).find((key) => !KNOWN_FIELDS.has(key));
+  if (unknown !== undefined) {
+    return fail(`Unknown field '${unknown}': the body takes 'n' and 'hostnames'`);
+  }
+  const n = record.n;
+  if (n === undefined) return fail(`'n' is required: the number of instances`);
+  if (typeof n !== "number" || !Number.isInteger(n) || n < 1) {
+    return fail(`'n' must be a positive integer, got ${show(n)}`);
+  }
+  if (n > maxBatch) return fail(`'n' must be at most ${maxBatch}, got ${n}`);
+  const hostnames = record.hostnames ?? [];
+  if (!Array.isArray(hostnames) || !hostnames.every((h) => typeof h === "string")) {
+    return fail(`'hostnames' must be a list of strings, got ${show(hostnames)}`);
+  }
+  if (hostnames.length > n) return fail(SPEC_TOO_MANY_NAMES[kind]);
+  for (const name of hostnames) {
+    if (kind === "add" && !DNS_LABEL.test(name)) {
+      return fail(
+        `Hostname ${show(name)} is not a valid DNS label ` +
+          `(1-63 letters, digits or '-', not starting or ending with '-')`,
+      );
+    }
+    if (kind === "rm" && name.length === 0) return fail(`Hostnames must not be empty`);
+  }
+  const duplicate = hostnames.find((name, index) => hostnames.indexOf(name) !== index);
+  if (duplicate !== undefined) return fail(`Hostname '${duplicate}' is listed more than once`);
+  return { ok: true, value: { n, hostnames: hostnames as string[] } };
+}

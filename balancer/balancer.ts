@@ -1,0 +1,79 @@
+/**
+ * Wires one balancer from its config: ring, health monitor, replica manager and app.
+ *
+ * @module
+ */
+
+import type { Hono } from "hono";
+import { SlotRing } from "../ring/mod.ts";
+import { createBalancerApp } from "./app.ts";
+import type { BalancerConfig } from "./config.ts";
+import { HealthMonitor } from "./health.ts";
+import type { Logger } from "./logger.ts";
+import type { Provider } from "./provider.ts";
+import { ReplicaManager } from "./replica_manager.ts";
+
+/** What a balancer is built from besides its config. */
+export interface BalancerDeps {
+  /** Runs replicas. */
+  provider: Provider;
+  /** Logger. */
+  logger: Logger;
+  /** HTTP client for heartbeats and proxying. Default the global `fetch`. */
+  fetch?: typeof fetch;
+  /** Random source (hostnames, key-less requests, jitter). Default `Math.random`. */
+  random?: () => number;
+}
+
+/** A wired balancer. Nothing runs until `start()`. */
+export interface Balancer {
+  /** The Hono app: serve it with `Deno.serve(balancer.app.fetch)`. */
+  readonly app: Hono;
+  /** The replica manager. */
+  readonly manager: ReplicaManager;
+  /** Starts the configured replicas; resolves once they serve (rejects if one fails first). */
+  start(): Promise<void>;
+  /** Stops every replica and waits for them to end. */
+  close(): Promise<void>;
+}
+
+/** Builds a balancer from a config and its dependencies. */
+export function createBalancer(config: BalancerConfig, deps: BalancerDeps): Balancer {
+  const { logger } = deps;
+  const health = new HealthMonitor({
+    intervalMs: config.heartbeatIntervalMs,
+    timeoutMs: config.heartbeatTimeoutMs,
+    failThreshold: config.failThreshold,
+    logger,
+    fetch: deps.fetch,
+    random: deps.random,
+  });
+  const manager = new ReplicaManager({
+    provider: deps.provider,
+    ring: new SlotRing({ probing: config.probing }),
+    health,
+    logger,
+    startTimeoutMs: config.startTimeoutMs,
+    maxReplicas: config.maxReplicas,
+    random: deps.random,
+  });
+  const app = createBalancerApp(manager, {
+    maxBatch: config.maxReplicas,
+    maxAdminBodyBytes: config.maxAdminBodyBytes,
+    responseTimeoutMs: config.responseTimeoutMs,
+    retryBodyBytes: config.retryBodyBytes,
+    keyParam: config.keyParam,
+    keyHeader: config.keyHeader,
+    logger,
+    fetch: deps.fetch,
+    random: deps.random,
+  });
+  return {
+    app,
+    manager,
+    async start() {
+      if (config.replicas > 0) await manager.add(config.replicas, config.names);
+    },
+    close: () => manager.close(),
+  };
+}

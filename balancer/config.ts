@@ -1,0 +1,257 @@
+/**
+ * The balancer's configuration: flags, then `LB_*` environment variables, then defaults.
+ * Every value is checked at start; a bad one is a one-line {@linkcode ConfigError}.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import type { Probing } from "../ring/mod.ts";
+import { ConfigError, parsePort } from "../server/mod.ts";
+import { LOG_LEVELS, type LogLevel } from "./logger.ts";
+
+export { ConfigError };
+
+/** Everything the balancer can be told. */
+export interface BalancerConfig {
+  /** Port clients connect to. */
+  port: number;
+  /** Interface to listen on. */
+  host: string;
+  /** Replicas to start with. */
+  replicas: number;
+  /** Their hostnames; missing ones are `Server <i>`. */
+  names: string[];
+  /** Most replicas at once (also the largest `n` of one `/add`). */
+  maxReplicas: number;
+  /** Heartbeat period, ms. */
+  heartbeatIntervalMs: number;
+  /** Heartbeat timeout, ms. */
+  heartbeatTimeoutMs: number;
+  /** Consecutive heartbeat failures that eject a replica. */
+  failThreshold: number;
+  /** A new replica must answer a heartbeat within this, ms. */
+  startTimeoutMs: number;
+  /** A replica must start answering a proxied request within this, ms. */
+  responseTimeoutMs: number;
+  /** Request bodies up to this many bytes are buffered so a failed try can be resent. */
+  retryBodyBytes: number;
+  /** Largest admin request body, bytes. */
+  maxAdminBodyBytes: number;
+  /** Query parameter with the routing key. */
+  keyParam: string;
+  /** Header with the routing key. */
+  keyHeader: string;
+  /** Slot-ring collision handling. */
+  probing: Probing;
+  /** What runs replicas. */
+  provider: "process";
+  /** Lowest log level printed. */
+  logLevel: LogLevel;
+}
+
+/** The assignment's ring holds floor(512 / 9) = 56 servers. */
+const RING_CAPACITY = 56;
+
+interface IntSpec {
+  flag: string;
+  env: string;
+  fallback: number;
+  min: number;
+  max: number;
+  unit?: string;
+}
+
+const INTS = {
+  replicas: { flag: "replicas", env: "LB_REPLICAS", fallback: 3, min: 0, max: RING_CAPACITY },
+  maxReplicas: {
+    flag: "max-replicas",
+    env: "LB_MAX_REPLICAS",
+    fallback: 50,
+    min: 1,
+    max: RING_CAPACITY,
+  },
+  heartbeatIntervalMs: {
+    flag: "heartbeat-interval",
+    env: "LB_HEARTBEAT_INTERVAL_MS",
+    fallback: 500,
+    min: 10,
+    max: 600_000,
+    unit: "ms",
+  },
+  heartbeatTimeoutMs: {
+    flag: "heartbeat-timeout",
+    env: "LB_HEARTBEAT_TIMEOUT_MS",
+    fallback: 300,
+    min: 1,
+    max: 600_000,
+    unit: "ms",
+  },
+  failThreshold: { flag: "fail-threshold", env: "LB_FAIL_THRESHOLD", fallback: 2, min: 1, max: 100 },
+  startTimeoutMs: {
+    flag: "start-timeout",
+    env: "LB_START_TIMEOUT_MS",
+    fallback: 10_000,
+    min: 100,
+    max: 600_000,
+    unit: "ms",
+  },
+  responseTimeoutMs: {
+    flag: "response-timeout",
+    env: "LB_RESPONSE_TIMEOUT_MS",
+    fallback: 15_000,
+    min: 1,
+    max: 3_600_000,
+    unit: "ms",
+  },
+  retryBodyBytes: {
+    flag: "retry-body-limit",
+    env: "LB_RETRY_BODY_BYTES",
+    fallback: 65_536,
+    min: 0,
+    max: 64 * 1024 * 1024,
+    unit: "bytes",
+  },
+  maxAdminBodyBytes: {
+    flag: "max-admin-body",
+    env: "LB_MAX_ADMIN_BODY_BYTES",
+    fallback: 65_536,
+    min: 64,
+    max: 64 * 1024 * 1024,
+    unit: "bytes",
+  },
+} satisfies Record<string, IntSpec>;
+
+const STRINGS = {
+  port: { flag: "port", env: "LB_PORT", fallback: "5000" },
+  host: { flag: "host", env: "LB_HOST", fallback: "0.0.0.0" },
+  names: { flag: "names", env: "LB_NAMES", fallback: "" },
+  keyParam: { flag: "key-param", env: "LB_KEY_PARAM", fallback: "id" },
+  keyHeader: { flag: "key-header", env: "LB_KEY_HEADER", fallback: "x-request-id" },
+  probing: { flag: "probing", env: "LB_PROBING", fallback: "linear" },
+  provider: { flag: "provider", env: "LB_PROVIDER", fallback: "process" },
+  logLevel: { flag: "log-level", env: "LB_LOG_LEVEL", fallback: "info" },
+} as const;
+
+/** `--help` text. */
+export const HELP = `Usage: deno task start [options]     (or: deno run -A balancer/main.ts [options])
+
+A consistent-hashing HTTP load balancer that keeps its replicas alive.
+Every option can also be set by the environment variable in brackets; flags win.
+
+  --port N                port clients connect to [LB_PORT] (5000)
+  --host ADDR             interface to listen on [LB_HOST] (0.0.0.0)
+  --replicas N            replicas to start with [LB_REPLICAS] (3)
+  --names "A,B,…"         their hostnames [LB_NAMES] ("Server 1", "Server 2", …)
+  --max-replicas N        most replicas at once, up to 56 [LB_MAX_REPLICAS] (50)
+  --heartbeat-interval MS heartbeat period [LB_HEARTBEAT_INTERVAL_MS] (500)
+  --heartbeat-timeout MS  heartbeat timeout [LB_HEARTBEAT_TIMEOUT_MS] (300)
+  --fail-threshold N      failed heartbeats in a row that eject a replica [LB_FAIL_THRESHOLD] (2)
+  --start-timeout MS      a new replica must answer within [LB_START_TIMEOUT_MS] (10000)
+  --response-timeout MS   a replica must start its answer within [LB_RESPONSE_TIMEOUT_MS] (15000)
+  --retry-body-limit B    bodies up to B bytes may be resent to the next replica [LB_RETRY_BODY_BYTES] (65536)
+  --max-admin-body B      largest /add or /rm body [LB_MAX_ADMIN_BODY_BYTES] (65536)
+  --key-param NAME        query parameter with the routing key [LB_KEY_PARAM] (id)
+  --key-header NAME       header with the routing key [LB_KEY_HEADER] (x-request-id)
+  --probing linear|quadratic  slot collisions in the ring [LB_PROBING] (linear)
+  --provider process      what runs replicas [LB_PROVIDER] (process)
+  --log-level debug|info|warn|error  [LB_LOG_LEVEL] (info)
+  -h, --help              this text
+`;
+
+/** Result of parsing: a config, or a request for help. */
+export type ParsedArgs = { help: true } | { help: false; config: BalancerConfig };
+
+function oneOf<T extends string>(value: string, allowed: readonly T[], what: string): T {
+  if ((allowed as readonly string[]).includes(value)) return value as T;
+  throw new ConfigError(`${what} must be one of ${allowed.join(", ")}, got '${value}'`);
+}
+
+/**
+ * Parses command-line flags and `LB_*` environment variables into a checked config.
+ * Throws {@linkcode ConfigError} with a one-line message on any bad value.
+ */
+export function parseConfig(
+  args: readonly string[],
+  env: Readonly<Record<string, string | undefined>>,
+): ParsedArgs {
+  const options: Record<string, { type: "string" | "boolean"; short?: string }> = {
+    help: { type: "boolean", short: "h" },
+  };
+  for (const spec of [...Object.values(INTS), ...Object.values(STRINGS)]) {
+    options[spec.flag] = { type: "string" };
+  }
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({ args: [...args], options, strict: true, allowPositionals: false }));
+  } catch (error) {
+    const message = error instanceof Error ? error.message.split("\n")[0] : String(error);
+    throw new ConfigError(`${message} (see --help)`);
+  }
+  if (values.help) return { help: true };
+
+  const raw = (spec: { flag: string; env: string; fallback: string }): [string, string] => {
+    const flag = values[spec.flag];
+    if (typeof flag === "string") return [flag, `--${spec.flag}`];
+    const fromEnv = env[spec.env];
+    if (fromEnv !== undefined && fromEnv !== "") return [fromEnv, spec.env];
+    return [spec.fallback, `--${spec.flag}`];
+  };
+  const int = (spec: IntSpec): number => {
+    const [text, what] = raw({ ...spec, fallback: String(spec.fallback) });
+    const value = /^[0-9]{1,10}$/.test(text.trim()) ? Number(text) : Number.NaN;
+    if (!(value >= spec.min && value <= spec.max)) {
+      const unit = spec.unit ? ` ${spec.unit}` : "";
+      throw new ConfigError(
+        `${what} must be an integer from ${spec.min} to ${spec.max}${unit}, got '${text}'`,
+      );
+    }
+    return value;
+  };
+  const str = (spec: { flag: string; env: string; fallback: string }) => raw(spec)[0];
+
+  const [portText, portWhat] = raw(STRINGS.port);
+  const config: BalancerConfig = {
+    port: parsePort(portText, portWhat),
+    host: str(STRINGS.host),
+    replicas: int(INTS.replicas),
+    names: [],
+    maxReplicas: int(INTS.maxReplicas),
+    heartbeatIntervalMs: int(INTS.heartbeatIntervalMs),
+    heartbeatTimeoutMs: int(INTS.heartbeatTimeoutMs),
+    failThreshold: int(INTS.failThreshold),
+    startTimeoutMs: int(INTS.startTimeoutMs),
+    responseTimeoutMs: int(INTS.responseTimeoutMs),
+    retryBodyBytes: int(INTS.retryBodyBytes),
+    maxAdminBodyBytes: int(INTS.maxAdminBodyBytes),
+    keyParam: str(STRINGS.keyParam),
+    keyHeader: str(STRINGS.keyHeader).toLowerCase(),
+    probing: oneOf(str(STRINGS.probing), ["linear", "quadratic"], "--probing"),
+    provider: oneOf(str(STRINGS.provider), ["process"], "--provider"),
+    logLevel: oneOf(str(STRINGS.logLevel), LOG_LEVELS, "--log-level"),
+  };
+  if (!config.host) throw new ConfigError(`--host must not be empty`);
+  if (!config.keyParam || !/^[!#$%&'*+.^_`|~0-9a-z-]+$/.test(config.keyHeader)) {
+    throw new ConfigError(`--key-param and --key-header must be non-empty names`);
+  }
+  if (config.replicas > config.maxReplicas) {
+    throw new ConfigError(
+      `--replicas (${config.replicas}) must not exceed --max-replicas (${config.maxReplicas})`,
+    );
+  }
+  const given = str(STRINGS.names).split(",").map((name) => name.trim()).filter(Boolean);
+  if (given.length > config.replicas) {
+    throw new ConfigError(
+      `--names lists ${given.length} hostnames for ${config.replicas} replicas`,
+    );
+  }
+  if (new Set(given).size !== given.length) {
+    throw new ConfigError(`--names lists a hostname twice`);
+  }
+  const names = [...given];
+  for (let i = 1; names.length < config.replicas; i++) {
+    if (!names.includes(`Server ${i}`)) names.push(`Server ${i}`);
+  }
+  config.names = names;
+  return { help: false, config };
+}

@@ -1,0 +1,129 @@
+/**
+ * Active health checks: each watched replica's `/heartbeat` is polled on its own timer.
+ *
+ * @module
+ */
+
+import type { Logger } from "./logger.ts";
+import { errorMessage, type Timer, withDefaults } from "./util.ts";
+
+/** Options of a {@linkcode HealthMonitor}. */
+export interface HealthOptions {
+  /** Time between heartbeats of a healthy replica, ±10 % jitter. Default 500 ms. */
+  intervalMs: number;
+  /** A heartbeat not answered within this is a failure. Default 300 ms. */
+  timeoutMs: number;
+  /** Consecutive failures that mark a healthy replica down. Default 2. */
+  failThreshold: number;
+  /** Logger for individual failures (debug level). */
+  logger: Logger;
+  /** HTTP client. Default the global `fetch`. */
+  fetch?: typeof fetch;
+  /** Random source for jitter, in [0, 1). Default `Math.random`. */
+  random?: () => number;
+}
+
+/** What a watcher is told. Each callback fires at most once per watch. */
+export interface HealthCallbacks {
+  /** The first successful heartbeat. */
+  onUp(): void;
+  /** `failThreshold` consecutive failures after being up; polling stops. */
+  onDown(reason: string): void;
+}
+
+interface Watch {
+  readonly name: string;
+  readonly url: string;
+  readonly callbacks: HealthCallbacks;
+  readonly abort: AbortController;
+  up: boolean;
+  failures: number;
+  timer?: Timer;
+}
+
+/** Before its first good heartbeat a replica is polled this often at most (fast joins). */
+const STARTUP_INTERVAL_MS = 50;
+
+/**
+ * Polls `GET <url>/heartbeat` for every watched replica. A 2xx within the timeout is a
+ * success; anything else (error status, refused connection, timeout) is a failure.
+ * Before a replica's first success it is polled quickly and failures are not counted:
+ * start-up deadlines belong to the caller.
+ */
+export class HealthMonitor {
+  readonly #options: Required<HealthOptions>;
+  readonly #watches = new Map<string, Watch>();
+
+  /** @param options Intervals, thresholds and the HTTP client. */
+  constructor(options: HealthOptions) {
+    this.#options = withDefaults({ fetch: globalThis.fetch, random: Math.random }, options);
+  }
+
+  /** Starts polling `url` (a base URL) under `name`, replacing any earlier watch of that name. */
+  watch(name: string, url: string, callbacks: HealthCallbacks): void {
+    this.unwatch(name);
+    const watch: Watch = { name, url, callbacks, abort: new AbortController(), up: false, failures: 0 };
+    this.#watches.set(name, watch);
+    this.#check(watch);
+  }
+
+  /** Stops polling `name`; an answer still in flight is ignored. */
+  unwatch(name: string): void {
+    const watch = this.#watches.get(name);
+    if (!watch) return;
+    this.#watches.delete(name);
+    clearTimeout(watch.timer);
+    watch.abort.abort();
+  }
+
+  /** Stops every watch. */
+  close(): void {
+    for (const name of [...this.#watches.keys()]) this.unwatch(name);
+  }
+
+  async #check(watch: Watch): Promise<void> {
+    const failure = await this.#probe(watch);
+    if (watch.abort.signal.aborted) return;
+    if (failure === undefined) {
+      watch.failures = 0;
+      if (!watch.up) {
+        watch.up = true;
+        watch.callbacks.onUp();
+      }
+    } else if (watch.up) {
+      watch.failures++;
+      this.#options.logger.debug("heartbeat.failed", {
+        name: watch.name,
+        failures: watch.failures,
+        reason: failure,
+      });
+      if (watch.failures >= this.#options.failThreshold) {
+        this.unwatch(watch.name);
+        watch.callbacks.onDown(`${watch.failures} heartbeats failed, last: ${failure}`);
+        return;
+      }
+    }
+    if (watch.abort.signal.aborted) return; // a callback unwatched it
+    const { intervalMs, random } = this.#options;
+    const wait = watch.up
+      ? intervalMs * (0.9 + 0.2 * random())
+      : Math.min(intervalMs, STARTUP_INTERVAL_MS);
+    watch.timer = setTimeout(() => this.#check(watch), wait);
+  }
+
+  /** One heartbeat: `undefined` on success, else why it failed. */
+  async #probe(watch: Watch): Promise<string | undefined> {
+    const { timeoutMs } = this.#options;
+    const signal = AbortSignal.any([watch.abort.signal, AbortSignal.timeout(timeoutMs)]);
+    try {
+      const res = await this.#options.fetch(`${watch.url}/heartbeat`, { signal });
+      await res.body?.cancel();
+      return res.ok ? undefined : `status ${res.status}`;
+    } catch (error) {
+      if (error instanceof DOMException && error.name === "TimeoutError") {
+        return `no answer within ${timeoutMs} ms`;
+      }
+      return errorMessage(error);
+    }
+  }
+}

@@ -1,0 +1,53 @@
+/**
+ * What the replica manager needs from whatever runs replicas: local processes today,
+ * Docker containers next. A provider only starts and stops; health and membership are the
+ * manager's.
+ *
+ * @module
+ */
+
+/** What to start. */
+export interface ReplicaSpec {
+  /** The replica's hostname; becomes its `SERVER_ID`. */
+  readonly name: string;
+  /** The replica's stable server number (for rings that use one). */
+  readonly ordinal: number;
+}
+
+/** How a replica ended. */
+export interface ReplicaExit {
+  /** Exit code, when known. */
+  readonly code?: number;
+  /** Signal that ended it, when known. */
+  readonly signal?: string;
+  /** A short human description, e.g. `killed by SIGKILL`. */
+  readonly description: string;
+}
+
+/** A started replica. */
+export interface ReplicaHandle {
+  /** The replica's hostname. */
+  readonly name: string;
+  /** Base URL the balancer reaches it at, without a trailing slash: `http://127.0.0.1:41234`. */
+  readonly url: string;
+  /** Resolves once the replica has ended, for whatever reason (never rejects). */
+  readonly exited: Promise<ReplicaExit>;
+  /** Provider-specific identity for logs (`pid=…`, `container=…`). */
+  readonly describe: Readonly<Record<string, string | number>>;
+  /**
+   * Stops the replica: politely first (SIGTERM), forcibly after the grace period.
+   * Resolves when it has ended. Safe to call more than once.
+   */
+  stop(): Promise<void>;
+}
+
+/** Starts replicas. */
+export interface Provider {
+  /** Short name for logs and config: `process`, `docker`. */
+  readonly kind: string;
+  /**
+   * Starts a replica and resolves once its address is known (it may not answer yet).
+   * Rejects with a clear message when it cannot be started.
+   */
+  start(spec: ReplicaSpec): Promise<ReplicaHandle>;
+}

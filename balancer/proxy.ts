@@ -1,0 +1,169 @@
+/**
+ * The proxy: every request that is not an admin call goes to one replica, picked on the
+ * ring by its routing key; a replica that cannot be reached is skipped for the next one
+ * clockwise.
+ *
+ * Why not `hono/proxy`: its `headers` option replaces the copied request headers (losing
+ * its own hop-by-hop filtering), and it cannot resend a buffered body on a retry. This file
+ * does the same header hygiene in one place, for both directions.
+ *
+ * @module
+ */
+
+import type { Context } from "hono";
+import type { RoutingKey } from "../ring/mod.ts";
+import type { Logger } from "./logger.ts";
+import type { RouteTarget } from "./replica_manager.ts";
+import { failureResponse, unknownEndpoint } from "./responses.ts";
+import { errorMessage, type Timer } from "./util.ts";
+
+/** Options of {@linkcode createProxy}. */
+export interface ProxyOptions {
+  /** Replicas to try for a key, owner first. */
+  route(key: RoutingKey, n: number): RouteTarget[];
+  /** The routing key of a request. */
+  keyOf(c: Context): RoutingKey;
+  /** A replica must start its answer within this. Default 15 000 ms. */
+  responseTimeoutMs: number;
+  /** Request bodies up to this size are buffered so they can be resent to the next replica. */
+  retryBodyBytes: number;
+  /** Logger for retries. */
+  logger: Logger;
+  /** HTTP client. Default the global `fetch`. */
+  fetch?: typeof fetch;
+}
+
+/**
+ * Headers that describe one connection, not the message (RFC 9110 §7.6.1), plus
+ * `proxy-connection`; they are never forwarded in either direction.
+ */
+const HOP_BY_HOP = [
+  "connection",
+  "keep-alive",
+  "proxy-authenticate",
+  "proxy-authorization",
+  "proxy-connection",
+  "te",
+  "trailer",
+  "transfer-encoding",
+  "upgrade",
+];
+
+/** Removes hop-by-hop headers, including any the `Connection` header names. */
+export function stripHopByHop(headers: Headers): Headers {
+  for (const token of (headers.get("connection") ?? "").split(",")) {
+    if (token.trim()) headers.delete(token.trim());
+  }
+  for (const name of HOP_BY_HOP) headers.delete(name);
+  return headers;
+}
+
+/** The client's address when served by `Deno.serve` (Hono passes its info as `c.env`). */
+function clientAddress(c: Context): string | undefined {
+  const addr = (c.env as { remoteAddr?: Deno.Addr } | undefined)?.remoteAddr;
+  return addr && "hostname" in addr ? addr.hostname : undefined;
+}
+
+/** The headers sent to a replica: the client's, less hop-by-hop, plus `X-Forwarded-*`. */
+function forwardHeaders(c: Context, url: URL): Headers {
+  const headers = stripHopByHop(new Headers(c.req.raw.headers));
+  headers.delete("host"); // fetch sets the replica's; the client's goes in X-Forwarded-Host
+  headers.delete("content-length"); // fetch sets it from the body it sends
+  const client = clientAddress(c);
+  if (client) {
+    const before = headers.get("x-forwarded-for");
+    headers.set("x-forwarded-for", before ? `${before}, ${client}` : client);
+  }
+  headers.set("x-forwarded-proto", url.protocol.slice(0, -1));
+  headers.set("x-forwarded-host", c.req.header("host") ?? url.host);
+  return headers;
+}
+
+/** A replica's response as the client gets it. */
+function passThrough(res: Response): Response {
+  const headers = stripHopByHop(new Headers(res.headers));
+  if (headers.has("content-encoding")) {
+    // fetch decoded the body; the encoding and length no longer describe it.
+    headers.delete("content-encoding");
+    headers.delete("content-length");
+  }
+  return new Response(res.body, { status: res.status, statusText: res.statusText, headers });
+}
+
+/** A fetch failure in a few words. */
+function describeFailure(error: unknown): string {
+  const message = errorMessage(error);
+  if (/refused/i.test(message)) return "connection refused";
+  if (/reset/i.test(message)) return "connection reset";
+  if (/closed|incomplete message/i.test(message)) return "connection closed";
+  return message;
+}
+
+/** Builds the proxy handler. */
+export function createProxy(options: ProxyOptions): (c: Context) => Promise<Response> {
+  const fetchFn = options.fetch ?? globalThis.fetch;
+  const { logger, responseTimeoutMs } = options;
+
+  return async (c) => {
+    const raw = c.req.raw;
+    const url = new URL(raw.url);
+    const path = url.pathname;
+    const targets = options.route(options.keyOf(c), Number.POSITIVE_INFINITY);
+    if (targets.length === 0) {
+      return failureResponse(503, `No replica is available to serve '${path}'`, {
+        "retry-after": "1",
+      });
+    }
+
+    let body: ArrayBuffer | ReadableStream<Uint8Array> | null = null;
+    let resendable = true;
+    if (raw.body && raw.method !== "GET" && raw.method !== "HEAD") {
+      const length = Number(raw.headers.get("content-length") ?? Number.NaN);
+      if (length <= options.retryBodyBytes) body = await raw.arrayBuffer();
+      else [body, resendable] = [raw.body, false];
+    }
+    const headers = forwardHeaders(c, url);
+    const failures: string[] = [];
+
+    for (const target of targets) {
+      const attempt = new AbortController();
+      const onClientGone = () => attempt.abort(new DOMException("client went away", "AbortError"));
+      raw.signal.addEventListener("abort", onClientGone, { once: true });
+      let timedOut = false;
+      const timer: Timer = setTimeout(() => {
+        timedOut = true;
+        attempt.abort(new DOMException("response timeout", "TimeoutError"));
+      }, responseTimeoutMs);
+      try {
+        const res = await fetchFn(target.url + path + url.search, {
+          method: raw.method,
+          headers,
+          body,
+          redirect: "manual",
+          signal: attempt.signal,
+        });
+        if (res.status === 404) {
+          await res.body?.cancel();
+          return failureResponse(400, unknownEndpoint(path));
+        }
+        return passThrough(res);
+      } catch (error) {
+        if (raw.signal.aborted) return failureResponse(499, "Client closed the request");
+        if (timedOut) {
+          return failureResponse(
+            504,
+            `Replica '${target.name}' did not answer '${path}' within ${responseTimeoutMs} ms`,
+          );
+        }
+        const reason = describeFailure(error);
+        failures.push(`${target.name}: ${reason}`);
+        logger.warn("proxy.replica_failed", { replica: target.name, path, reason, resendable });
+        if (!resendable) break;
+      } finally {
+        clearTimeout(timer);
+        raw.signal.removeEventListener("abort", onClientGone);
+      }
+    }
+    return failureResponse(502, `No replica could answer '${path}' (${failures.join("; ")})`);
+  };
+}

@@ -1,0 +1,353 @@
+/**
+ * The replica manager: keeps the desired number of replicas alive and is the one source of
+ * truth for the ring's membership. A replica joins the ring on its first good heartbeat and
+ * leaves it the moment it exits, fails its heartbeats or is removed; a replica lost to a
+ * failure is replaced by a new one with a new random hostname.
+ *
+ * @module
+ */
+
+import type { Ring, RoutingKey } from "../ring/mod.ts";
+import type { HealthMonitor } from "./health.ts";
+import type { Logger } from "./logger.ts";
+import type { Provider, ReplicaHandle } from "./provider.ts";
+import { errorMessage, type Timer, withDefaults } from "./util.ts";
+
+/** The `/rep` message: how many replicas are managed, and their hostnames. */
+export interface ReplicaSnapshot {
+  /** Number of managed replicas. */
+  N: number;
+  /** Hostnames, ordered by the replica's ordinal (a replacement takes its predecessor's place). */
+  replicas: string[];
+}
+
+/** A replica a request can be sent to. */
+export interface RouteTarget {
+  /** Hostname. */
+  readonly name: string;
+  /** Base URL, no trailing slash. */
+  readonly url: string;
+}
+
+/** Options of a {@linkcode ReplicaManager}. */
+export interface ReplicaManagerOptions {
+  /** Starts and stops replicas. */
+  provider: Provider;
+  /** The ring requests are routed by; the manager owns its membership. */
+  ring: Ring;
+  /** Heartbeat polling. */
+  health: HealthMonitor;
+  /** Where lifecycle events go. */
+  logger: Logger;
+  /** A replica with no good heartbeat this long after it was spawned is replaced. */
+  startTimeoutMs: number;
+  /** Most replicas `add` may bring the total to. */
+  maxReplicas: number;
+  /** Random source for hostnames and `/rm`'s choice, in [0, 1). Default `Math.random`. */
+  random?: () => number;
+}
+
+/** A request that conflicts with the current replicas (a name in use, too many to remove). */
+export class ReplicaRequestError extends Error {
+  /** @param message What is wrong, for the client. */
+  constructor(message: string) {
+    super(message);
+    this.name = "ReplicaRequestError";
+  }
+}
+
+/** Why a replica did not become ready. */
+export class ReplicaStartError extends Error {
+  /** @param message Which replica and why. */
+  constructor(message: string) {
+    super(message);
+    this.name = "ReplicaStartError";
+  }
+}
+
+type State = "starting" | "ready" | "stopping";
+
+interface Replica {
+  readonly name: string;
+  readonly ordinal: number;
+  state: State;
+  handle?: ReplicaHandle;
+  /** Settles when the provider's start has settled (handle or failure). */
+  started: Promise<ReplicaHandle | undefined>;
+  /** Resolves on the first good heartbeat, rejects when the replica fails first. */
+  ready: Promise<void>;
+  markReady(): void;
+  markFailed(error: Error): void;
+  startTimer?: Timer;
+}
+
+/** Longest pause between retries when replicas keep failing to start. */
+const MAX_RESPAWN_BACKOFF_MS = 5_000;
+
+/**
+ * Reconciles the replicas that run with the number wanted. All state changes happen
+ * synchronously between awaits, so the admin API, health callbacks and process exits can
+ * interleave freely without double-spawning or losing a replica.
+ */
+export class ReplicaManager {
+  readonly #options: Required<ReplicaManagerOptions>;
+  readonly #replicas = new Map<string, Replica>();
+  /** Stops in progress, awaited on shutdown. */
+  readonly #stopping = new Set<Promise<void>>();
+  #desired = 0;
+  #closed = false;
+  #startFailures = 0;
+  #respawnTimer?: Timer;
+  #admin: Promise<unknown> = Promise.resolve();
+
+  /** @param options The provider, ring, health monitor and timings. */
+  constructor(options: ReplicaManagerOptions) {
+    this.#options = withDefaults({ random: Math.random }, options);
+  }
+
+  /** Number of replicas wanted. */
+  get desired(): number {
+    return this.#desired;
+  }
+
+  /** The managed replicas (starting or serving), ordered by ordinal. */
+  snapshot(): ReplicaSnapshot {
+    const replicas = [...this.#replicas.values()]
+      .filter((r) => r.state !== "stopping")
+      .sort((a, b) => a.ordinal - b.ordinal)
+      .map((r) => r.name);
+    return { N: replicas.length, replicas };
+  }
+
+  /** Whether `name` is a managed replica (starting or serving). */
+  has(name: string): boolean {
+    const replica = this.#replicas.get(name);
+    return replica !== undefined && replica.state !== "stopping";
+  }
+
+  /** Number of replicas in the ring (serving). */
+  get serving(): number {
+    return this.#options.ring.size;
+  }
+
+  /** The replicas to try for `key`: the ring's owner first, then up to `n - 1` fail-overs. */
+  route(key: RoutingKey, n: number): RouteTarget[] {
+    const targets: RouteTarget[] = [];
+    for (const name of this.#options.ring.lookupN(key, n)) {
+      const handle = this.#replicas.get(name)?.handle;
+      if (handle) targets.push({ name, url: handle.url });
+    }
+    return targets;
+  }
+
+  /**
+   * Starts `names` and `n - names.length` replicas with random names, and resolves once all
+   * serve. Rejects with {@linkcode ReplicaStartError} if one fails first (it is then replaced
+   * by a random-named one, so the desired count holds). Rejects with
+   * {@linkcode ReplicaRequestError}, changing nothing, when a name is in use or the total
+   * would pass `maxReplicas`. Callers check the input's shape (see `admin_input.ts`).
+   */
+  add(n: number, names: readonly string[] = []): Promise<ReplicaSnapshot> {
+    return this.#serial(async () => {
+      this.#assertOpen();
+      const taken = names.find((name) => this.#replicas.has(name));
+      if (taken !== undefined) {
+        throw new ReplicaRequestError(`Hostname '${taken}' is already in use`);
+      }
+      const { maxReplicas } = this.#options;
+      if (this.snapshot().N + n > maxReplicas) {
+        throw new ReplicaRequestError(
+          `Adding ${n} instances would exceed the limit of ${maxReplicas} replicas ` +
+            `(${this.snapshot().N} running)`,
+        );
+      }
+      this.#desired += n;
+      const started = names.map((name) => this.#spawn(name));
+      for (let i = names.length; i < n; i++) started.push(this.#spawn(this.#randomName()));
+      const results = await Promise.allSettled(started.map((r) => r.ready));
+      const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
+      if (failed) throw failed.reason;
+      return this.snapshot();
+    });
+  }
+
+  /**
+   * Removes `names` and `n - names.length` other replicas chosen at random: they leave the
+   * ring at once and are stopped. Resolves once they have ended. Rejects with
+   * {@linkcode ReplicaRequestError}, changing nothing, when a name is not managed or `n`
+   * is more than are running.
+   */
+  remove(n: number, names: readonly string[] = []): Promise<ReplicaSnapshot> {
+    return this.#serial(async () => {
+      this.#assertOpen();
+      const missing = names.find((name) => !this.has(name));
+      if (missing !== undefined) {
+        throw new ReplicaRequestError(`Hostname '${missing}' is not a replica of this balancer`);
+      }
+      const running = this.snapshot().N;
+      if (n > running) {
+        throw new ReplicaRequestError(
+          `Cannot remove ${n} instances: only ${running} ${running === 1 ? "is" : "are"} running`,
+        );
+      }
+      const victims = names.map((name) => this.#replicas.get(name)!);
+      const others = [...this.#replicas.values()].filter(
+        (r) => r.state !== "stopping" && !names.includes(r.name),
+      );
+      while (victims.length < n && others.length > 0) {
+        victims.push(others.splice(Math.floor(this.#options.random() * others.length), 1)[0]);
+      }
+      this.#desired = Math.max(0, this.#desired - victims.length);
+      await Promise.all(victims.map((r) => this.#retire(r, "removed", "info")));
+      return this.snapshot();
+    });
+  }
+
+  /**
+   * Stops every replica and waits until all have ended. The manager spawns nothing after
+   * this; `add`/`remove` reject.
+   */
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#desired = 0;
+    clearTimeout(this.#respawnTimer);
+    const all = [...this.#replicas.values()].map((r) => this.#retire(r, "shutdown", "info"));
+    await Promise.all(all);
+    while (this.#stopping.size > 0) await Promise.all([...this.#stopping]);
+    this.#options.health.close();
+  }
+
+  /** Runs admin operations one at a time, in arrival order. */
+  #serial<T>(operation: () => Promise<T>): Promise<T> {
+    const result = this.#admin.then(operation);
+    this.#admin = result.catch(() => {});
+    return result;
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new ReplicaStartError("the balancer is shutting down");
+  }
+
+  /** Registers a replica synchronously, then starts it in the background. */
+  #spawn(name: string): Replica {
+    const { provider, logger, startTimeoutMs } = this.#options;
+    let markReady!: () => void;
+    let markFailed!: (error: Error) => void;
+    const ready = new Promise<void>((resolve, reject) => {
+      markReady = resolve;
+      markFailed = reject;
+    });
+    ready.catch(() => {}); // a background respawn has no one awaiting it
+    const replica: Replica = {
+      name,
+      ordinal: this.#freeOrdinal(),
+      state: "starting",
+      ready,
+      markReady,
+      markFailed,
+      started: Promise.resolve(undefined),
+    };
+    this.#replicas.set(name, replica);
+    logger.info("replica.spawning", { name, ordinal: replica.ordinal, provider: provider.kind });
+    replica.startTimer = setTimeout(
+      () => this.#fail(replica, `no good heartbeat within ${startTimeoutMs} ms`),
+      startTimeoutMs,
+    );
+    replica.started = provider.start({ name, ordinal: replica.ordinal }).then(
+      (handle) => {
+        replica.handle = handle;
+        if (replica.state === "stopping") return handle; // removed while starting: #retire stops it
+        handle.exited.then((exit) => this.#fail(replica, exit.description));
+        this.#options.health.watch(name, handle.url, {
+          onUp: () => this.#onReady(replica),
+          onDown: (reason) => this.#fail(replica, reason),
+        });
+        return handle;
+      },
+      (error) => {
+        this.#fail(replica, errorMessage(error));
+        return undefined;
+      },
+    );
+    return replica;
+  }
+
+  #onReady(replica: Replica): void {
+    if (replica.state !== "starting") return;
+    clearTimeout(replica.startTimer);
+    replica.state = "ready";
+    this.#options.ring.add({ name: replica.name, ordinal: replica.ordinal });
+    this.#startFailures = 0;
+    this.#options.logger.info("replica.ready", {
+      name: replica.name,
+      ordinal: replica.ordinal,
+      url: replica.handle?.url,
+      ...replica.handle?.describe,
+    });
+    replica.markReady();
+  }
+
+  /** A replica exited, failed its heartbeats or never started: eject it and replace it. */
+  #fail(replica: Replica, reason: string): void {
+    if (replica.state === "stopping") return;
+    const wasReady = replica.state === "ready";
+    if (!wasReady) this.#startFailures++;
+    replica.markFailed(new ReplicaStartError(`replica '${replica.name}' failed to start: ${reason}`));
+    this.#retire(replica, wasReady ? `ejected: ${reason}` : `failed to start: ${reason}`, "warn");
+    this.#scheduleReconcile();
+  }
+
+  /** Takes a replica out of the ring and the managed set, stops it, resolves when it ended. */
+  #retire(replica: Replica, why: string, level: "info" | "warn"): Promise<void> {
+    if (replica.state === "stopping") return Promise.resolve();
+    replica.state = "stopping";
+    clearTimeout(replica.startTimer);
+    replica.markFailed(new ReplicaStartError(`replica '${replica.name}' was stopped`));
+    this.#options.ring.remove(replica.name);
+    this.#options.health.unwatch(replica.name);
+    this.#replicas.delete(replica.name);
+    this.#options.logger[level]("replica.stopping", { name: replica.name, why });
+    const stopped = replica.started
+      .then((handle) => handle?.stop())
+      .then(() => this.#options.logger.info("replica.stopped", { name: replica.name }));
+    this.#stopping.add(stopped);
+    return stopped.finally(() => this.#stopping.delete(stopped));
+  }
+
+  /** Spawns replacements now, or after a backoff when starts keep failing. */
+  #scheduleReconcile(): void {
+    if (this.#closed || this.#respawnTimer !== undefined) return;
+    const failures = this.#startFailures;
+    const wait = failures === 0 ? 0 : Math.min(100 * 2 ** (failures - 1), MAX_RESPAWN_BACKOFF_MS);
+    if (wait > 0) {
+      this.#options.logger.warn("replica.respawn_backoff", { wait_ms: wait, failures });
+    }
+    this.#respawnTimer = setTimeout(() => {
+      this.#respawnTimer = undefined;
+      this.#reconcile();
+    }, wait);
+  }
+
+  #reconcile(): void {
+    if (this.#closed) return;
+    let live = [...this.#replicas.values()].filter((r) => r.state !== "stopping").length;
+    while (live++ < this.#desired) this.#spawn(this.#randomName());
+  }
+
+  /** The lowest ordinal (1, 2, …) no managed replica holds. */
+  #freeOrdinal(): number {
+    const taken = new Set([...this.#replicas.values()].map((r) => r.ordinal));
+    let ordinal = 1;
+    while (taken.has(ordinal)) ordinal++;
+    return ordinal;
+  }
+
+  /** A fresh hostname: `replica-` and six base-36 characters (then `-2`, `-3`… if taken). */
+  #randomName(): string {
+    let suffix = "";
+    for (let i = 0; i < 6; i++) suffix += Math.floor(this.#options.random() * 36).toString(36);
+    let name = `replica-${suffix}`;
+    for (let n = 2; this.#replicas.has(name); n++) name = `replica-${suffix}-${n}`;
+    return name;
+  }
+}

@@ -1,0 +1,41 @@
+/**
+ * Small helpers shared by the balancer's modules.
+ *
+ * @module
+ */
+
+/** A timer id from `setTimeout`, whichever typings are in scope. */
+export type Timer = ReturnType<typeof setTimeout>;
+
+/** The message of an unknown thrown value. */
+export function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** Resolves after `ms` milliseconds, or at once when `signal` aborts. */
+export function delay(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const onAbort = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+/**
+ * `defaults` overridden by the options that are set: unlike `{ ...defaults, ...options }`,
+ * an option present but `undefined` keeps its default.
+ */
+export function withDefaults<D extends object, O extends object>(defaults: D, options: O): D & O {
+  const result = { ...defaults } as Record<string, unknown>;
+  for (const [key, value] of Object.entries(options)) {
+    if (value !== undefined) result[key] = value;
+  }
+  return result as D & O;
+}

@@ -1,0 +1,53 @@
+/**
+ * The value a request is routed by: the assignment's numeric request id, or any string
+ * (a header value, a session id). Numbers and all-digit strings are the same key.
+ */
+export type RoutingKey = string | number;
+
+/** A member of a ring: a replica's hostname and its stable ordinal (1, 2, 3, …). */
+export interface RingNode {
+  /** The replica's hostname, unique within a ring. */
+  readonly name: string;
+  /**
+   * The replica's server number `i` for hash functions that take one (the assignment's
+   * Φ(i, j)). Stable for a hostname while it lives, unique within a ring.
+   */
+  readonly ordinal: number;
+}
+
+/**
+ * A consistent-hash ring: maps routing keys to member names so that the same key keeps
+ * hitting the same member, and adding or removing a member moves only the keys that
+ * belong to it.
+ *
+ * Implementations are pure and deterministic: the same sequence of `add`/`remove`
+ * calls gives the same mapping on every instance.
+ */
+export interface Ring {
+  /** Number of members. */
+  readonly size: number;
+  /** Adds a member. Throws if its name or ordinal is already present, or if it cannot be placed. */
+  add(node: RingNode): void;
+  /** Removes a member by name; returns whether it was present. */
+  remove(name: string): boolean;
+  /** Whether a member with this name is present. */
+  has(name: string): boolean;
+  /** The members, in the order they were added. */
+  nodes(): readonly RingNode[];
+  /** The member that owns `key`, or `undefined` when the ring is empty. */
+  lookup(key: RoutingKey): string | undefined;
+  /**
+   * The first `n` distinct members clockwise from `key`'s position: the owner first, then
+   * the members to fail over to, in order. Fewer than `n` when the ring has fewer members.
+   */
+  lookupN(key: RoutingKey, n: number): string[];
+}
+
+/** Thrown when a ring has no room left for another member's virtual nodes. */
+export class RingFullError extends Error {
+  /** @param message What could not be placed and why. */
+  constructor(message: string) {
+    super(message);
+    this.name = "RingFullError";
+  }
+}

@@ -1,0 +1,54 @@
+/**
+ * The backend replica as a Hono app: `GET /home`, `GET /heartbeat`, and a JSON 404.
+ *
+ * @module
+ */
+
+import { Hono } from "hono";
+
+/**
+ * Faults a test can inject into a running replica. The app reads the object on every
+ * request, so flipping a field takes effect at once.
+ */
+export interface Faults {
+  /** `/heartbeat` answers 500 instead of 200. */
+  heartbeatFail: boolean;
+  /** Every reply is delayed by this many milliseconds. */
+  delayMs: number;
+}
+
+/** What a replica app is built from. */
+export interface ServerAppOptions {
+  /** The replica's identity, shown in `/home` (`SERVER_ID`). */
+  id: string;
+  /** Injected faults; none by default. */
+  faults?: Faults;
+}
+
+/** Builds the replica app of SPEC.md. Pure: no I/O until a request arrives. */
+export function createServerApp(options: ServerAppOptions): Hono {
+  const faults = options.faults ?? { heartbeatFail: false, delayMs: 0 };
+  const app = new Hono();
+
+  app.use(async (_c, next) => {
+    if (faults.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, faults.delayMs));
+    await next();
+  });
+
+  app.get("/home", (c) =>
+    c.json({ message: `Hello from Server: ${options.id}`, status: "successful" }));
+
+  app.get("/heartbeat", (c) => {
+    if (faults.heartbeatFail) return c.body(null, 500);
+    return c.body(null, 200);
+  });
+
+  app.notFound((c) =>
+    c.json({
+      message: `<Error> '${c.req.path}' endpoint does not exist in server replicas`,
+      status: "failure",
+    }, 404)
+  );
+
+  return app;
+}
