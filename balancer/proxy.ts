@@ -99,6 +99,46 @@ function describeFailure(error: unknown): string {
   return message;
 }
 
+/**
+ * Reads `stream` whole when it holds at most `limit` bytes, so it can be sent again.
+ * A longer one comes back as a stream of the bytes read so far and then the rest: it
+ * is forwarded once, never buffered whole.
+ */
+export async function bufferUpTo(
+  stream: ReadableStream<Uint8Array>,
+  limit: number,
+): Promise<Uint8Array<ArrayBuffer> | ReadableStream<Uint8Array>> {
+  const reader = stream.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    chunks.push(value);
+    size += value.byteLength;
+    if (size > limit) {
+      return new ReadableStream<Uint8Array>({
+        start(controller) {
+          for (const chunk of chunks) controller.enqueue(chunk);
+        },
+        async pull(controller) {
+          const next = await reader.read();
+          if (next.done) controller.close();
+          else controller.enqueue(next.value);
+        },
+        cancel: (reason) => reader.cancel(reason),
+      });
+    }
+  }
+  const whole = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    whole.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return whole;
+}
+
 /** Builds the proxy handler. */
 export function createProxy(options: ProxyOptions): (c: Context) => Promise<Response> {
   const fetchFn = options.fetch ?? globalThis.fetch;
@@ -115,13 +155,11 @@ export function createProxy(options: ProxyOptions): (c: Context) => Promise<Resp
       });
     }
 
-    let body: ArrayBuffer | ReadableStream<Uint8Array> | null = null;
-    let resendable = true;
+    let body: Uint8Array<ArrayBuffer> | ReadableStream<Uint8Array> | null = null;
     if (raw.body && raw.method !== "GET" && raw.method !== "HEAD") {
-      const length = Number(raw.headers.get("content-length") ?? Number.NaN);
-      if (length <= options.retryBodyBytes) body = await raw.arrayBuffer();
-      else [body, resendable] = [raw.body, false];
+      body = await bufferUpTo(raw.body, options.retryBodyBytes);
     }
+    const resendable = !(body instanceof ReadableStream);
     const headers = forwardHeaders(c, url);
     const failures: string[] = [];
 

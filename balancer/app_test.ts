@@ -1,0 +1,334 @@
+import assert from "node:assert/strict";
+import { Hono } from "hono";
+import { createBalancer } from "./balancer.ts";
+import { parseConfig } from "./config.ts";
+import { silentLogger } from "./logger.ts";
+import { FakeCluster, waitFor } from "./testing.ts";
+
+/** A balancer over an in-memory cluster; `flags` as on the command line. */
+async function setup(flags: string[] = []) {
+  const parsed = parseConfig(
+    ["--heartbeat-interval", "20", "--heartbeat-timeout", "50", ...flags],
+    {},
+  );
+  if (parsed.help) throw new Error("unreachable");
+  const cluster = new FakeCluster();
+  const balancer = createBalancer(parsed.config, {
+    provider: cluster,
+    logger: silentLogger,
+    fetch: cluster.fetch,
+  });
+  await balancer.start();
+  const request = (path: string, init?: RequestInit) => balancer.app.request(path, init);
+  const json = (body: unknown) => ({ method: "POST", body: JSON.stringify(body) });
+  const rep = async () => await (await request("/rep")).text();
+  return { balancer, cluster, request, json, rep, [Symbol.asyncDispose]: () => balancer.close() };
+}
+
+const REP_3 = '{"message":{"N":3,"replicas":["Server 1","Server 2","Server 3"]},"status":"successful"}';
+
+Deno.test("GET /rep: the spec's example, byte for byte", async () => {
+  await using t = await setup();
+  const res = await t.request("/rep");
+  assert.equal(res.status, 200);
+  assert.match(res.headers.get("content-type")!, /^application\/json/);
+  assert.equal(await res.text(), REP_3);
+});
+
+Deno.test("POST /add: the spec's example adds 4 named replicas and answers the new /rep", async () => {
+  await using t = await setup();
+  const res = await t.request("/add", t.json({ n: 4, hostnames: ["S5", "S4", "S10", "S11"] }));
+  assert.equal(res.status, 200);
+  assert.equal(
+    await res.text(),
+    '{"message":{"N":7,"replicas":["Server 1","Server 2","Server 3","S5","S4","S10","S11"]},' +
+      '"status":"successful"}',
+  );
+  assert.deepEqual(t.cluster.alive().sort(), ["S10", "S11", "S4", "S5", "Server 1", "Server 2", "Server 3"]);
+  assert.equal(t.balancer.manager.serving, 7, "all 7 are in the ring when /add answers");
+});
+
+Deno.test("POST /add: fewer hostnames than n, the rest get random names", async () => {
+  await using t = await setup();
+  const res = await t.request("/add", t.json({ n: 2, hostnames: ["S5"] }));
+  const body = await res.json();
+  assert.equal(res.status, 200);
+  assert.equal(body.message.N, 5);
+  assert.equal(body.message.replicas[3], "S5");
+  assert.match(body.message.replicas[4], /^replica-[0-9a-z]{6}$/);
+});
+
+Deno.test("POST /add: hostnames longer than n is the spec's 400", async () => {
+  await using t = await setup();
+  const res = await t.request("/add", t.json({ n: 1, hostnames: ["S5", "S6"] }));
+  assert.equal(res.status, 400);
+  assert.equal(
+    await res.text(),
+    '{"message":"<Error> Length of hostname list is more than newly added instances","status":"failure"}',
+  );
+  assert.equal(await t.rep(), REP_3);
+});
+
+Deno.test("DELETE /rm: removes the named replicas, then random ones", async () => {
+  await using t = await setup(["--replicas", "7", "--names", "Server 1,Server 2,Server 3,S5,S4,S10,S11"]);
+  const res = await t.request("/rm", {
+    method: "DELETE",
+    body: JSON.stringify({ n: 3, hostnames: ["S5", "S4"] }),
+  });
+  assert.equal(res.status, 200);
+  const body = await res.json();
+  assert.deepEqual(Object.keys(body), ["message", "status"]);
+  assert.equal(body.status, "successful");
+  assert.equal(body.message.N, 4);
+  assert.equal(body.message.replicas.length, 4);
+  assert.ok(!body.message.replicas.includes("S5") && !body.message.replicas.includes("S4"));
+  assert.deepEqual(t.cluster.alive().sort(), [...body.message.replicas].sort());
+  assert.equal(t.balancer.manager.serving, 4);
+});
+
+Deno.test("DELETE /rm: hostnames longer than n is the spec's 400", async () => {
+  await using t = await setup();
+  const res = await t.request("/rm", {
+    method: "DELETE",
+    body: JSON.stringify({ n: 1, hostnames: ["Server 1", "Server 2"] }),
+  });
+  assert.equal(res.status, 400);
+  assert.equal(
+    await res.text(),
+    '{"message":"<Error> Length of hostname list is more than removable instances","status":"failure"}',
+  );
+  assert.equal(await t.rep(), REP_3);
+});
+
+Deno.test("GET /other: the spec's 400 for a path no replica serves", async () => {
+  await using t = await setup();
+  const res = await t.request("/other");
+  assert.equal(res.status, 400);
+  assert.equal(
+    await res.text(),
+    `{"message":"<Error> '/other' endpoint does not exist in server replicas","status":"failure"}`,
+  );
+});
+
+Deno.test("GET /home is routed by the id's ring position and passed through", async () => {
+  await using t = await setup();
+  for (const id of [123456, 654321, 111111, 999999]) {
+    const owner = t.balancer.manager.route(id, 1)[0].name;
+    const res = await t.request(`/home?id=${id}`);
+    assert.equal(res.status, 200);
+    assert.equal(await res.text(), `{"message":"Hello from Server: ${owner}","status":"successful"}`);
+    // the same key keeps hitting the same replica
+    assert.equal(await (await t.request(`/home?id=${id}`)).text(), await (await t.request(`/home?id=${id}`)).text());
+  }
+});
+
+Deno.test("routing key: X-Request-Id when there is no id parameter; random otherwise", async () => {
+  await using t = await setup();
+  const owner = t.balancer.manager.route("abc-123", 1)[0].name;
+  for (let i = 0; i < 5; i++) {
+    const res = await t.request("/home", { headers: { "x-request-id": "abc-123" } });
+    assert.equal((await res.json()).message, `Hello from Server: ${owner}`);
+  }
+  const seen = new Set<string>();
+  for (let i = 0; i < 200; i++) seen.add((await (await t.request("/home")).json()).message);
+  assert.ok(seen.size >= 2, "key-less requests spread over the replicas");
+});
+
+const BAD_ADD: [string, unknown, RegExp][] = [
+  ["not JSON", "{n: 1", /must be JSON/],
+  ["a JSON array", [1], /must be a JSON object/],
+  ["null", null, /must be a JSON object/],
+  ["n missing", { hostnames: [] }, /'n' is required/],
+  ["n zero", { n: 0 }, /'n' must be a positive integer, got 0/],
+  ["n negative", { n: -2 }, /positive integer/],
+  ["n fractional", { n: 1.5 }, /positive integer/],
+  ["n a string", { n: "2" }, /positive integer, got "2"/],
+  ["n huge", { n: 1e9 }, /'n' must be at most 50/],
+  ["hostnames not a list", { n: 1, hostnames: "S5" }, /'hostnames' must be a list of strings/],
+  ["hostnames with a number", { n: 2, hostnames: ["S5", 7] }, /list of strings/],
+  ["a hostname not a DNS label", { n: 1, hostnames: ["bad name"] }, /not a valid DNS label/],
+  ["a hostname ending in -", { n: 1, hostnames: ["s5-"] }, /not a valid DNS label/],
+  ["a 64-character hostname", { n: 1, hostnames: ["a".repeat(64)] }, /not a valid DNS label/],
+  ["a duplicate hostname", { n: 2, hostnames: ["S5", "S5"] }, /listed more than once/],
+  ["a hostname in use", { n: 1, hostnames: ["S1"] }, /^<Error> Hostname 'S1' is already in use$/],
+  ["an unknown field", { n: 1, hostname: ["S5"] }, /Unknown field 'hostname'/],
+  ["more than the replica limit", { n: 48 }, /exceed the limit of 50 replicas/],
+];
+
+Deno.test("POST /add: every bad input is a 400 JSON error and changes nothing", async () => {
+  await using t = await setup(["--names", "Server 1,S1"]);
+  const before = await t.rep();
+  for (const [what, body, message] of BAD_ADD) {
+    const text = typeof body === "string" ? body : JSON.stringify(body);
+    const res = await t.request("/add", { method: "POST", body: text });
+    const reply = await res.json();
+    assert.equal(res.status, 400, what);
+    assert.deepEqual(Object.keys(reply), ["message", "status"], what);
+    assert.equal(reply.status, "failure", what);
+    assert.match(reply.message, /^<Error> /, what);
+    assert.match(reply.message, message, what);
+    assert.equal(await t.rep(), before, `${what}: /rep unchanged`);
+  }
+  assert.equal(t.cluster.started.length, 3, "no replica was started by a rejected request");
+});
+
+Deno.test("DELETE /rm: every bad input is a 400 JSON error and changes nothing", async () => {
+  await using t = await setup();
+  const cases: [unknown, RegExp][] = [
+    ["", /must be JSON/],
+    [{ hostnames: ["Server 1"] }, /'n' is required/],
+    [{ n: "all" }, /positive integer/],
+    [{ n: 1, hostnames: ["S9"] }, /Hostname 'S9' is not a replica of this balancer/],
+    [{ n: 4 }, /Cannot remove 4 instances: only 3 are running/],
+    [{ n: 2, hostnames: ["Server 1", "Server 1"] }, /listed more than once/],
+    [{ n: 1, hostnames: [""] }, /must not be empty/],
+  ];
+  for (const [body, message] of cases) {
+    const text = typeof body === "string" ? body : JSON.stringify(body);
+    const res = await t.request("/rm", { method: "DELETE", body: text });
+    assert.equal(res.status, 400, text);
+    assert.match((await res.json()).message, message, text);
+    assert.equal(await t.rep(), REP_3, `${text}: /rep unchanged`);
+  }
+  assert.deepEqual(t.cluster.alive().length, 3);
+});
+
+Deno.test("admin API: 413 for an oversized body, 405 for a wrong method", async () => {
+  await using t = await setup();
+  const big = JSON.stringify({ n: 1, hostnames: [], pad: "x".repeat(70_000) });
+  const tooLarge = await t.request("/add", { method: "POST", body: big });
+  assert.equal(tooLarge.status, 413);
+  assert.match((await tooLarge.json()).message, /larger than 65536 bytes/);
+  const wrong = await t.request("/rep", { method: "POST", body: "{}" });
+  assert.equal(wrong.status, 405);
+  assert.equal(wrong.headers.get("allow"), "GET, HEAD");
+  assert.equal((await wrong.json()).status, "failure");
+  assert.equal((await t.request("/add")).status, 405);
+  assert.equal(await t.rep(), REP_3);
+});
+
+Deno.test("removing every replica is allowed; requests then get a 503 JSON error", async () => {
+  await using t = await setup();
+  const res = await t.request("/rm", { method: "DELETE", body: '{"n":3}' });
+  assert.equal(await res.text(), '{"message":{"N":0,"replicas":[]},"status":"successful"}');
+  const home = await t.request("/home");
+  assert.equal(home.status, 503);
+  assert.equal(home.headers.get("retry-after"), "1");
+  assert.equal(
+    await home.text(),
+    `{"message":"<Error> No replica is available to serve '/home'","status":"failure"}`,
+  );
+});
+
+Deno.test("an unreachable replica is skipped for the next one on the ring", async () => {
+  // Heartbeats every minute: the manager does not notice, only the proxy does.
+  await using t = await setup(["--heartbeat-interval", "60000"]);
+  const [owner, next] = t.balancer.manager.route(424242, 2);
+  t.cluster.get(owner.name).alive = false; // refuses connections, has not exited
+  const res = await t.request("/home?id=424242");
+  assert.equal(res.status, 200);
+  assert.equal((await res.json()).message, `Hello from Server: ${next.name}`);
+});
+
+Deno.test("a small POST body is resent intact to the next replica", async () => {
+  await using t = await setup(["--heartbeat-interval", "60000"]);
+  const echo = new Hono().post("/echo", async (c) => c.text(`${c.req.header("x-name")}:${await c.req.text()}`));
+  for (const name of t.cluster.alive()) t.cluster.get(name).app = echo;
+  const [owner] = t.balancer.manager.route(77, 1);
+  t.cluster.get(owner.name).alive = false;
+  const res = await t.request("/echo?id=77", {
+    method: "POST",
+    body: "payload-1",
+    headers: { "x-name": "client" },
+  });
+  assert.equal(res.status, 200);
+  assert.equal(await res.text(), "client:payload-1");
+});
+
+Deno.test("a large POST body is streamed once, never resent", async () => {
+  await using t = await setup(["--heartbeat-interval", "60000", "--retry-body-limit", "1024"]);
+  const [owner] = t.balancer.manager.route(77, 1);
+  t.cluster.get(owner.name).alive = false;
+  const res = await t.request("/echo?id=77", { method: "POST", body: "x".repeat(4096) });
+  assert.equal(res.status, 502);
+  const tried = t.cluster.alive()
+    .flatMap((name) => t.cluster.get(name).received)
+    .filter((line) => line.includes("/echo"));
+  assert.deepEqual(tried, [], "no other replica got the body");
+});
+
+Deno.test("every replica unreachable: 502 naming what was tried", async () => {
+  await using t = await setup(["--heartbeat-interval", "60000"]);
+  for (const name of t.cluster.alive()) t.cluster.get(name).alive = false;
+  const res = await t.request("/home?id=5");
+  assert.equal(res.status, 502);
+  const body = await res.json();
+  assert.equal(body.status, "failure");
+  assert.match(body.message, /^<Error> No replica could answer '\/home' \(/);
+  assert.match(body.message, /Server 1: connection refused/);
+  assert.equal(body.message.match(/connection refused/g).length, 3);
+});
+
+Deno.test("a replica slower than --response-timeout is a 504", async () => {
+  await using t = await setup(["--heartbeat-interval", "60000", "--response-timeout", "50"]);
+  const [owner] = t.balancer.manager.route(9, 1);
+  t.cluster.get(owner.name).faults.delayMs = 1_000;
+  const res = await t.request("/home?id=9");
+  assert.equal(res.status, 504);
+  assert.equal(
+    (await res.json()).message,
+    `<Error> Replica '${owner.name}' did not answer '/home' within 50 ms`,
+  );
+});
+
+Deno.test("headers: hop-by-hop dropped both ways, X-Forwarded-* added, status and body kept", async () => {
+  await using t = await setup();
+  const inspect = new Hono().all("/inspect", (c) => {
+    const seen = Object.fromEntries(c.req.raw.headers);
+    return c.json(seen, 201, { "x-replica": "yes", "keep-alive": "timeout=5", "connection": "x-secret", "x-secret": "1" });
+  });
+  for (const name of t.cluster.alive()) t.cluster.get(name).app = inspect;
+  const res = await t.request("http://lb.example:5000/inspect?id=1", {
+    method: "PUT",
+    body: "{}",
+    headers: { "connection": "x-drop", "x-drop": "1", "te": "trailers", "x-keep": "1", "host": "lb.example:5000" },
+  });
+  assert.equal(res.status, 201);
+  assert.equal(res.headers.get("x-replica"), "yes");
+  assert.equal(res.headers.get("keep-alive"), null);
+  assert.equal(res.headers.get("x-secret"), null);
+  const seen = await res.json();
+  assert.equal(seen["x-keep"], "1");
+  assert.equal(seen["x-drop"], undefined);
+  assert.equal(seen["te"], undefined);
+  assert.equal(seen["x-forwarded-host"], "lb.example:5000");
+  assert.equal(seen["x-forwarded-proto"], "http");
+});
+
+Deno.test("a killed replica is ejected at once and replaced under a new name", async () => {
+  await using t = await setup();
+  t.cluster.get("Server 2").kill();
+  await waitFor(() => t.balancer.manager.serving === 3 && !t.balancer.manager.has("Server 2"), "replacement serving");
+  const { replicas } = t.balancer.manager.snapshot();
+  assert.equal(replicas[0], "Server 1");
+  assert.match(replicas[1], /^replica-/, "the replacement takes the dead replica's place");
+  assert.equal(replicas[2], "Server 3");
+});
+
+Deno.test("a replica failing its heartbeats is ejected and replaced", async () => {
+  await using t = await setup();
+  t.cluster.get("Server 3").faults.heartbeatFail = true;
+  await waitFor(() => !t.balancer.manager.has("Server 3"), "Server 3 ejected");
+  assert.equal(t.cluster.get("Server 3").alive, false, "the ejected replica was stopped");
+  await waitFor(() => t.balancer.manager.serving === 3, "N restored");
+});
+
+Deno.test("a replica that cannot start: /add answers 503 and a random-named one replaces it", async () => {
+  await using t = await setup();
+  t.cluster.failStarts.add("S5");
+  const res = await t.request("/add", t.json({ n: 1, hostnames: ["S5"] }));
+  assert.equal(res.status, 503);
+  assert.match((await res.json()).message, /^<Error> replica 'S5' failed to start: cannot start 'S5'/);
+  await waitFor(() => t.balancer.manager.serving === 4, "a replacement serving");
+  assert.ok(!t.balancer.manager.has("S5"));
+});

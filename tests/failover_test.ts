@@ -1,0 +1,133 @@
+/**
+ * Failover with real processes on loopback: the balancer runs as `balancer/main.ts`, its
+ * replicas as child processes, and the test kills them the way an operator or the OOM
+ * killer would.
+ */
+
+import assert from "node:assert/strict";
+import { SlotRing } from "../ring/mod.ts";
+import { isAlive, rep, serverIdOf, startBalancer, steadyLoad, waitFor } from "./helpers.ts";
+
+const SPEC_NAMES = ["Server 1", "Server 2", "Server 3"];
+
+Deno.test("kill -9 of a replica under steady GETs: no client error, N = 3 again within 3 s", async () => {
+  await using lb = await startBalancer();
+  assert.deepEqual((await rep(lb.url)).replicas, SPEC_NAMES);
+  const [victim, name] = [...lb.replicas()].find(([, id]) => id === "Server 2")!;
+
+  let healed = false;
+  let healMs = 0;
+  const load = steadyLoad(lb.url, () => healed, { concurrency: 4, maxMs: 8_000 });
+  await new Promise((resolve) => setTimeout(resolve, 300)); // traffic is flowing
+  const killedAt = performance.now();
+  Deno.kill(victim, "SIGKILL");
+  await waitFor(async () => {
+    const { N, replicas } = await rep(lb.url);
+    const back = N === 3 && !replicas.includes(name) &&
+      [...lb.replicas().values()].filter((id) => !SPEC_NAMES.includes(id)).length === 1;
+    if (back) healMs = performance.now() - killedAt;
+    return back;
+  }, "N = 3 with a new replica", 3_000);
+  // The replacement took Server 2's place (ordinal 2) on the ring: a key it owns reaches it.
+  const replacement = (await rep(lb.url)).replicas[1];
+  const ring = new SlotRing();
+  ["Server 1", replacement, "Server 3"].forEach((name, i) => ring.add({ name, ordinal: i + 1 }));
+  const id = [...Array(1000).keys()].map((i) => 100_000 + i).find((k) => ring.lookup(k) === replacement);
+  await waitFor(async () => {
+    const res = await fetch(`${lb.url}/home?id=${id}`);
+    return (await res.json()).message === `Hello from Server: ${replacement}`;
+  }, "the replacement answers its keys", 3_000);
+  healed = true;
+  const report = await load;
+
+  assert.deepEqual(report.failures, [], `failed requests out of ${report.sent}`);
+  assert.ok(report.sent > 50, `only ${report.sent} requests were sent`);
+  assert.match(replacement, /^replica-[0-9a-z]{6}$/, "the replacement has a new random name");
+  assert.ok(healMs < 3_000, `healed in ${healMs.toFixed(0)} ms`);
+  assert.ok(lb.log.some((l) => l.includes("replica.stopping") && l.includes("killed by SIGKILL")));
+});
+
+Deno.test("a replica whose heartbeats fail is ejected, stopped and replaced", async () => {
+  // FAULT_SIGNALS reaches the replicas through the balancer's environment: SIGUSR1 toggles
+  // heartbeat failure in a running replica.
+  await using lb = await startBalancer([], { FAULT_SIGNALS: "1" });
+  const [pid] = [...lb.replicas()].find(([, id]) => id === "Server 3")!;
+  Deno.kill(pid, "SIGUSR1");
+  await waitFor(async () => !(await rep(lb.url)).replicas.includes("Server 3"), "ejected", 5_000);
+  await waitFor(() => !isAlive(pid), "the ejected replica's process ended", 7_000);
+  await waitFor(async () => (await rep(lb.url)).N === 3, "N restored", 5_000);
+  assert.ok(lb.log.some((l) => l.includes("name=\"Server 3\"") && l.includes("heartbeats failed")));
+  // The replacement serves.
+  const report = await steadyLoad(lb.url, () => false, { maxRequests: 60, concurrency: 2 });
+  assert.deepEqual(report.failures, []);
+});
+
+Deno.test("/add starts real processes with the given names; /rm stops them", async () => {
+  await using lb = await startBalancer();
+  const added = await fetch(`${lb.url}/add`, {
+    method: "POST",
+    body: JSON.stringify({ n: 2, hostnames: ["S5"] }),
+  });
+  assert.equal(added.status, 200);
+  const { message } = await added.json();
+  assert.equal(message.N, 5);
+  const ids = [...lb.replicas().values()].sort();
+  assert.deepEqual(ids, [...message.replicas].sort(), "one process per replica, named by SERVER_ID");
+  const s5 = [...lb.replicas()].find(([, id]) => id === "S5")![0];
+
+  // Every replica answers through the balancer.
+  const report = await steadyLoad(lb.url, () => false, { maxRequests: 400, concurrency: 4 });
+  assert.deepEqual(report.failures, []);
+  assert.equal(report.byReplica.size, 5, `answers came from ${[...report.byReplica.keys()]}`);
+
+  const removed = await fetch(`${lb.url}/rm`, {
+    method: "DELETE",
+    body: JSON.stringify({ n: 2, hostnames: ["S5"] }),
+  });
+  assert.equal(removed.status, 200);
+  assert.equal((await removed.json()).message.N, 3);
+  assert.equal(isAlive(s5), false, "S5's process has ended when /rm answers");
+  assert.equal(lb.replicas().size, 3);
+});
+
+Deno.test("SIGTERM stops every replica before the balancer exits 0", async () => {
+  const lb = await startBalancer();
+  try {
+    const pids = [...lb.replicas().keys()];
+    assert.equal(pids.length, 3);
+    assert.equal(await lb.stop("SIGTERM"), 0);
+    for (const pid of pids) assert.equal(isAlive(pid), false, `replica ${pid} outlived the balancer`);
+    assert.ok(lb.log.some((l) => l.includes("balancer.stopped")));
+  } finally {
+    await lb[Symbol.asyncDispose]();
+  }
+});
+
+Deno.test("SIGKILL of the balancer: its replicas exit by themselves (no orphans)", async () => {
+  const lb = await startBalancer();
+  const replicas = [...lb.replicas()];
+  try {
+    await lb.stop("SIGKILL");
+    await waitFor(
+      () => replicas.every(([pid, id]) => serverIdOf(pid) !== id),
+      "orphaned replicas exited",
+      5_000,
+    );
+  } finally {
+    await lb[Symbol.asyncDispose]();
+  }
+});
+
+Deno.test("a bad flag is a one-line error and exit code 2", async () => {
+  const { code, stderr, stdout } = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", new URL("../balancer/main.ts", import.meta.url).pathname, "--port", "http"],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.equal(code, 2);
+  assert.equal(new TextDecoder().decode(stdout), "");
+  assert.equal(
+    new TextDecoder().decode(stderr),
+    "balancer: --port must be a port number (0-65535), got 'http'\n",
+  );
+});

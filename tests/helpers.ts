@@ -1,0 +1,208 @@
+/**
+ * Helpers for suites that run the real balancer as a process: start it, find its replica
+ * processes, stop everything it started.
+ *
+ * @module
+ */
+
+import { fileURLToPath } from "node:url";
+import { waitFor } from "../balancer/testing.ts";
+
+export { waitFor };
+
+const MAIN = fileURLToPath(import.meta.resolve("../balancer/main.ts"));
+const CONFIG = fileURLToPath(import.meta.resolve("../deno.json"));
+
+/** A balancer process started by a test. */
+export interface RunningBalancer {
+  /** Its pid. */
+  readonly pid: number;
+  /** Base URL, e.g. `http://127.0.0.1:41234`. */
+  readonly url: string;
+  /** Its log lines so far (standard error). */
+  readonly log: string[];
+  /** Its replica processes now: pid → SERVER_ID. */
+  replicas(): Map<number, string>;
+  /** Sends a signal and waits for the exit; returns the exit code. Idempotent. */
+  stop(signal?: Deno.Signal): Promise<number>;
+  /** Disposes by stopping with SIGTERM, then SIGKILL-ing any replica left (never leak). */
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+/** Collects lines from a stream; resolves at its end. */
+async function collect(stream: ReadableStream<Uint8Array>, into: string[], onLine?: (l: string) => void) {
+  let buffered = "";
+  for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
+    buffered += chunk;
+    const lines = buffered.split("\n");
+    buffered = lines.pop()!;
+    for (const line of lines) {
+      into.push(line);
+      onLine?.(line);
+    }
+  }
+  if (buffered) into.push(buffered);
+}
+
+/** The processes whose parent is `ppid`, with their `SERVER_ID`, read from /proc. */
+export function childrenOf(ppid: number): Map<number, string> {
+  const found = new Map<number, string>();
+  for (const entry of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(entry.name)) continue;
+    try {
+      const stat = Deno.readTextFileSync(`/proc/${entry.name}/stat`);
+      // Field 4 (after the parenthesised command, which may hold spaces) is the parent pid.
+      const parent = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      if (parent !== ppid) continue;
+      const id = serverIdOf(Number(entry.name));
+      if (id !== undefined) found.set(Number(entry.name), id);
+    } catch {
+      // The process ended while we looked.
+    }
+  }
+  return found;
+}
+
+/** The `SERVER_ID` in a running process's environment, if any. */
+export function serverIdOf(pid: number): string | undefined {
+  if (!isAlive(pid)) return undefined;
+  try {
+    const environ = Deno.readTextFileSync(`/proc/${pid}/environ`).split("\0");
+    return environ.find((v) => v.startsWith("SERVER_ID="))?.slice("SERVER_ID=".length);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether a process is still running (not a zombie). */
+export function isAlive(pid: number): boolean {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    return stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z";
+  } catch {
+    return false;
+  }
+}
+
+/** SIGKILLs a process we started, ignoring one that already ended. */
+export function killQuietly(pid: number, signal: Deno.Signal = "SIGKILL"): void {
+  try {
+    Deno.kill(pid, signal);
+  } catch {
+    // already gone
+  }
+}
+
+/**
+ * Starts `balancer/main.ts` on a free loopback port with `args`, and resolves once it
+ * listens (its replicas serve by then). Extra environment goes to it and its replicas.
+ */
+export async function startBalancer(
+  args: string[] = [],
+  env: Record<string, string> = {},
+): Promise<RunningBalancer> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--no-prompt", `--config=${CONFIG}`, "-A", MAIN, "--host", "127.0.0.1", "--port", "0", ...args],
+    env,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const out: string[] = [];
+  const log: string[] = [];
+  const listening = Promise.withResolvers<string>();
+  const outDone = collect(child.stdout, out, (line) => {
+    const match = line.match(/listening on (http:\/\/\S+?)\/? /);
+    if (match) listening.resolve(match[1].replace("localhost", "127.0.0.1"));
+  });
+  const errDone = collect(child.stderr, log);
+  const seen = new Map<number, string>();
+  let exitCode: Promise<number> | undefined;
+  const stop = (signal: Deno.Signal = "SIGTERM") => {
+    exitCode ??= (async () => {
+      killQuietly(child.pid, signal);
+      const status = await child.status;
+      await Promise.all([outDone, errDone]);
+      return status.code;
+    })();
+    return exitCode;
+  };
+  const replicas = () => {
+    const now = childrenOf(child.pid);
+    for (const [pid, id] of now) seen.set(pid, id);
+    return now;
+  };
+  const exited = child.status.then((s) => `balancer exited with code ${s.code} before listening`);
+  const url = await Promise.race([
+    listening.promise,
+    exited.then((why) => Promise.reject(new Error(`${why}:\n${log.join("\n")}`))),
+    new Promise<never>((_, reject) =>
+      setTimeout(() => reject(new Error(`balancer did not listen within 20 s:\n${log.join("\n")}`)), 20_000)
+    ),
+  ]).catch(async (error) => {
+    await stop("SIGKILL");
+    throw error;
+  });
+  replicas();
+  return {
+    pid: child.pid,
+    url,
+    log,
+    replicas,
+    stop,
+    async [Symbol.asyncDispose]() {
+      replicas();
+      await stop();
+      // Never leak a replica, and never signal a pid that now belongs to someone else.
+      for (const [pid, id] of seen) if (serverIdOf(pid) === id) killQuietly(pid);
+    },
+  };
+}
+
+/** Outcome of {@linkcode steadyLoad}. */
+export interface LoadReport {
+  /** Requests sent. */
+  sent: number;
+  /** Non-200 answers and network errors, described. */
+  failures: string[];
+  /** Which replica answered how often (from the `/home` message). */
+  byReplica: Map<string, number>;
+}
+
+/**
+ * Sends `GET /home?id=<random>` from `concurrency` loops until `until()` is true or
+ * `maxMs` passed, at most `maxRequests` in all. Bounded in count and time, loopback only.
+ */
+export async function steadyLoad(
+  baseUrl: string,
+  until: () => boolean,
+  { concurrency = 4, maxMs = 10_000, maxRequests = 20_000 } = {},
+): Promise<LoadReport> {
+  const report: LoadReport = { sent: 0, failures: [], byReplica: new Map() };
+  const deadline = performance.now() + maxMs;
+  const loop = async () => {
+    while (!until() && performance.now() < deadline && report.sent < maxRequests) {
+      report.sent++;
+      const id = 100_000 + Math.floor(Math.random() * 900_000);
+      try {
+        const res = await fetch(`${baseUrl}/home?id=${id}`);
+        const text = await res.text();
+        if (res.status !== 200) report.failures.push(`${res.status} ${text}`);
+        else {
+          const name = JSON.parse(text).message.replace("Hello from Server: ", "");
+          report.byReplica.set(name, (report.byReplica.get(name) ?? 0) + 1);
+        }
+      } catch (error) {
+        report.failures.push(String(error));
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, loop));
+  return report;
+}
+
+/** `GET /rep`'s message. */
+export async function rep(baseUrl: string): Promise<{ N: number; replicas: string[] }> {
+  const res = await fetch(`${baseUrl}/rep`);
+  return (await res.json()).message;
+}
