@@ -46,7 +46,9 @@ export function parseScaleRequest(
   maxBatch: number,
 ): Checked<ScaleRequest> {
   const fail = (message: string): Checked<ScaleRequest> => ({ ok: false, message });
-  const example = kind === "add" ? '{"n": 2, "hostnames": ["S5"]}' : '{"n": 1, "hostnames": ["S5"]}';
+  const example = kind === "add"
+    ? '{"n": 2, "hostnames": ["S5"]}'
+    : '{"n": 1, "hostnames": ["S5"]}';
   let body: unknown;
   try {
     body = JSON.parse(text);

@@ -53,7 +53,11 @@ export function createBalancerApp(backend: BalancerBackend, options: BalancerApp
       logger: options.logger,
     }),
   );
-  const keyOptions = { queryParam: options.keyParam, header: options.keyHeader, random: options.random };
+  const keyOptions = {
+    queryParam: options.keyParam,
+    header: options.keyHeader,
+    random: options.random,
+  };
   app.all(
     "*",
     createProxy({

@@ -25,7 +25,8 @@ async function setup(flags: string[] = []) {
   return { balancer, cluster, request, json, rep, [Symbol.asyncDispose]: () => balancer.close() };
 }
 
-const REP_3 = '{"message":{"N":3,"replicas":["Server 1","Server 2","Server 3"]},"status":"successful"}';
+const REP_3 =
+  '{"message":{"N":3,"replicas":["Server 1","Server 2","Server 3"]},"status":"successful"}';
 
 Deno.test("GET /rep: the spec's example, byte for byte", async () => {
   await using t = await setup();
@@ -44,7 +45,15 @@ Deno.test("POST /add: the spec's example adds 4 named replicas and answers the n
     '{"message":{"N":7,"replicas":["Server 1","Server 2","Server 3","S5","S4","S10","S11"]},' +
       '"status":"successful"}',
   );
-  assert.deepEqual(t.cluster.alive().sort(), ["S10", "S11", "S4", "S5", "Server 1", "Server 2", "Server 3"]);
+  assert.deepEqual(t.cluster.alive().sort(), [
+    "S10",
+    "S11",
+    "S4",
+    "S5",
+    "Server 1",
+    "Server 2",
+    "Server 3",
+  ]);
   assert.equal(t.balancer.manager.serving, 7, "all 7 are in the ring when /add answers");
 });
 
@@ -70,7 +79,12 @@ Deno.test("POST /add: hostnames longer than n is the spec's 400", async () => {
 });
 
 Deno.test("DELETE /rm: removes the named replicas, then random ones", async () => {
-  await using t = await setup(["--replicas", "7", "--names", "Server 1,Server 2,Server 3,S5,S4,S10,S11"]);
+  await using t = await setup([
+    "--replicas",
+    "7",
+    "--names",
+    "Server 1,Server 2,Server 3,S5,S4,S10,S11",
+  ]);
   const res = await t.request("/rm", {
     method: "DELETE",
     body: JSON.stringify({ n: 3, hostnames: ["S5", "S4"] }),
@@ -116,9 +130,15 @@ Deno.test("GET /home is routed by the id's ring position and passed through", as
     const owner = t.balancer.manager.route(id, 1)[0].name;
     const res = await t.request(`/home?id=${id}`);
     assert.equal(res.status, 200);
-    assert.equal(await res.text(), `{"message":"Hello from Server: ${owner}","status":"successful"}`);
+    assert.equal(
+      await res.text(),
+      `{"message":"Hello from Server: ${owner}","status":"successful"}`,
+    );
     // the same key keeps hitting the same replica
-    assert.equal(await (await t.request(`/home?id=${id}`)).text(), await (await t.request(`/home?id=${id}`)).text());
+    assert.equal(
+      await (await t.request(`/home?id=${id}`)).text(),
+      await (await t.request(`/home?id=${id}`)).text(),
+    );
   }
 });
 
@@ -232,7 +252,10 @@ Deno.test("an unreachable replica is skipped for the next one on the ring", asyn
 
 Deno.test("a small POST body is resent intact to the next replica", async () => {
   await using t = await setup(["--heartbeat-interval", "60000"]);
-  const echo = new Hono().post("/echo", async (c) => c.text(`${c.req.header("x-name")}:${await c.req.text()}`));
+  const echo = new Hono().post(
+    "/echo",
+    async (c) => c.text(`${c.req.header("x-name")}:${await c.req.text()}`),
+  );
   for (const name of t.cluster.alive()) t.cluster.get(name).app = echo;
   const [owner] = t.balancer.manager.route(77, 1);
   t.cluster.get(owner.name).alive = false;
@@ -285,13 +308,24 @@ Deno.test("headers: hop-by-hop dropped both ways, X-Forwarded-* added, status an
   await using t = await setup();
   const inspect = new Hono().all("/inspect", (c) => {
     const seen = Object.fromEntries(c.req.raw.headers);
-    return c.json(seen, 201, { "x-replica": "yes", "keep-alive": "timeout=5", "connection": "x-secret", "x-secret": "1" });
+    return c.json(seen, 201, {
+      "x-replica": "yes",
+      "keep-alive": "timeout=5",
+      "connection": "x-secret",
+      "x-secret": "1",
+    });
   });
   for (const name of t.cluster.alive()) t.cluster.get(name).app = inspect;
   const res = await t.request("http://lb.example:5000/inspect?id=1", {
     method: "PUT",
     body: "{}",
-    headers: { "connection": "x-drop", "x-drop": "1", "te": "trailers", "x-keep": "1", "host": "lb.example:5000" },
+    headers: {
+      "connection": "x-drop",
+      "x-drop": "1",
+      "te": "trailers",
+      "x-keep": "1",
+      "host": "lb.example:5000",
+    },
   });
   assert.equal(res.status, 201);
   assert.equal(res.headers.get("x-replica"), "yes");
@@ -308,7 +342,10 @@ Deno.test("headers: hop-by-hop dropped both ways, X-Forwarded-* added, status an
 Deno.test("a killed replica is ejected at once and replaced under a new name", async () => {
   await using t = await setup();
   t.cluster.get("Server 2").kill();
-  await waitFor(() => t.balancer.manager.serving === 3 && !t.balancer.manager.has("Server 2"), "replacement serving");
+  await waitFor(
+    () => t.balancer.manager.serving === 3 && !t.balancer.manager.has("Server 2"),
+    "replacement serving",
+  );
   const { replicas } = t.balancer.manager.snapshot();
   assert.equal(replicas[0], "Server 1");
   assert.match(replicas[1], /^replica-/, "the replacement takes the dead replica's place");
@@ -328,7 +365,10 @@ Deno.test("a replica that cannot start: /add answers 503 and a random-named one 
   t.cluster.failStarts.add("S5");
   const res = await t.request("/add", t.json({ n: 1, hostnames: ["S5"] }));
   assert.equal(res.status, 503);
-  assert.match((await res.json()).message, /^<Error> replica 'S5' failed to start: cannot start 'S5'/);
+  assert.match(
+    (await res.json()).message,
+    /^<Error> replica 'S5' failed to start: cannot start 'S5'/,
+  );
   await waitFor(() => t.balancer.manager.serving === 4, "a replacement serving");
   assert.ok(!t.balancer.manager.has("S5"));
 });

@@ -87,7 +87,13 @@ const INTS = {
     max: 600_000,
     unit: "ms",
   },
-  failThreshold: { flag: "fail-threshold", env: "LB_FAIL_THRESHOLD", fallback: 2, min: 1, max: 100 },
+  failThreshold: {
+    flag: "fail-threshold",
+    env: "LB_FAIL_THRESHOLD",
+    fallback: 2,
+    min: 1,
+    max: 100,
+  },
   startTimeoutMs: {
     flag: "start-timeout",
     env: "LB_START_TIMEOUT_MS",
@@ -134,7 +140,8 @@ const STRINGS = {
 } as const;
 
 /** `--help` text. */
-export const HELP = `Usage: deno task start [options]     (or: deno run -A balancer/main.ts [options])
+export const HELP =
+  `Usage: deno task start [options]     (or: deno run -A balancer/main.ts [options])
 
 A consistent-hashing HTTP load balancer that keeps its replicas alive.
 Every option can also be set by the environment variable in brackets; flags win.

@@ -56,13 +56,22 @@ Deno.test("bad values are one-line ConfigErrors naming the setting", () => {
   rejects(["--port", "http"], "--port must be a port number (0-65535), got 'http'");
   rejects([], "LB_PORT must be a port number (0-65535), got '99999'", { LB_PORT: "99999" });
   rejects(["--replicas=-1"], "--replicas must be an integer from 0 to 56, got '-1'");
-  rejects(["--heartbeat-interval", "fast"], "--heartbeat-interval must be an integer from 10 to 600000 ms, got 'fast'");
+  rejects(
+    ["--heartbeat-interval", "fast"],
+    "--heartbeat-interval must be an integer from 10 to 600000 ms, got 'fast'",
+  );
   rejects(["--max-replicas", "100"], "--max-replicas must be an integer from 1 to 56, got '100'");
-  rejects(["--replicas", "9", "--max-replicas", "5"], "--replicas (9) must not exceed --max-replicas (5)");
+  rejects(
+    ["--replicas", "9", "--max-replicas", "5"],
+    "--replicas (9) must not exceed --max-replicas (5)",
+  );
   rejects(["--probing", "cubic"], "--probing must be one of linear, quadratic, got 'cubic'");
   rejects(["--provider", "k8s"], "--provider must be one of process, got 'k8s'");
   rejects(["--names", "A,B,C,D"], "--names lists 4 hostnames for 3 replicas");
   rejects(["--names", "A,A"], "--names lists a hostname twice");
   rejects(["--nope"], "Unknown option '--nope' (see --help)");
-  rejects(["extra"], "Unexpected argument 'extra'. This command does not take positional arguments (see --help)");
+  rejects(
+    ["extra"],
+    "Unexpected argument 'extra'. This command does not take positional arguments (see --help)",
+  );
 });

@@ -62,7 +62,14 @@ export class HealthMonitor {
   /** Starts polling `url` (a base URL) under `name`, replacing any earlier watch of that name. */
   watch(name: string, url: string, callbacks: HealthCallbacks): void {
     this.unwatch(name);
-    const watch: Watch = { name, url, callbacks, abort: new AbortController(), up: false, failures: 0 };
+    const watch: Watch = {
+      name,
+      url,
+      callbacks,
+      abort: new AbortController(),
+      up: false,
+      failures: 0,
+    };
     this.#watches.set(name, watch);
     this.#check(watch);
   }

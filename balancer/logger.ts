@@ -41,7 +41,12 @@ function formatValue(value: string | number | boolean): string {
 }
 
 /** Formats one log line: `2026-11-25T14:00:00.000Z warn  replica.ejected name=S5 reason="…"`. */
-export function formatLine(time: number, level: LogLevel, event: string, fields: LogFields): string {
+export function formatLine(
+  time: number,
+  level: LogLevel,
+  event: string,
+  fields: LogFields,
+): string {
   let line = `${new Date(time).toISOString()} ${level.padEnd(5)} ${event}`;
   for (const [key, value] of Object.entries(fields)) {
     if (value !== undefined) line += ` ${key}=${formatValue(value)}`;

@@ -69,12 +69,16 @@ async function main(): Promise<number> {
       hostname: config.host,
       onListen: ({ hostname, port }) => {
         const shown = hostname === "0.0.0.0" ? "localhost" : hostname;
-        console.log(`balancer listening on http://${shown}:${port}/ with ${config.replicas} replicas`);
+        console.log(
+          `balancer listening on http://${shown}:${port}/ with ${config.replicas} replicas`,
+        );
         logger.info("balancer.listening", { host: hostname, port });
       },
     }, balancer.app.fetch);
   } catch (error) {
-    console.error(`balancer: cannot listen on ${config.host}:${config.port}: ${errorMessage(error)}`);
+    console.error(
+      `balancer: cannot listen on ${config.host}:${config.port}: ${errorMessage(error)}`,
+    );
     await balancer.close();
     return 1;
   }

@@ -123,7 +123,9 @@ export class ProcessProvider implements Provider {
     } catch (error) {
       await handle.stop();
       const lastWords = recent.length ? `: ${recent.join(" | ")}` : "";
-      throw new ProviderError(`replica '${spec.name}' (pid ${pid}) ${errorMessage(error)}${lastWords}`);
+      throw new ProviderError(
+        `replica '${spec.name}' (pid ${pid}) ${errorMessage(error)}${lastWords}`,
+      );
     } finally {
       clearTimeout(timer);
     }

@@ -292,7 +292,9 @@ export class ReplicaManager {
     if (replica.state === "stopping") return;
     const wasReady = replica.state === "ready";
     if (!wasReady) this.#startFailures++;
-    replica.markFailed(new ReplicaStartError(`replica '${replica.name}' failed to start: ${reason}`));
+    replica.markFailed(
+      new ReplicaStartError(`replica '${replica.name}' failed to start: ${reason}`),
+    );
     this.#retire(replica, wasReady ? `ejected: ${reason}` : `failed to start: ${reason}`, "warn");
     this.#scheduleReconcile();
   }

@@ -1,11 +1,5 @@
 import assert from "node:assert/strict";
-import {
-  fnv1a32,
-  keyToInteger,
-  modulo,
-  specRequestHash,
-  specVirtualNodeHash,
-} from "./hash.ts";
+import { fnv1a32, keyToInteger, modulo, specRequestHash, specVirtualNodeHash } from "./hash.ts";
 
 Deno.test("specRequestHash is i² + 2i + 17", () => {
   assert.equal(specRequestHash(0), 17);

@@ -129,7 +129,9 @@ export class SlotRing implements Ring {
     }
     const slots: number[] = [];
     for (let j = 0; j < this.virtualNodeCount; j++) {
-      const slot = this.#freeSlotFrom(modulo(this.#virtualNodeHash(node.ordinal, j), this.slotCount));
+      const slot = this.#freeSlotFrom(
+        modulo(this.#virtualNodeHash(node.ordinal, j), this.slotCount),
+      );
       this.#owners[slot] = node.name;
       this.#occupied.splice(lowerBound(this.#occupied, slot), 0, slot);
       slots.push(slot);

@@ -35,8 +35,10 @@ export function createServerApp(options: ServerAppOptions): Hono {
     await next();
   });
 
-  app.get("/home", (c) =>
-    c.json({ message: `Hello from Server: ${options.id}`, status: "successful" }));
+  app.get(
+    "/home",
+    (c) => c.json({ message: `Hello from Server: ${options.id}`, status: "successful" }),
+  );
 
   app.get("/heartbeat", (c) => {
     if (faults.heartbeatFail) return c.body(null, 500);

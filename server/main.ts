@@ -35,7 +35,9 @@ if (import.meta.main) {
   if (config.faultSignals) {
     Deno.addSignalListener("SIGUSR1", () => {
       faults.heartbeatFail = !faults.heartbeatFail;
-      console.log(`server "${config.id}": heartbeat failure ${faults.heartbeatFail ? "on" : "off"}`);
+      console.log(
+        `server "${config.id}": heartbeat failure ${faults.heartbeatFail ? "on" : "off"}`,
+      );
     });
     Deno.addSignalListener("SIGUSR2", () => {
       faults.delayMs = faults.delayMs > 0 ? 0 : 2000;

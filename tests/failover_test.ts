@@ -21,22 +21,32 @@ Deno.test("kill -9 of a replica under steady GETs: no client error, N = 3 again 
   await new Promise((resolve) => setTimeout(resolve, 300)); // traffic is flowing
   const killedAt = performance.now();
   Deno.kill(victim, "SIGKILL");
-  await waitFor(async () => {
-    const { N, replicas } = await rep(lb.url);
-    const back = N === 3 && !replicas.includes(name) &&
-      [...lb.replicas().values()].filter((id) => !SPEC_NAMES.includes(id)).length === 1;
-    if (back) healMs = performance.now() - killedAt;
-    return back;
-  }, "N = 3 with a new replica", 3_000);
+  await waitFor(
+    async () => {
+      const { N, replicas } = await rep(lb.url);
+      const back = N === 3 && !replicas.includes(name) &&
+        [...lb.replicas().values()].filter((id) => !SPEC_NAMES.includes(id)).length === 1;
+      if (back) healMs = performance.now() - killedAt;
+      return back;
+    },
+    "N = 3 with a new replica",
+    3_000,
+  );
   // The replacement took Server 2's place (ordinal 2) on the ring: a key it owns reaches it.
   const replacement = (await rep(lb.url)).replicas[1];
   const ring = new SlotRing();
   ["Server 1", replacement, "Server 3"].forEach((name, i) => ring.add({ name, ordinal: i + 1 }));
-  const id = [...Array(1000).keys()].map((i) => 100_000 + i).find((k) => ring.lookup(k) === replacement);
-  await waitFor(async () => {
-    const res = await fetch(`${lb.url}/home?id=${id}`);
-    return (await res.json()).message === `Hello from Server: ${replacement}`;
-  }, "the replacement answers its keys", 3_000);
+  const id = [...Array(1000).keys()].map((i) => 100_000 + i).find((k) =>
+    ring.lookup(k) === replacement
+  );
+  await waitFor(
+    async () => {
+      const res = await fetch(`${lb.url}/home?id=${id}`);
+      return (await res.json()).message === `Hello from Server: ${replacement}`;
+    },
+    "the replacement answers its keys",
+    3_000,
+  );
   healed = true;
   const report = await load;
 
@@ -56,7 +66,7 @@ Deno.test("a replica whose heartbeats fail is ejected, stopped and replaced", as
   await waitFor(async () => !(await rep(lb.url)).replicas.includes("Server 3"), "ejected", 5_000);
   await waitFor(() => !isAlive(pid), "the ejected replica's process ended", 7_000);
   await waitFor(async () => (await rep(lb.url)).N === 3, "N restored", 5_000);
-  assert.ok(lb.log.some((l) => l.includes("name=\"Server 3\"") && l.includes("heartbeats failed")));
+  assert.ok(lb.log.some((l) => l.includes('name="Server 3"') && l.includes("heartbeats failed")));
   // The replacement serves.
   const report = await steadyLoad(lb.url, () => false, { maxRequests: 60, concurrency: 2 });
   assert.deepEqual(report.failures, []);
@@ -72,7 +82,11 @@ Deno.test("/add starts real processes with the given names; /rm stops them", asy
   const { message } = await added.json();
   assert.equal(message.N, 5);
   const ids = [...lb.replicas().values()].sort();
-  assert.deepEqual(ids, [...message.replicas].sort(), "one process per replica, named by SERVER_ID");
+  assert.deepEqual(
+    ids,
+    [...message.replicas].sort(),
+    "one process per replica, named by SERVER_ID",
+  );
   const s5 = [...lb.replicas()].find(([, id]) => id === "S5")![0];
 
   // Every replica answers through the balancer.
@@ -96,7 +110,9 @@ Deno.test("SIGTERM stops every replica before the balancer exits 0", async () =>
     const pids = [...lb.replicas().keys()];
     assert.equal(pids.length, 3);
     assert.equal(await lb.stop("SIGTERM"), 0);
-    for (const pid of pids) assert.equal(isAlive(pid), false, `replica ${pid} outlived the balancer`);
+    for (const pid of pids) {
+      assert.equal(isAlive(pid), false, `replica ${pid} outlived the balancer`);
+    }
     assert.ok(lb.log.some((l) => l.includes("balancer.stopped")));
   } finally {
     await lb[Symbol.asyncDispose]();

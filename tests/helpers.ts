@@ -30,7 +30,11 @@ export interface RunningBalancer {
 }
 
 /** Collects lines from a stream; resolves at its end. */
-async function collect(stream: ReadableStream<Uint8Array>, into: string[], onLine?: (l: string) => void) {
+async function collect(
+  stream: ReadableStream<Uint8Array>,
+  into: string[],
+  onLine?: (l: string) => void,
+) {
   let buffered = "";
   for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
     buffered += chunk;
@@ -102,7 +106,18 @@ export async function startBalancer(
   env: Record<string, string> = {},
 ): Promise<RunningBalancer> {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--no-prompt", `--config=${CONFIG}`, "-A", MAIN, "--host", "127.0.0.1", "--port", "0", ...args],
+    args: [
+      "run",
+      "--no-prompt",
+      `--config=${CONFIG}`,
+      "-A",
+      MAIN,
+      "--host",
+      "127.0.0.1",
+      "--port",
+      "0",
+      ...args,
+    ],
     env,
     stdin: "null",
     stdout: "piped",
@@ -137,7 +152,10 @@ export async function startBalancer(
     listening.promise,
     exited.then((why) => Promise.reject(new Error(`${why}:\n${log.join("\n")}`))),
     new Promise<never>((_, reject) =>
-      setTimeout(() => reject(new Error(`balancer did not listen within 20 s:\n${log.join("\n")}`)), 20_000)
+      setTimeout(
+        () => reject(new Error(`balancer did not listen within 20 s:\n${log.join("\n")}`)),
+        20_000,
+      )
     ),
   ]).catch(async (error) => {
     await stop("SIGKILL");
