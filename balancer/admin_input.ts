@@ -64,6 +64,10 @@ export function parseScaleRequest(
     return fail(`Unknown field '${unknown}': the body takes 'n' and 'hostnames'`);
   }
   const n = record.n;
+  // The spec's own message wins whenever it applies, whatever else is wrong.
+  if (typeof n === "number" && Array.isArray(record.hostnames) && record.hostnames.length > n) {
+    return fail(SPEC_TOO_MANY_NAMES[kind]);
+  }
   if (n === undefined) return fail(`'n' is required: the number of instances`);
   if (typeof n !== "number" || !Number.isInteger(n) || n < 1) {
     return fail(`'n' must be a positive integer, got ${show(n)}`);

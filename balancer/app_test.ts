@@ -372,3 +372,87 @@ Deno.test("a replica that cannot start: /add answers 503 and a random-named one 
   await waitFor(() => t.balancer.manager.serving === 4, "a replacement serving");
   assert.ok(!t.balancer.manager.has("S5"));
 });
+
+Deno.test("a POST that reached a replica which then dropped the connection is not resent", async () => {
+  await using t = await setup(["--heartbeat-interval", "60000"]);
+  const [owner] = t.balancer.manager.route(31, 1);
+  t.cluster.get(owner.name).dropAfterReceive = "connection reset by peer";
+  const res = await t.request("/charge?id=31", { method: "POST", body: "pay 10" });
+  assert.equal(res.status, 502);
+  assert.match((await res.json()).message, /connection reset/);
+  const charged = t.cluster.alive().flatMap((n) => t.cluster.get(n).received)
+    .filter((line) => line.startsWith("POST /charge"));
+  assert.deepEqual(charged, ["POST /charge"], "the POST reached exactly one replica");
+});
+
+Deno.test("an idempotent GET is retried after a reset", async () => {
+  await using t = await setup(["--heartbeat-interval", "60000"]);
+  const [owner, next] = t.balancer.manager.route(31, 2);
+  t.cluster.get(owner.name).dropAfterReceive = "connection reset by peer";
+  const res = await t.request("/home?id=31");
+  assert.equal(res.status, 200);
+  assert.equal((await res.json()).message, `Hello from Server: ${next.name}`);
+});
+
+Deno.test("/add while a replacement is pending cannot pass --max-replicas", async () => {
+  await using t = await setup(["--max-replicas", "4"]);
+  t.cluster.failAllStarts = true; // the replacement keeps failing to start
+  t.cluster.get("Server 2").kill();
+  await waitFor(() => !t.balancer.manager.has("Server 2"), "Server 2 ejected");
+  const res = await t.request("/add", t.json({ n: 2 }));
+  assert.equal(res.status, 400);
+  assert.equal(
+    (await res.json()).message,
+    "<Error> Adding 2 instances would exceed the limit of 4 replicas (3 running)",
+  );
+  t.cluster.failAllStarts = false;
+  await waitFor(() => t.balancer.manager.serving === 3, "the replacement serves");
+  assert.equal(t.balancer.manager.desired, 3);
+});
+
+Deno.test("/rm counts pending replacements: removing all leaves none to respawn", async () => {
+  await using t = await setup();
+  t.cluster.failAllStarts = true;
+  t.cluster.get("Server 1").kill();
+  await waitFor(() => !t.balancer.manager.has("Server 1"), "Server 1 ejected");
+  const res = await t.request("/rm", { method: "DELETE", body: '{"n":3}' });
+  assert.equal(await res.text(), '{"message":{"N":0,"replicas":[]},"status":"successful"}');
+  t.cluster.failAllStarts = false;
+  const startsBefore = t.cluster.started.length;
+  await new Promise((resolve) => setTimeout(resolve, 400)); // longer than the respawn backoff
+  assert.equal(t.cluster.started.length, startsBefore, "nothing was respawned");
+  assert.equal(t.balancer.manager.desired, 0);
+});
+
+Deno.test("a replica that stalls mid-answer is cut off after --response-timeout", async () => {
+  await using t = await setup(["--heartbeat-interval", "60000", "--response-timeout", "100"]);
+  const stall = new Hono().get("/stream", () =>
+    new Response(
+      new ReadableStream({
+        start(controller) {
+          controller.enqueue(new TextEncoder().encode("first chunk"));
+        },
+      }),
+    ));
+  for (const name of t.cluster.alive()) t.cluster.get(name).app = stall;
+  const res = await t.request("/stream?id=1");
+  assert.equal(res.status, 200);
+  await assert.rejects(res.text(), /sent nothing for 100 ms/);
+});
+
+Deno.test("a Connection header naming no valid header is ignored, not a 500", async () => {
+  await using t = await setup();
+  const res = await t.request("/home?id=1", { headers: { connection: "a b, close" } });
+  assert.equal(res.status, 200);
+});
+
+Deno.test("the spec's too-many-hostnames message wins over other errors", async () => {
+  await using t = await setup();
+  for (const body of [{ n: 1, hostnames: ["S5", 7] }, { n: 0, hostnames: ["S5"] }]) {
+    const res = await t.request("/add", t.json(body));
+    assert.equal(
+      (await res.json()).message,
+      "<Error> Length of hostname list is more than newly added instances",
+    );
+  }
+});

@@ -31,9 +31,13 @@ export interface Balancer {
   readonly app: Hono;
   /** The replica manager. */
   readonly manager: ReplicaManager;
-  /** Starts the configured replicas; resolves once they serve (rejects if one fails first). */
+  /**
+   * Adopts the replicas of a previous run that still live (Docker), then starts as many
+   * of the configured ones as are missing; resolves once they serve (rejects if one fails
+   * first). Rejects at once when the provider cannot work (no Docker engine).
+   */
   start(): Promise<void>;
-  /** Stops every replica and waits for them to end. */
+  /** Stops every replica (unless `keepReplicas` is configured) and waits for them to end. */
   close(): Promise<void>;
 }
 
@@ -72,8 +76,15 @@ export function createBalancer(config: BalancerConfig, deps: BalancerDeps): Bala
     app,
     manager,
     async start() {
-      if (config.replicas > 0) await manager.add(config.replicas, config.names);
+      await deps.provider.init?.();
+      const adopted = await manager.adopt();
+      if (adopted > 0) logger.info("balancer.adopted", { replicas: adopted });
+      const missing = config.replicas - adopted;
+      if (missing > 0) {
+        const names = config.names.filter((name) => !manager.has(name)).slice(0, missing);
+        await manager.add(missing, names);
+      }
     },
-    close: () => manager.close(),
+    close: () => manager.close({ keepReplicas: config.keepReplicas }),
   };
 }

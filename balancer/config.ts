@@ -45,7 +45,17 @@ export interface BalancerConfig {
   /** Slot-ring collision handling. */
   probing: Probing;
   /** What runs replicas. */
-  provider: "process";
+  provider: "process" | "docker";
+  /** Docker provider: image replicas run. */
+  dockerImage: string;
+  /** Docker provider: network replicas join. */
+  dockerNetwork: string;
+  /** Docker provider: owner label of this balancer's containers. */
+  dockerOwner: string;
+  /** Docker provider: reach replicas by container name or address (`auto`: name inside a container). */
+  dockerReach: "auto" | "name" | "address";
+  /** Leave replicas running on shutdown, for the next balancer to adopt (Docker). */
+  keepReplicas: boolean;
   /** Lowest log level printed. */
   logLevel: LogLevel;
 }
@@ -136,6 +146,11 @@ const STRINGS = {
   keyHeader: { flag: "key-header", env: "LB_KEY_HEADER", fallback: "x-request-id" },
   probing: { flag: "probing", env: "LB_PROBING", fallback: "linear" },
   provider: { flag: "provider", env: "LB_PROVIDER", fallback: "process" },
+  dockerImage: { flag: "docker-image", env: "LB_DOCKER_IMAGE", fallback: "ringlb:latest" },
+  dockerNetwork: { flag: "docker-network", env: "LB_DOCKER_NETWORK", fallback: "net1" },
+  dockerOwner: { flag: "docker-owner", env: "LB_DOCKER_OWNER", fallback: "ringlb" },
+  dockerReach: { flag: "docker-reach", env: "LB_DOCKER_REACH", fallback: "auto" },
+  keepReplicas: { flag: "keep-replicas", env: "LB_KEEP_REPLICAS", fallback: "false" },
   logLevel: { flag: "log-level", env: "LB_LOG_LEVEL", fallback: "info" },
 } as const;
 
@@ -161,7 +176,12 @@ Every option can also be set by the environment variable in brackets; flags win.
   --key-param NAME        query parameter with the routing key [LB_KEY_PARAM] (id)
   --key-header NAME       header with the routing key [LB_KEY_HEADER] (x-request-id)
   --probing linear|quadratic  slot collisions in the ring [LB_PROBING] (linear)
-  --provider process      what runs replicas [LB_PROVIDER] (process)
+  --provider process|docker  what runs replicas [LB_PROVIDER] (process)
+  --docker-image IMAGE    image replicas run [LB_DOCKER_IMAGE] (ringlb:latest)
+  --docker-network NAME   network replicas join, created if absent [LB_DOCKER_NETWORK] (net1)
+  --docker-owner NAME     owner label of this balancer's containers [LB_DOCKER_OWNER] (ringlb)
+  --docker-reach auto|name|address  reach replicas by name or IP [LB_DOCKER_REACH] (auto)
+  --keep-replicas true|false  leave replicas running on exit, to be adopted [LB_KEEP_REPLICAS] (false)
   --log-level debug|info|warn|error  [LB_LOG_LEVEL] (info)
   -h, --help              this text
 `;
@@ -234,10 +254,27 @@ export function parseConfig(
     keyParam: str(STRINGS.keyParam),
     keyHeader: str(STRINGS.keyHeader).toLowerCase(),
     probing: oneOf(str(STRINGS.probing), ["linear", "quadratic"], "--probing"),
-    provider: oneOf(str(STRINGS.provider), ["process"], "--provider"),
+    provider: oneOf(str(STRINGS.provider), ["process", "docker"], "--provider"),
+    dockerImage: str(STRINGS.dockerImage),
+    dockerNetwork: str(STRINGS.dockerNetwork),
+    dockerOwner: str(STRINGS.dockerOwner),
+    dockerReach: oneOf(str(STRINGS.dockerReach), ["auto", "name", "address"], "--docker-reach"),
+    keepReplicas: oneOf(str(STRINGS.keepReplicas), ["true", "false", "1", "0"], "--keep-replicas")
+      .match(/true|1/) !== null,
     logLevel: oneOf(str(STRINGS.logLevel), LOG_LEVELS, "--log-level"),
   };
   if (!config.host) throw new ConfigError(`--host must not be empty`);
+  for (
+    const [what, value] of [["--docker-network", config.dockerNetwork], [
+      "--docker-owner",
+      config.dockerOwner,
+    ]]
+  ) {
+    if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(value)) {
+      throw new ConfigError(`${what} must be letters, digits, '_', '.' or '-', got '${value}'`);
+    }
+  }
+  if (!config.dockerImage) throw new ConfigError(`--docker-image must not be empty`);
   if (!config.keyParam || !/^[!#$%&'*+.^_`|~0-9a-z-]+$/.test(config.keyHeader)) {
     throw new ConfigError(`--key-param and --key-header must be non-empty names`);
   }

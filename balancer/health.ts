@@ -53,6 +53,7 @@ const STARTUP_INTERVAL_MS = 50;
 export class HealthMonitor {
   readonly #options: Required<HealthOptions>;
   readonly #watches = new Map<string, Watch>();
+  #closed = false;
 
   /** @param options Intervals, thresholds and the HTTP client. */
   constructor(options: HealthOptions) {
@@ -62,6 +63,7 @@ export class HealthMonitor {
   /** Starts polling `url` (a base URL) under `name`, replacing any earlier watch of that name. */
   watch(name: string, url: string, callbacks: HealthCallbacks): void {
     this.unwatch(name);
+    if (this.#closed) return;
     const watch: Watch = {
       name,
       url,
@@ -83,12 +85,23 @@ export class HealthMonitor {
     watch.abort.abort();
   }
 
-  /** Stops every watch. */
+  /** Stops every watch; later `watch` calls do nothing. */
   close(): void {
+    this.#closed = true;
     for (const name of [...this.#watches.keys()]) this.unwatch(name);
   }
 
-  async #check(watch: Watch): Promise<void> {
+  /** One round; a callback that throws is logged, never an unhandled rejection. */
+  #check(watch: Watch): void {
+    this.#round(watch).catch((error) =>
+      this.#options.logger.error("heartbeat.callback_failed", {
+        name: watch.name,
+        reason: errorMessage(error),
+      })
+    );
+  }
+
+  async #round(watch: Watch): Promise<void> {
     const failure = await this.#probe(watch);
     if (watch.abort.signal.aborted) return;
     if (failure === undefined) {

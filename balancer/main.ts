@@ -9,15 +9,40 @@
  */
 
 import { createBalancer } from "./balancer.ts";
-import { ConfigError, HELP, parseConfig } from "./config.ts";
-import { createLogger } from "./logger.ts";
+import { type BalancerConfig, ConfigError, HELP, parseConfig } from "./config.ts";
+import { DockerClient, socketFromDockerHost } from "./docker_client.ts";
+import { DockerProvider } from "./docker_provider.ts";
+import { createLogger, type Logger } from "./logger.ts";
 import { ProcessProvider } from "./process_provider.ts";
+import type { Provider } from "./provider.ts";
 import { errorMessage } from "./util.ts";
 
+/** The configured provider. Replicas get the balancer's `FAULT_*` variables (test hooks). */
+function createProvider(
+  config: BalancerConfig,
+  logger: Logger,
+  env: Record<string, string>,
+): Provider {
+  if (config.provider === "process") {
+    return new ProcessProvider({ logger, startTimeoutMs: config.startTimeoutMs });
+  }
+  const faults = Object.entries(env).filter(([name]) => name.startsWith("FAULT_"));
+  return new DockerProvider({
+    client: new DockerClient({ socket: socketFromDockerHost(env.DOCKER_HOST) }),
+    logger,
+    image: config.dockerImage,
+    network: config.dockerNetwork,
+    owner: config.dockerOwner,
+    reach: config.dockerReach,
+    env: Object.fromEntries(faults),
+  });
+}
+
 async function main(): Promise<number> {
+  const env = Deno.env.toObject();
   let parsed;
   try {
-    parsed = parseConfig(Deno.args, Deno.env.toObject());
+    parsed = parseConfig(Deno.args, env);
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     console.error(`balancer: ${error.message}`);
@@ -29,7 +54,14 @@ async function main(): Promise<number> {
   }
   const { config } = parsed;
   const logger = createLogger({ level: config.logLevel });
-  const provider = new ProcessProvider({ logger, startTimeoutMs: config.startTimeoutMs });
+  let provider: Provider;
+  try {
+    provider = createProvider(config, logger, env);
+    await provider.init?.();
+  } catch (error) {
+    console.error(`balancer: ${errorMessage(error)}`);
+    return 1;
+  }
   const balancer = createBalancer(config, { provider, logger });
 
   let server: Deno.HttpServer | undefined;
@@ -42,9 +74,14 @@ async function main(): Promise<number> {
     }
     shuttingDown = true;
     logger.info("balancer.stopping", { signal });
-    await Promise.all([server?.shutdown(), balancer.close()]);
-    logger.info("balancer.stopped");
-    done.resolve(0);
+    try {
+      await Promise.all([server?.shutdown(), balancer.close()]);
+      logger.info("balancer.stopped");
+      done.resolve(0);
+    } catch (error) {
+      logger.error("balancer.stop_failed", { reason: errorMessage(error) });
+      done.resolve(1);
+    }
   };
   for (const signal of ["SIGINT", "SIGTERM"] as const) {
     Deno.addSignalListener(signal, () => shutdown(signal));

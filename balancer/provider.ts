@@ -36,15 +36,37 @@ export interface ReplicaHandle {
   readonly describe: Readonly<Record<string, string | number>>;
   /**
    * Stops the replica: politely first (SIGTERM), forcibly after the grace period.
-   * Resolves when it has ended. Safe to call more than once.
+   * Resolves when it has ended. Safe to call more than once. Should not reject (the
+   * manager logs it if it does).
    */
   stop(): Promise<void>;
+}
+
+/** A replica found running when the balancer started, with what it was started as. */
+export interface AdoptedReplica {
+  /** Its hostname and ordinal. */
+  readonly spec: ReplicaSpec;
+  /** Its handle, as if `start` had returned it. */
+  readonly handle: ReplicaHandle;
 }
 
 /** Starts replicas. */
 export interface Provider {
   /** Short name for logs and config: `process`, `docker`. */
   readonly kind: string;
+  /**
+   * Prepares the provider (checks the engine, creates networks). Rejects with a clear
+   * message when it cannot work at all. Optional; `start` must work without it.
+   */
+  init?(): Promise<void>;
+  /**
+   * Replicas of this balancer that are already running (it was restarted and they were
+   * not), to manage instead of starting new ones. Optional: providers whose replicas
+   * cannot outlive the balancer have none.
+   */
+  adopt?(): Promise<AdoptedReplica[]>;
+  /** Releases the provider's own resources; replicas are left as they are. Optional. */
+  close?(): Promise<void>;
   /**
    * Starts a replica and resolves once its address is known (it may not answer yet).
    * Rejects with a clear message when it cannot be started.

@@ -15,7 +15,7 @@ import type { RoutingKey } from "../ring/mod.ts";
 import type { Logger } from "./logger.ts";
 import type { RouteTarget } from "./replica_manager.ts";
 import { failureResponse, unknownEndpoint } from "./responses.ts";
-import { errorMessage, type Timer } from "./util.ts";
+import { rootMessage, type Timer } from "./util.ts";
 
 /** Options of {@linkcode createProxy}. */
 export interface ProxyOptions {
@@ -52,7 +52,8 @@ const HOP_BY_HOP = [
 /** Removes hop-by-hop headers, including any the `Connection` header names. */
 export function stripHopByHop(headers: Headers): Headers {
   for (const token of (headers.get("connection") ?? "").split(",")) {
-    if (token.trim()) headers.delete(token.trim());
+    // A token that is no header name (`Connection: a b`) names nothing to remove.
+    if (/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(token.trim())) headers.delete(token.trim());
   }
   for (const name of HOP_BY_HOP) headers.delete(name);
   return headers;
@@ -79,20 +80,21 @@ function forwardHeaders(c: Context, url: URL): Headers {
   return headers;
 }
 
-/** A replica's response as the client gets it. */
-function passThrough(res: Response): Response {
+/** A replica's response as the client gets it; its body may not stall longer than `idleMs`. */
+function passThrough(res: Response, idleMs: number, what: string): Response {
   const headers = stripHopByHop(new Headers(res.headers));
   if (headers.has("content-encoding")) {
     // fetch decoded the body; the encoding and length no longer describe it.
     headers.delete("content-encoding");
     headers.delete("content-length");
   }
-  return new Response(res.body, { status: res.status, statusText: res.statusText, headers });
+  const body = res.body && withIdleTimeout(res.body, idleMs, what);
+  return new Response(body, { status: res.status, statusText: res.statusText, headers });
 }
 
 /** A fetch failure in a few words. */
 function describeFailure(error: unknown): string {
-  const message = errorMessage(error);
+  const message = rootMessage(error);
   if (/refused/i.test(message)) return "connection refused";
   if (/reset/i.test(message)) return "connection reset";
   if (/closed|incomplete message/i.test(message)) return "connection closed";
@@ -139,6 +141,43 @@ export async function bufferUpTo(
   return whole;
 }
 
+/** Methods whose requests can be repeated without changing the outcome (RFC 9110 §9.2.2). */
+const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"]);
+
+/**
+ * Passes `body` through, but fails it (and cancels the replica's side) when no chunk
+ * arrives for `idleMs`: a replica that stalls mid-answer does not hold the client forever.
+ */
+export function withIdleTimeout(
+  body: ReadableStream<Uint8Array>,
+  idleMs: number,
+  what: string,
+): ReadableStream<Uint8Array> {
+  const reader = body.getReader();
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      let timer: Timer | undefined;
+      const idle = new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error(`${what} sent nothing for ${idleMs} ms`)),
+          idleMs,
+        );
+      });
+      try {
+        const { done, value } = await Promise.race([reader.read(), idle]);
+        if (done) controller.close();
+        else controller.enqueue(value);
+      } catch (error) {
+        controller.error(error);
+        reader.cancel(error).catch(() => {});
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+    cancel: (reason) => reader.cancel(reason),
+  });
+}
+
 /** Builds the proxy handler. */
 export function createProxy(options: ProxyOptions): (c: Context) => Promise<Response> {
   const fetchFn = options.fetch ?? globalThis.fetch;
@@ -160,6 +199,7 @@ export function createProxy(options: ProxyOptions): (c: Context) => Promise<Resp
       body = await bufferUpTo(raw.body, options.retryBodyBytes);
     }
     const resendable = !(body instanceof ReadableStream);
+    const idempotent = IDEMPOTENT.has(raw.method);
     const headers = forwardHeaders(c, url);
     const failures: string[] = [];
 
@@ -167,24 +207,34 @@ export function createProxy(options: ProxyOptions): (c: Context) => Promise<Resp
       const attempt = new AbortController();
       const onClientGone = () => attempt.abort(new DOMException("client went away", "AbortError"));
       raw.signal.addEventListener("abort", onClientGone, { once: true });
+      // The replica's time to answer runs from when the request is fully sent: a slow
+      // upload is not the replica's fault.
       let timedOut = false;
-      const timer: Timer = setTimeout(() => {
-        timedOut = true;
-        attempt.abort(new DOMException("response timeout", "TimeoutError"));
-      }, responseTimeoutMs);
+      let timer: Timer | undefined;
+      const startClock = () => {
+        timer = setTimeout(() => {
+          timedOut = true;
+          attempt.abort(new DOMException("response timeout", "TimeoutError"));
+        }, responseTimeoutMs);
+      };
+      let sending = body;
+      if (sending instanceof ReadableStream) {
+        sending = sending.pipeThrough(new TransformStream({ flush: startClock }));
+      } else startClock();
       try {
         const res = await fetchFn(target.url + path + url.search, {
           method: raw.method,
           headers,
-          body,
+          body: sending,
           redirect: "manual",
           signal: attempt.signal,
         });
+        clearTimeout(timer);
         if (res.status === 404) {
           await res.body?.cancel();
           return failureResponse(400, unknownEndpoint(path));
         }
-        return passThrough(res);
+        return passThrough(res, responseTimeoutMs, `replica '${target.name}'`);
       } catch (error) {
         if (raw.signal.aborted) return failureResponse(499, "Client closed the request");
         if (timedOut) {
@@ -195,8 +245,11 @@ export function createProxy(options: ProxyOptions): (c: Context) => Promise<Resp
         }
         const reason = describeFailure(error);
         failures.push(`${target.name}: ${reason}`);
-        logger.warn("proxy.replica_failed", { replica: target.name, path, reason, resendable });
-        if (!resendable) break;
+        // A refused connection proves nothing was sent; after any other failure the replica
+        // may have acted on the request, so only an idempotent one is sent again.
+        const retry = resendable && (idempotent || reason === "connection refused");
+        logger.warn("proxy.replica_failed", { replica: target.name, path, reason, retry });
+        if (!retry) break;
       } finally {
         clearTimeout(timer);
         raw.signal.removeEventListener("abort", onClientGone);

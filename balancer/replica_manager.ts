@@ -155,10 +155,11 @@ export class ReplicaManager {
         throw new ReplicaRequestError(`Hostname '${taken}' is already in use`);
       }
       const { maxReplicas } = this.#options;
-      if (this.snapshot().N + n > maxReplicas) {
+      const wanted = this.#wanted();
+      if (wanted + n > maxReplicas) {
         throw new ReplicaRequestError(
           `Adding ${n} instances would exceed the limit of ${maxReplicas} replicas ` +
-            `(${this.snapshot().N} running)`,
+            `(${wanted} running)`,
         );
       }
       this.#desired += n;
@@ -184,7 +185,7 @@ export class ReplicaManager {
       if (missing !== undefined) {
         throw new ReplicaRequestError(`Hostname '${missing}' is not a replica of this balancer`);
       }
-      const running = this.snapshot().N;
+      const running = this.#wanted();
       if (n > running) {
         throw new ReplicaRequestError(
           `Cannot remove ${n} instances: only ${running} ${running === 1 ? "is" : "are"} running`,
@@ -197,24 +198,74 @@ export class ReplicaManager {
       while (victims.length < n && others.length > 0) {
         victims.push(others.splice(Math.floor(this.#options.random() * others.length), 1)[0]);
       }
-      this.#desired = Math.max(0, this.#desired - victims.length);
+      // Count pending replacements too: removing n means n fewer, respawns included.
+      this.#desired = Math.max(0, this.#desired - n);
       await Promise.all(victims.map((r) => this.#retire(r, "removed", "info")));
       return this.snapshot();
     });
   }
 
   /**
-   * Stops every replica and waits until all have ended. The manager spawns nothing after
+   * Takes over replicas the provider found running (a restarted balancer's): they are
+   * managed as if this balancer had started them, join the ring on their first good
+   * heartbeat, and count towards the desired number. Returns how many were adopted.
+   */
+  async adopt(): Promise<number> {
+    const { provider, logger } = this.#options;
+    const found = (await provider.adopt?.()) ?? [];
+    let adopted = 0;
+    for (const { spec, handle } of found) {
+      const duplicate = this.#replicas.has(spec.name);
+      if (duplicate || this.#replicas.size >= this.#options.maxReplicas) {
+        // Two containers claim one hostname (keep the first), or more than the limit.
+        logger.warn("replica.not_adopted", {
+          name: spec.name,
+          why: duplicate ? "duplicate hostname" : "over --max-replicas",
+          ...handle.describe,
+        });
+        await handle.stop();
+        continue;
+      }
+      const taken = [...this.#replicas.values()].some((r) => r.ordinal === spec.ordinal);
+      const ordinal = spec.ordinal > 0 && !taken ? spec.ordinal : this.#freeOrdinal();
+      const replica = this.#register(spec.name, ordinal);
+      replica.started = Promise.resolve(handle);
+      this.#attach(replica, handle);
+      logger.info("replica.adopted", { name: spec.name, ordinal, ...handle.describe });
+      adopted++;
+    }
+    this.#desired += adopted;
+    return adopted;
+  }
+
+  /**
+   * Stops every replica and waits until all have ended, then closes the provider. With
+   * `keepReplicas`, replicas are left running instead (a provider whose replicas can
+   * outlive the balancer lets the next one adopt them). The manager spawns nothing after
    * this; `add`/`remove` reject.
    */
-  async close(): Promise<void> {
+  async close(options: { keepReplicas?: boolean } = {}): Promise<void> {
     this.#closed = true;
     this.#desired = 0;
     clearTimeout(this.#respawnTimer);
-    const all = [...this.#replicas.values()].map((r) => this.#retire(r, "shutdown", "info"));
-    await Promise.all(all);
-    while (this.#stopping.size > 0) await Promise.all([...this.#stopping]);
     this.#options.health.close();
+    if (options.keepReplicas) {
+      for (const replica of this.#replicas.values()) {
+        clearTimeout(replica.startTimer);
+        replica.markFailed(new ReplicaStartError("the balancer is shutting down"));
+      }
+      this.#options.logger.info("replica.kept", { count: this.#replicas.size });
+    } else {
+      const all = [...this.#replicas.values()].map((r) => this.#retire(r, "shutdown", "info"));
+      await Promise.all(all);
+    }
+    while (this.#stopping.size > 0) await Promise.all([...this.#stopping]);
+    await this.#options.provider.close?.();
+  }
+
+  /** Replicas the balancer keeps: the desired count, or more while some are still stopping. */
+  #wanted(): number {
+    return Math.max(this.#desired, this.snapshot().N);
   }
 
   /** Runs admin operations one at a time, in arrival order. */
@@ -230,38 +281,12 @@ export class ReplicaManager {
 
   /** Registers a replica synchronously, then starts it in the background. */
   #spawn(name: string): Replica {
-    const { provider, logger, startTimeoutMs } = this.#options;
-    let markReady!: () => void;
-    let markFailed!: (error: Error) => void;
-    const ready = new Promise<void>((resolve, reject) => {
-      markReady = resolve;
-      markFailed = reject;
-    });
-    ready.catch(() => {}); // a background respawn has no one awaiting it
-    const replica: Replica = {
-      name,
-      ordinal: this.#freeOrdinal(),
-      state: "starting",
-      ready,
-      markReady,
-      markFailed,
-      started: Promise.resolve(undefined),
-    };
-    this.#replicas.set(name, replica);
+    const { provider, logger } = this.#options;
+    const replica = this.#register(name, this.#freeOrdinal());
     logger.info("replica.spawning", { name, ordinal: replica.ordinal, provider: provider.kind });
-    replica.startTimer = setTimeout(
-      () => this.#fail(replica, `no good heartbeat within ${startTimeoutMs} ms`),
-      startTimeoutMs,
-    );
     replica.started = provider.start({ name, ordinal: replica.ordinal }).then(
       (handle) => {
-        replica.handle = handle;
-        if (replica.state === "stopping") return handle; // removed while starting: #retire stops it
-        handle.exited.then((exit) => this.#fail(replica, exit.description));
-        this.#options.health.watch(name, handle.url, {
-          onUp: () => this.#onReady(replica),
-          onDown: (reason) => this.#fail(replica, reason),
-        });
+        this.#attach(replica, handle);
         return handle;
       },
       (error) => {
@@ -272,11 +297,53 @@ export class ReplicaManager {
     return replica;
   }
 
+  /** A new replica record in state `starting`, with its start deadline running. */
+  #register(name: string, ordinal: number): Replica {
+    const { startTimeoutMs } = this.#options;
+    const { promise: ready, resolve: markReady, reject: markFailed } = Promise.withResolvers<
+      void
+    >();
+    ready.catch(() => {}); // a background respawn has no one awaiting it
+    const replica: Replica = {
+      name,
+      ordinal,
+      state: "starting",
+      ready,
+      markReady,
+      markFailed,
+      started: Promise.resolve(undefined),
+    };
+    this.#replicas.set(name, replica);
+    replica.startTimer = setTimeout(
+      () => this.#fail(replica, `no good heartbeat within ${startTimeoutMs} ms`),
+      startTimeoutMs,
+    );
+    return replica;
+  }
+
+  /** Watches a started replica: its exit and its heartbeats. */
+  #attach(replica: Replica, handle: ReplicaHandle): void {
+    replica.handle = handle;
+    // Removed while starting (#retire stops it), or the manager closed while keeping replicas.
+    if (replica.state === "stopping" || this.#closed) return;
+    handle.exited.then((exit) => this.#fail(replica, exit.description));
+    this.#options.health.watch(replica.name, handle.url, {
+      onUp: () => this.#onReady(replica),
+      onDown: (reason) => this.#fail(replica, reason),
+    });
+  }
+
   #onReady(replica: Replica): void {
     if (replica.state !== "starting") return;
     clearTimeout(replica.startTimer);
+    try {
+      this.#options.ring.add({ name: replica.name, ordinal: replica.ordinal });
+    } catch (error) {
+      // The ring refused it (full): it cannot serve, so it must not count as serving.
+      this.#fail(replica, `cannot join the ring: ${errorMessage(error)}`);
+      return;
+    }
     replica.state = "ready";
-    this.#options.ring.add({ name: replica.name, ordinal: replica.ordinal });
     this.#startFailures = 0;
     this.#options.logger.info("replica.ready", {
       name: replica.name,
@@ -311,7 +378,14 @@ export class ReplicaManager {
     this.#options.logger[level]("replica.stopping", { name: replica.name, why });
     const stopped = replica.started
       .then((handle) => handle?.stop())
-      .then(() => this.#options.logger.info("replica.stopped", { name: replica.name }));
+      .then(
+        () => this.#options.logger.info("replica.stopped", { name: replica.name }),
+        (error) =>
+          this.#options.logger.error("replica.stop_failed", {
+            name: replica.name,
+            reason: errorMessage(error),
+          }),
+      );
     this.#stopping.add(stopped);
     return stopped.finally(() => this.#stopping.delete(stopped));
   }
@@ -333,7 +407,8 @@ export class ReplicaManager {
   #reconcile(): void {
     if (this.#closed) return;
     let live = [...this.#replicas.values()].filter((r) => r.state !== "stopping").length;
-    while (live++ < this.#desired) this.#spawn(this.#randomName());
+    const target = Math.min(this.#desired, this.#options.maxReplicas);
+    while (live++ < target) this.#spawn(this.#randomName());
   }
 
   /** The lowest ordinal (1, 2, …) no managed replica holds. */

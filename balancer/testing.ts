@@ -20,6 +20,8 @@ export interface FakeReplica {
   readonly faults: Faults;
   /** False once killed or stopped: connections are refused. */
   alive: boolean;
+  /** When set, requests reach it and then fail with this network error (a reset). */
+  dropAfterReceive?: string;
   /** Requests it received (method and path), in order. */
   readonly received: string[];
   /** Ends it as if killed. */
@@ -37,6 +39,8 @@ export class FakeCluster implements Provider {
   readonly replicas = new Map<string, FakeReplica>();
   /** Names whose start should fail. */
   readonly failStarts = new Set<string>();
+  /** While true, every start fails. */
+  failAllStarts = false;
   /** Every start, in order. */
   readonly started: string[] = [];
   #nextHost = 1;
@@ -45,7 +49,7 @@ export class FakeCluster implements Provider {
   /** Starts an in-memory replica. */
   start(spec: ReplicaSpec): Promise<ReplicaHandle> {
     this.started.push(spec.name);
-    if (this.failStarts.has(spec.name)) {
+    if (this.failAllStarts || this.failStarts.has(spec.name)) {
       return Promise.reject(new Error(`cannot start '${spec.name}' (injected)`));
     }
     const host = `r${this.#nextHost++}.fake`;
@@ -100,6 +104,10 @@ export class FakeCluster implements Provider {
       );
     }
     replica.received.push(`${request.method} ${new URL(request.url).pathname}`);
+    if (replica.dropAfterReceive) {
+      await request.arrayBuffer();
+      throw new TypeError(`error sending request: ${replica.dropAfterReceive}`);
+    }
     const signal = init?.signal;
     signal?.throwIfAborted();
     const aborted = new Promise<never>((_, reject) =>

@@ -12,6 +12,16 @@ export function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
+/** The innermost cause's message: fetch wraps the real reason in "fetch failed". */
+export function rootMessage(error: unknown): string {
+  const messages: string[] = [];
+  for (let e: unknown = error; e !== undefined; e = e instanceof Error ? e.cause : undefined) {
+    messages.push(errorMessage(e));
+    if (messages.length > 10) break;
+  }
+  return messages.join(": ");
+}
+
 /** Resolves after `ms` milliseconds, or at once when `signal` aborts. */
 export function delay(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
