@@ -456,3 +456,41 @@ Deno.test("the spec's too-many-hostnames message wins over other errors", async 
     );
   }
 });
+
+Deno.test("spares: a warm spare is outside /rep and the ring, and replaces a dead replica at once", async () => {
+  await using t = await setup(["--spares", "1"]);
+  await waitFor(() => t.balancer.manager.spares().length === 1, "a spare is started");
+  const [spare] = t.balancer.manager.spares();
+  assert.equal(await t.rep(), REP_3, "the spare is not listed");
+  await waitFor(
+    () => t.cluster.get(spare).received.includes("GET /heartbeat"),
+    "the spare is warm",
+  );
+  t.cluster.get("Server 2").kill();
+  await waitFor(() => t.balancer.manager.has(spare), "the spare is promoted");
+  assert.deepEqual(t.balancer.manager.snapshot().replicas, ["Server 1", spare, "Server 3"]);
+  assert.equal(t.balancer.manager.serving, 3, "promoted straight into the ring");
+  await waitFor(
+    () => t.balancer.manager.spares().length === 1 && !t.balancer.manager.spares().includes(spare),
+    "a new spare is started",
+  );
+  assert.deepEqual(
+    t.balancer.manager.route(7, 3).map((r) => r.name).sort(),
+    ["Server 1", "Server 3", spare].sort(),
+  );
+});
+
+Deno.test("spares: /rm never removes a spare; a dead spare is replaced", async () => {
+  await using t = await setup(["--spares", "1"]);
+  await waitFor(() => t.balancer.manager.spares().length === 1, "a spare is started");
+  const [spare] = t.balancer.manager.spares();
+  const res = await t.request("/rm", { method: "DELETE", body: '{"n":3}' });
+  assert.equal((await res.json()).message.N, 0);
+  assert.deepEqual(t.balancer.manager.spares(), [spare]);
+  t.cluster.get(spare).kill();
+  await waitFor(
+    () => t.balancer.manager.spares().length === 1 && t.balancer.manager.spares()[0] !== spare,
+    "the spare is replaced",
+  );
+  assert.equal(t.balancer.manager.snapshot().N, 0, "and no replica came back");
+});

@@ -59,6 +59,7 @@ export function createBalancer(config: BalancerConfig, deps: BalancerDeps): Bala
     logger,
     startTimeoutMs: config.startTimeoutMs,
     maxReplicas: config.maxReplicas,
+    spares: config.spares,
     random: deps.random,
   });
   const app = createBalancerApp(manager, {

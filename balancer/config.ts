@@ -56,6 +56,8 @@ export interface BalancerConfig {
   dockerReach: "auto" | "name" | "address";
   /** Leave replicas running on shutdown, for the next balancer to adopt (Docker). */
   keepReplicas: boolean;
+  /** Warm spares kept started outside the ring, promoted when a replica fails. */
+  spares: number;
   /** Lowest log level printed. */
   logLevel: LogLevel;
 }
@@ -151,6 +153,7 @@ const STRINGS = {
   dockerOwner: { flag: "docker-owner", env: "LB_DOCKER_OWNER", fallback: "ringlb" },
   dockerReach: { flag: "docker-reach", env: "LB_DOCKER_REACH", fallback: "auto" },
   keepReplicas: { flag: "keep-replicas", env: "LB_KEEP_REPLICAS", fallback: "false" },
+  spares: { flag: "spares", env: "LB_SPARES", fallback: "auto" },
   logLevel: { flag: "log-level", env: "LB_LOG_LEVEL", fallback: "info" },
 } as const;
 
@@ -181,6 +184,8 @@ Every option can also be set by the environment variable in brackets; flags win.
   --docker-network NAME   network replicas join, created if absent [LB_DOCKER_NETWORK] (net1)
   --docker-owner NAME     owner label of this balancer's containers [LB_DOCKER_OWNER] (ringlb)
   --docker-reach auto|name|address  reach replicas by name or IP [LB_DOCKER_REACH] (auto)
+  --spares N|auto         warm spares promoted when a replica fails [LB_SPARES]
+                          (auto: 1 with --provider docker, 0 with process)
   --keep-replicas true|false  leave replicas running on exit, to be adopted [LB_KEEP_REPLICAS] (false)
   --log-level debug|info|warn|error  [LB_LOG_LEVEL] (info)
   -h, --help              this text
@@ -261,6 +266,7 @@ export function parseConfig(
     dockerReach: oneOf(str(STRINGS.dockerReach), ["auto", "name", "address"], "--docker-reach"),
     keepReplicas: oneOf(str(STRINGS.keepReplicas), ["true", "false", "1", "0"], "--keep-replicas")
       .match(/true|1/) !== null,
+    spares: 0,
     logLevel: oneOf(str(STRINGS.logLevel), LOG_LEVELS, "--log-level"),
   };
   if (!config.host) throw new ConfigError(`--host must not be empty`);
@@ -281,6 +287,15 @@ export function parseConfig(
   if (config.replicas > config.maxReplicas) {
     throw new ConfigError(
       `--replicas (${config.replicas}) must not exceed --max-replicas (${config.maxReplicas})`,
+    );
+  }
+  const [sparesText, sparesWhat] = raw(STRINGS.spares);
+  if (sparesText === "auto") config.spares = config.provider === "docker" ? 1 : 0;
+  else if (/^[0-9]{1,2}$/.test(sparesText) && Number(sparesText) <= 10) {
+    config.spares = Number(sparesText);
+  } else {
+    throw new ConfigError(
+      `${sparesWhat} must be 'auto' or an integer from 0 to 10, got '${sparesText}'`,
     );
   }
   const given = str(STRINGS.names).split(",").map((name) => name.trim()).filter(Boolean);

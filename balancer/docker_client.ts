@@ -221,6 +221,11 @@ export class DockerClient {
     return (await res.json()).Id;
   }
 
+  /** Removes a network. */
+  async removeNetwork(name: string): Promise<void> {
+    await this.#done(this.#call("DELETE", `/networks/${encodeURIComponent(name)}`));
+  }
+
   /**
    * Streams container events carrying every label given, until `signal` aborts or the
    * engine closes the stream. Resolves then; rejects if the stream cannot be opened.

@@ -90,6 +90,7 @@ async function main(): Promise<number> {
   logger.info("balancer.starting", {
     replicas: config.replicas,
     provider: provider.kind,
+    spares: config.spares,
     ring: "spec",
     probing: config.probing,
   });

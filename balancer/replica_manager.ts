@@ -4,6 +4,11 @@
  * leaves it the moment it exits, fails its heartbeats or is removed; a replica lost to a
  * failure is replaced by a new one with a new random hostname.
  *
+ * Optionally it keeps warm spares: replicas started and health-checked ahead of need, outside
+ * the ring and `/rep`. A failed replica is then replaced by promoting a spare, in the time it
+ * takes to notice the failure, instead of the time it takes to start a replica (a container
+ * needs about a second); a new spare is started in the background.
+ *
  * @module
  */
 
@@ -43,6 +48,8 @@ export interface ReplicaManagerOptions {
   startTimeoutMs: number;
   /** Most replicas `add` may bring the total to. */
   maxReplicas: number;
+  /** Warm spares to keep. Default 0. */
+  spares?: number;
   /** Random source for hostnames and `/rm`'s choice, in [0, 1). Default `Math.random`. */
   random?: () => number;
 }
@@ -69,7 +76,10 @@ type State = "starting" | "ready" | "stopping";
 
 interface Replica {
   readonly name: string;
-  readonly ordinal: number;
+  /** Server number on the ring; 0 for a spare until it is promoted. */
+  ordinal: number;
+  /** A spare is started and health-checked but outside the ring and `/rep`. */
+  spare: boolean;
   state: State;
   handle?: ReplicaHandle;
   /** Settles when the provider's start has settled (handle or failure). */
@@ -102,7 +112,7 @@ export class ReplicaManager {
 
   /** @param options The provider, ring, health monitor and timings. */
   constructor(options: ReplicaManagerOptions) {
-    this.#options = withDefaults({ random: Math.random }, options);
+    this.#options = withDefaults({ random: Math.random, spares: 0 }, options);
   }
 
   /** Number of replicas wanted. */
@@ -110,19 +120,28 @@ export class ReplicaManager {
     return this.#desired;
   }
 
-  /** The managed replicas (starting or serving), ordered by ordinal. */
+  /** The managed replicas (starting or serving), ordered by ordinal. Spares are not listed. */
   snapshot(): ReplicaSnapshot {
-    const replicas = [...this.#replicas.values()]
-      .filter((r) => r.state !== "stopping")
+    const replicas = this.#live(false)
       .sort((a, b) => a.ordinal - b.ordinal)
       .map((r) => r.name);
     return { N: replicas.length, replicas };
   }
 
-  /** Whether `name` is a managed replica (starting or serving). */
+  /** Names of the spares (starting or warm). */
+  spares(): string[] {
+    return this.#live(true).map((r) => r.name);
+  }
+
+  /** Whether `name` is a managed replica (starting or serving; not a spare). */
   has(name: string): boolean {
     const replica = this.#replicas.get(name);
-    return replica !== undefined && replica.state !== "stopping";
+    return replica !== undefined && replica.state !== "stopping" && !replica.spare;
+  }
+
+  /** Replicas (or spares) that are not being stopped. */
+  #live(spare: boolean): Replica[] {
+    return [...this.#replicas.values()].filter((r) => r.state !== "stopping" && r.spare === spare);
   }
 
   /** Number of replicas in the ring (serving). */
@@ -192,9 +211,7 @@ export class ReplicaManager {
         );
       }
       const victims = names.map((name) => this.#replicas.get(name)!);
-      const others = [...this.#replicas.values()].filter(
-        (r) => r.state !== "stopping" && !names.includes(r.name),
-      );
+      const others = this.#live(false).filter((r) => !names.includes(r.name));
       while (victims.length < n && others.length > 0) {
         victims.push(others.splice(Math.floor(this.#options.random() * others.length), 1)[0]);
       }
@@ -228,13 +245,23 @@ export class ReplicaManager {
       }
       const taken = [...this.#replicas.values()].some((r) => r.ordinal === spec.ordinal);
       const ordinal = spec.ordinal > 0 && !taken ? spec.ordinal : this.#freeOrdinal();
-      const replica = this.#register(spec.name, ordinal);
+      const replica = this.#register(spec.name, ordinal, false);
       replica.started = Promise.resolve(handle);
       this.#attach(replica, handle);
       logger.info("replica.adopted", { name: spec.name, ordinal, ...handle.describe });
       adopted++;
     }
+    // The previous balancer kept warm spares too, and labels cannot tell which containers
+    // still were: the last adopted ones (a spare's labelled ordinal is 0) serve as spares.
+    const demote = Math.min(this.#options.spares, adopted - 1);
+    const candidates = this.#live(false).sort((a, b) => b.ordinal - a.ordinal);
+    for (const replica of candidates.slice(0, Math.max(0, demote))) {
+      replica.spare = true;
+      replica.ordinal = 0;
+      adopted--;
+    }
     this.#desired += adopted;
+    this.#scheduleReconcile(); // top up the spares
     return adopted;
   }
 
@@ -279,11 +306,15 @@ export class ReplicaManager {
     if (this.#closed) throw new ReplicaStartError("the balancer is shutting down");
   }
 
-  /** Registers a replica synchronously, then starts it in the background. */
-  #spawn(name: string): Replica {
+  /** Registers a replica (or spare) synchronously, then starts it in the background. */
+  #spawn(name: string, spare = false): Replica {
     const { provider, logger } = this.#options;
-    const replica = this.#register(name, this.#freeOrdinal());
-    logger.info("replica.spawning", { name, ordinal: replica.ordinal, provider: provider.kind });
+    const replica = this.#register(name, spare ? 0 : this.#freeOrdinal(), spare);
+    logger.info(spare ? "spare.spawning" : "replica.spawning", {
+      name,
+      ordinal: replica.ordinal,
+      provider: provider.kind,
+    });
     replica.started = provider.start({ name, ordinal: replica.ordinal }).then(
       (handle) => {
         this.#attach(replica, handle);
@@ -298,7 +329,7 @@ export class ReplicaManager {
   }
 
   /** A new replica record in state `starting`, with its start deadline running. */
-  #register(name: string, ordinal: number): Replica {
+  #register(name: string, ordinal: number, spare: boolean): Replica {
     const { startTimeoutMs } = this.#options;
     const { promise: ready, resolve: markReady, reject: markFailed } = Promise.withResolvers<
       void
@@ -307,6 +338,7 @@ export class ReplicaManager {
     const replica: Replica = {
       name,
       ordinal,
+      spare,
       state: "starting",
       ready,
       markReady,
@@ -336,6 +368,14 @@ export class ReplicaManager {
   #onReady(replica: Replica): void {
     if (replica.state !== "starting") return;
     clearTimeout(replica.startTimer);
+    if (replica.spare) {
+      replica.state = "ready";
+      this.#startFailures = 0;
+      this.#options.logger.info("spare.ready", { name: replica.name, ...replica.handle?.describe });
+      replica.markReady();
+      this.#scheduleReconcile(); // a replica may be waiting for it
+      return;
+    }
     try {
       this.#options.ring.add({ name: replica.name, ordinal: replica.ordinal });
     } catch (error) {
@@ -406,14 +446,43 @@ export class ReplicaManager {
 
   #reconcile(): void {
     if (this.#closed) return;
-    let live = [...this.#replicas.values()].filter((r) => r.state !== "stopping").length;
+    let live = this.#live(false).length;
     const target = Math.min(this.#desired, this.#options.maxReplicas);
-    while (live++ < target) this.#spawn(this.#randomName());
+    // A spare still starting is further along than a replica not yet spawned: wait for it
+    // (its first good heartbeat reconciles again and promotes it).
+    let startingSpares = this.#live(true).filter((r) => r.state === "starting").length;
+    for (; live < target; live++) {
+      const warm = this.#live(true).find((r) => r.state === "ready");
+      if (warm) this.#promote(warm);
+      else if (startingSpares > 0) startingSpares--;
+      else this.#spawn(this.#randomName());
+    }
+    for (let spares = this.#live(true).length; spares < this.#options.spares; spares++) {
+      this.#spawn(this.#randomName(), true);
+    }
+  }
+
+  /** A warm spare becomes a replica: it takes the lowest free ordinal and joins the ring. */
+  #promote(spare: Replica): void {
+    spare.spare = false;
+    spare.ordinal = this.#freeOrdinal();
+    try {
+      this.#options.ring.add({ name: spare.name, ordinal: spare.ordinal });
+    } catch (error) {
+      this.#fail(spare, `cannot join the ring: ${errorMessage(error)}`);
+      return;
+    }
+    this.#options.logger.info("replica.promoted", {
+      name: spare.name,
+      ordinal: spare.ordinal,
+      url: spare.handle?.url,
+      ...spare.handle?.describe,
+    });
   }
 
   /** The lowest ordinal (1, 2, …) no managed replica holds. */
   #freeOrdinal(): number {
-    const taken = new Set([...this.#replicas.values()].map((r) => r.ordinal));
+    const taken = new Set(this.#live(false).map((r) => r.ordinal));
     let ordinal = 1;
     while (taken.has(ordinal)) ordinal++;
     return ordinal;

@@ -1,15 +1,50 @@
 /**
  * Measures how fast the balancer heals: kills a random replica with SIGKILL, `--kills` times,
- * and times kill → replacement in the ring (its `replica.ready` log line) and kill → `/rep`
- * showing N again. Loopback only; every request loop is bounded.
+ * and times kill → replacement in the ring (its `replica.ready` or `replica.promoted` log
+ * line) and kill → `/rep`
+ * showing N again. Loopback and the test's own containers only; every loop is bounded.
  *
- *     deno task heal-time [--kills 10] [balancer flags…]
+ *     deno task heal-time [--kills 10] [--interval MS] [--docker] [balancer flags…]
+ *
+ * With `--docker` the balancer runs on the host with `--provider docker` on a network and
+ * owner label of its own, and replicas are killed through the Engine API (like `docker kill`).
  *
  * @module
  */
 
 import { parseArgs } from "node:util";
-import { rep, startBalancer, waitFor } from "./helpers.ts";
+import { DockerClient } from "../balancer/docker_client.ts";
+import { LABELS } from "../balancer/docker_provider.ts";
+import { rep, type RunningBalancer, startBalancer, waitFor } from "./helpers.ts";
+
+/** Replicas to kill: their ids (pid or container id) and hostnames, and how to kill one. */
+interface Killer {
+  replicas(): Promise<[string, string][]>;
+  kill(id: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+function processKiller(lb: RunningBalancer): Killer {
+  return {
+    replicas: () => Promise.resolve([...lb.replicas()].map(([pid, id]) => [String(pid), id])),
+    kill: (pid) => Promise.resolve(Deno.kill(Number(pid), "SIGKILL")),
+    close: () => Promise.resolve(),
+  };
+}
+
+function dockerKiller(owner: string): Killer {
+  const client = new DockerClient();
+  return {
+    async replicas() {
+      const list = await client.listContainers([`${LABELS.owner}=${owner}`]);
+      return list.filter((c) => c.State === "running").map((
+        c,
+      ) => [c.Id, c.Labels[LABELS.hostname]]);
+    },
+    kill: (id) => client.killContainer(id),
+    close: () => Promise.resolve(client.close()),
+  };
+}
 
 /** One kill's timings, ms. */
 export interface HealSample {
@@ -36,7 +71,11 @@ function stats(values: number[]): string {
 async function main(): Promise<void> {
   const { values, positionals } = parseArgs({
     args: Deno.args,
-    options: { kills: { type: "string", default: "10" } },
+    options: {
+      kills: { type: "string", default: "10" },
+      interval: { type: "string" },
+      docker: { type: "boolean" },
+    },
     allowPositionals: true,
     strict: false,
   });
@@ -45,21 +84,34 @@ async function main(): Promise<void> {
     console.error(`heal-time: --kills must be an integer from 1 to 1000, got '${values.kills}'`);
     Deno.exit(2);
   }
-  await using lb = await startBalancer(positionals.map(String));
+  // Time between a heal and the next kill: long enough for a new warm spare (Docker).
+  const interval = Number(values.interval ?? (values.docker ? 3000 : 200));
+  if (!Number.isInteger(interval) || interval < 0 || interval > 60_000) {
+    console.error(`heal-time: --interval must be 0 to 60000 ms, got '${values.interval}'`);
+    Deno.exit(2);
+  }
+  const owner = `ringlb-heal-${Deno.pid}`;
+  const dockerFlags = values.docker
+    ? ["--provider", "docker", "--docker-network", owner, "--docker-owner", owner]
+    : [];
+  await using lb = await startBalancer([...dockerFlags, ...positionals.map(String)]);
+  const killer = values.docker ? dockerKiller(owner) : processKiller(lb);
   const n = (await rep(lb.url)).N;
   const samples: HealSample[] = [];
   for (let k = 1; k <= kills; k++) {
-    const before = lb.replicas();
-    const [pid, killed] = [...before][Math.floor(Math.random() * before.size)];
+    // Only replicas in /rep: a warm spare is not serving, killing it heals nothing.
+    const serving = new Set((await rep(lb.url)).replicas);
+    const before = (await killer.replicas()).filter(([, name]) => serving.has(name));
+    const [id, killed] = before[Math.floor(Math.random() * before.length)];
     const logMark = lb.log.length;
     const killedAt = Date.now();
-    Deno.kill(pid, "SIGKILL");
+    await killer.kill(id);
     let replacement = "";
     let readyAt = 0;
     await waitFor(
       () => {
         for (const line of lb.log.slice(logMark)) {
-          const match = line.match(/^(\S+) info {2}replica\.ready name=(\S+)/);
+          const match = line.match(/^(\S+) info {2}replica\.(?:ready|promoted) name=(\S+)/);
           if (match) {
             readyAt = Date.parse(match[1]);
             replacement = match[2];
@@ -87,7 +139,12 @@ async function main(): Promise<void> {
       } ms, ` +
         `/rep after ${repMs} ms`,
     );
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await new Promise((resolve) => setTimeout(resolve, interval));
+  }
+  await killer.close();
+  if (values.docker) {
+    await lb.stop();
+    await new DockerClient().removeNetwork(owner).catch(() => {});
   }
   console.log(`\nkill → replacement in the ring: ${stats(samples.map((s) => s.readyMs))}`);
   console.log(`kill → /rep shows N = ${n} again:  ${stats(samples.map((s) => s.repMs))}`);
