@@ -494,3 +494,21 @@ Deno.test("spares: /rm never removes a spare; a dead spare is replaced", async (
   );
   assert.equal(t.balancer.manager.snapshot().N, 0, "and no replica came back");
 });
+
+Deno.test("a GET in flight to a replica that dies is retried on the next one at once", async () => {
+  // A dead container sends no reset: without this the request would wait for the timeout.
+  await using t = await setup(["--heartbeat-interval", "60000"]);
+  const [owner, next] = t.balancer.manager.route(55, 2);
+  t.cluster.get(owner.name).faults.delayMs = 60_000;
+  const started = performance.now();
+  const pending = t.request("/home?id=55");
+  await waitFor(
+    () => t.cluster.get(owner.name).received.includes("GET /home"),
+    "request in flight",
+  );
+  t.cluster.get(owner.name).kill();
+  const res = await pending;
+  assert.equal(res.status, 200);
+  assert.equal((await res.json()).message, `Hello from Server: ${next.name}`);
+  assert.ok(performance.now() - started < 5_000);
+});

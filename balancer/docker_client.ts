@@ -73,6 +73,8 @@ export function socketFromDockerHost(dockerHost: string | undefined): string {
 /** Part of `GET /containers/{id}/json` that the balancer reads. */
 export interface ContainerInspect {
   Id: string;
+  /** Creation time, RFC 3339 with nanoseconds. */
+  Created: string;
   Name: string;
   State: { Status: string; Running: boolean; ExitCode: number; OOMKilled: boolean; Pid: number };
   Config: { Labels: Record<string, string> | null; Env: string[] | null; Image: string };

@@ -259,12 +259,12 @@ export class DockerProvider implements Provider {
 
   /**
    * This balancer's replicas that are already running (after a restart), with their
-   * hostnames and ordinals from their labels; its stopped ones are removed.
+   * hostnames and ordinals from their labels, oldest first; its stopped ones are removed.
    */
   async adopt(): Promise<AdoptedReplica[]> {
     await this.init();
     const { client, network, port, logger } = this.#options;
-    const adopted: AdoptedReplica[] = [];
+    const adopted: (AdoptedReplica & { created: string })[] = [];
     for (const summary of await client.listContainers(this.ownLabels)) {
       const labels = summary.Labels;
       const hostname = labels[LABELS.hostname];
@@ -292,9 +292,10 @@ export class DockerProvider implements Provider {
       adopted.push({
         spec: { name: hostname, ordinal: Number(labels[LABELS.ordinal]) || 0 },
         handle,
+        created: info.Created,
       });
     }
-    return adopted;
+    return adopted.sort((a, b) => Date.parse(a.created) - Date.parse(b.created));
   }
 
   /** Stops (SIGTERM, then SIGKILL) and removes a replica's container. */

@@ -64,7 +64,7 @@ export interface Provider {
    * not), to manage instead of starting new ones. Optional: providers whose replicas
    * cannot outlive the balancer have none.
    */
-  adopt?(): Promise<AdoptedReplica[]>;
+  adopt?(): Promise<AdoptedReplica[]>; // oldest first
   /** Releases the provider's own resources; replicas are left as they are. Optional. */
   close?(): Promise<void>;
   /**

@@ -81,14 +81,19 @@ function forwardHeaders(c: Context, url: URL): Headers {
 }
 
 /** A replica's response as the client gets it; its body may not stall longer than `idleMs`. */
-function passThrough(res: Response, idleMs: number, what: string): Response {
+function passThrough(
+  res: Response,
+  idleMs: number,
+  what: string,
+  ejected?: AbortSignal,
+): Response {
   const headers = stripHopByHop(new Headers(res.headers));
   if (headers.has("content-encoding")) {
     // fetch decoded the body; the encoding and length no longer describe it.
     headers.delete("content-encoding");
     headers.delete("content-length");
   }
-  const body = res.body && withIdleTimeout(res.body, idleMs, what);
+  const body = res.body && withIdleTimeout(res.body, idleMs, what, ejected);
   return new Response(body, { status: res.status, statusText: res.statusText, headers });
 }
 
@@ -146,22 +151,28 @@ const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"])
 
 /**
  * Passes `body` through, but fails it (and cancels the replica's side) when no chunk
- * arrives for `idleMs`: a replica that stalls mid-answer does not hold the client forever.
+ * arrives for `idleMs`, or when the replica is ejected: a replica that stalls or dies
+ * mid-answer does not hold the client forever (a dead container sends no reset).
  */
 export function withIdleTimeout(
   body: ReadableStream<Uint8Array>,
   idleMs: number,
   what: string,
+  ejected?: AbortSignal,
 ): ReadableStream<Uint8Array> {
   const reader = body.getReader();
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
       let timer: Timer | undefined;
+      let onEjected: (() => void) | undefined;
       const idle = new Promise<never>((_, reject) => {
         timer = setTimeout(
           () => reject(new Error(`${what} sent nothing for ${idleMs} ms`)),
           idleMs,
         );
+        onEjected = () => reject(ejected?.reason);
+        if (ejected?.aborted) onEjected();
+        ejected?.addEventListener("abort", onEjected, { once: true });
       });
       try {
         const { done, value } = await Promise.race([reader.read(), idle]);
@@ -172,6 +183,7 @@ export function withIdleTimeout(
         reader.cancel(error).catch(() => {});
       } finally {
         clearTimeout(timer);
+        if (onEjected) ejected?.removeEventListener("abort", onEjected);
       }
     },
     cancel: (reason) => reader.cancel(reason),
@@ -207,6 +219,10 @@ export function createProxy(options: ProxyOptions): (c: Context) => Promise<Resp
       const attempt = new AbortController();
       const onClientGone = () => attempt.abort(new DOMException("client went away", "AbortError"));
       raw.signal.addEventListener("abort", onClientGone, { once: true });
+      // A replica ejected while we wait (it died) will never answer: give up on it now.
+      const onEjected = () => attempt.abort(target.ejected.reason);
+      if (target.ejected.aborted) onEjected();
+      target.ejected.addEventListener("abort", onEjected, { once: true });
       // The replica's time to answer runs from when the request is fully sent: a slow
       // upload is not the replica's fault.
       let timedOut = false;
@@ -234,7 +250,7 @@ export function createProxy(options: ProxyOptions): (c: Context) => Promise<Resp
           await res.body?.cancel();
           return failureResponse(400, unknownEndpoint(path));
         }
-        return passThrough(res, responseTimeoutMs, `replica '${target.name}'`);
+        return passThrough(res, responseTimeoutMs, `replica '${target.name}'`, target.ejected);
       } catch (error) {
         if (raw.signal.aborted) return failureResponse(499, "Client closed the request");
         if (timedOut) {
@@ -243,7 +259,7 @@ export function createProxy(options: ProxyOptions): (c: Context) => Promise<Resp
             `Replica '${target.name}' did not answer '${path}' within ${responseTimeoutMs} ms`,
           );
         }
-        const reason = describeFailure(error);
+        const reason = target.ejected.aborted ? "ejected while answering" : describeFailure(error);
         failures.push(`${target.name}: ${reason}`);
         // A refused connection proves nothing was sent; after any other failure the replica
         // may have acted on the request, so only an idempotent one is sent again.
@@ -253,6 +269,7 @@ export function createProxy(options: ProxyOptions): (c: Context) => Promise<Resp
       } finally {
         clearTimeout(timer);
         raw.signal.removeEventListener("abort", onClientGone);
+        target.ejected.removeEventListener("abort", onEjected);
       }
     }
     return failureResponse(502, `No replica could answer '${path}' (${failures.join("; ")})`);

@@ -32,6 +32,11 @@ export interface RouteTarget {
   readonly name: string;
   /** Base URL, no trailing slash. */
   readonly url: string;
+  /**
+   * Aborted when the replica is ejected (it died or stopped answering): requests in flight
+   * to it will get no answer. Not aborted on a planned removal, which lets them finish.
+   */
+  readonly ejected: AbortSignal;
 }
 
 /** Options of a {@linkcode ReplicaManager}. */
@@ -82,6 +87,8 @@ interface Replica {
   spare: boolean;
   state: State;
   handle?: ReplicaHandle;
+  /** Aborted when the replica is ejected. */
+  readonly ejection: AbortController;
   /** Settles when the provider's start has settled (handle or failure). */
   started: Promise<ReplicaHandle | undefined>;
   /** Resolves on the first good heartbeat, rejects when the replica fails first. */
@@ -153,8 +160,10 @@ export class ReplicaManager {
   route(key: RoutingKey, n: number): RouteTarget[] {
     const targets: RouteTarget[] = [];
     for (const name of this.#options.ring.lookupN(key, n)) {
-      const handle = this.#replicas.get(name)?.handle;
-      if (handle) targets.push({ name, url: handle.url });
+      const replica = this.#replicas.get(name);
+      if (replica?.handle) {
+        targets.push({ name, url: replica.handle.url, ejected: replica.ejection.signal });
+      }
     }
     return targets;
   }
@@ -228,12 +237,26 @@ export class ReplicaManager {
    * heartbeat, and count towards the desired number. Returns how many were adopted.
    */
   async adopt(): Promise<number> {
-    const { provider, logger } = this.#options;
+    const { provider, logger, spares } = this.#options;
     const found = (await provider.adopt?.()) ?? [];
+    // Replicas started as such carry their ordinal. Spares carry 0, and a promoted spare
+    // keeps its 0 (labels cannot change): the newest unnumbered ones are still spares (a
+    // new spare is started after every promotion), the older ones were promoted and get
+    // the missing ordinals in the order they were started.
+    const numbered = found.filter((f) => f.spec.ordinal > 0);
+    const unnumbered = found.filter((f) => !(f.spec.ordinal > 0));
+    const keptSpares = Math.min(spares, unnumbered.length);
+    const asReplicas = [...numbered, ...unnumbered.slice(0, unnumbered.length - keptSpares)];
+    const asSpares = unnumbered.slice(unnumbered.length - keptSpares);
     let adopted = 0;
-    for (const { spec, handle } of found) {
+    for (
+      const [{ spec, handle }, spare] of [
+        ...asReplicas.map((f) => [f, false] as const),
+        ...asSpares.map((f) => [f, true] as const),
+      ]
+    ) {
       const duplicate = this.#replicas.has(spec.name);
-      if (duplicate || this.#replicas.size >= this.#options.maxReplicas) {
+      if (duplicate || this.#replicas.size >= this.#options.maxReplicas + spares) {
         // Two containers claim one hostname (keep the first), or more than the limit.
         logger.warn("replica.not_adopted", {
           name: spec.name,
@@ -243,22 +266,17 @@ export class ReplicaManager {
         await handle.stop();
         continue;
       }
-      const taken = [...this.#replicas.values()].some((r) => r.ordinal === spec.ordinal);
-      const ordinal = spec.ordinal > 0 && !taken ? spec.ordinal : this.#freeOrdinal();
-      const replica = this.#register(spec.name, ordinal, false);
+      const taken = this.#live(false).some((r) => r.ordinal === spec.ordinal);
+      const ordinal = spare ? 0 : spec.ordinal > 0 && !taken ? spec.ordinal : this.#freeOrdinal();
+      const replica = this.#register(spec.name, ordinal, spare);
       replica.started = Promise.resolve(handle);
       this.#attach(replica, handle);
-      logger.info("replica.adopted", { name: spec.name, ordinal, ...handle.describe });
-      adopted++;
-    }
-    // The previous balancer kept warm spares too, and labels cannot tell which containers
-    // still were: the last adopted ones (a spare's labelled ordinal is 0) serve as spares.
-    const demote = Math.min(this.#options.spares, adopted - 1);
-    const candidates = this.#live(false).sort((a, b) => b.ordinal - a.ordinal);
-    for (const replica of candidates.slice(0, Math.max(0, demote))) {
-      replica.spare = true;
-      replica.ordinal = 0;
-      adopted--;
+      logger.info(spare ? "spare.adopted" : "replica.adopted", {
+        name: spec.name,
+        ordinal,
+        ...handle.describe,
+      });
+      if (!spare) adopted++;
     }
     this.#desired += adopted;
     this.#scheduleReconcile(); // top up the spares
@@ -340,6 +358,7 @@ export class ReplicaManager {
       ordinal,
       spare,
       state: "starting",
+      ejection: new AbortController(),
       ready,
       markReady,
       markFailed,
@@ -399,6 +418,7 @@ export class ReplicaManager {
     if (replica.state === "stopping") return;
     const wasReady = replica.state === "ready";
     if (!wasReady) this.#startFailures++;
+    replica.ejection.abort(new Error(`replica '${replica.name}' was ejected: ${reason}`));
     replica.markFailed(
       new ReplicaStartError(`replica '${replica.name}' failed to start: ${reason}`),
     );
