@@ -147,3 +147,23 @@ Deno.test("a bad flag is a one-line error and exit code 2", async () => {
     "balancer: --port must be a port number (0-65535), got 'http'\n",
   );
 });
+
+Deno.test("--provider docker with no engine: a one-line hint and exit code 1", async () => {
+  const { code, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      new URL("../balancer/main.ts", import.meta.url).pathname,
+      "--provider=docker",
+    ],
+    env: { DOCKER_HOST: "unix:///tmp/ringlb-no-engine.sock" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.equal(code, 1);
+  assert.equal(
+    new TextDecoder().decode(stderr),
+    "balancer: Docker engine not reachable at /tmp/ringlb-no-engine.sock (no such socket): " +
+      "start dockerd, or run with --provider=process\n",
+  );
+});
