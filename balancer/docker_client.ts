@@ -202,6 +202,17 @@ export class DockerClient {
     return await (await this.#call("GET", `/containers/json?all=true&filters=${filters}`)).json();
   }
 
+  /** Whether an image of that name or id exists in the engine. */
+  async hasImage(name: string): Promise<boolean> {
+    try {
+      await this.#done(this.#call("GET", `/images/${encodeURIComponent(name)}/json`));
+      return true;
+    } catch (error) {
+      if (error instanceof DockerError && error.status === 404) return false;
+      throw error;
+    }
+  }
+
   /** Inspects a network; `undefined` when there is none of that name. */
   async inspectNetwork(name: string): Promise<NetworkInspect | undefined> {
     try {

@@ -170,6 +170,14 @@ export class DockerProvider implements Provider {
     const { client, network, owner, logger } = this.#options;
     await client.ping();
     const version = await client.apiVersion();
+    const { image } = this.#options;
+    if (!(await client.hasImage(image))) {
+      throw new DockerError(
+        404,
+        `replica image '${image}' is not in the engine: build it first ` +
+          `(docker compose build, or docker build -t ${image} .)`,
+      );
+    }
     const found = await client.inspectNetwork(network);
     if (!found) {
       await client.createNetwork(network, { [LABELS.owner]: owner });

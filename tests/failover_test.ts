@@ -5,10 +5,24 @@
  */
 
 import assert from "node:assert/strict";
+import { DockerClient } from "../balancer/docker_client.ts";
 import { SlotRing } from "../ring/mod.ts";
 import { isAlive, rep, serverIdOf, startBalancer, steadyLoad, waitFor } from "./helpers.ts";
 
 const SPEC_NAMES = ["Server 1", "Server 2", "Server 3"];
+
+/** Whether a Docker engine answers at the default socket. */
+async function engineAnswers(): Promise<boolean> {
+  const client = new DockerClient();
+  try {
+    await client.ping();
+    return true;
+  } catch {
+    return false;
+  } finally {
+    client.close();
+  }
+}
 
 Deno.test("kill -9 of a replica under steady GETs: no client error, N = 3 again within 3 s", async () => {
   await using lb = await startBalancer();
@@ -166,4 +180,28 @@ Deno.test("--provider docker with no engine: a one-line hint and exit code 1", a
     "balancer: Docker engine not reachable at /tmp/ringlb-no-engine.sock (no such socket): " +
       "start dockerd, or run with --provider=process\n",
   );
+});
+
+Deno.test({
+  name: "--provider docker with a missing replica image: a one-line hint and exit code 1",
+  ignore: !(await engineAnswers()),
+  async fn() {
+    const { code, stderr } = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        new URL("../balancer/main.ts", import.meta.url).pathname,
+        "--provider=docker",
+        "--docker-image=ringlb-no-such-image:0",
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(code, 1);
+    assert.equal(
+      new TextDecoder().decode(stderr),
+      "balancer: replica image 'ringlb-no-such-image:0' is not in the engine: build it first " +
+        "(docker compose build, or docker build -t ringlb-no-such-image:0 .)\n",
+    );
+  },
 });
