@@ -6,7 +6,7 @@
  * @module
  */
 
-import { rootMessage } from "./util.ts";
+import { readLines, rootMessage } from "./util.ts";
 
 /** Oldest API version this client speaks (Docker Engine 20.10). */
 export const MIN_API_VERSION = "1.41";
@@ -250,16 +250,9 @@ export class DockerClient {
   ): Promise<void> {
     const filters = encodeURIComponent(JSON.stringify({ type: ["container"], label: labels }));
     const res = await this.#call("GET", `/events?filters=${filters}`, undefined, signal);
-    let buffered = "";
     try {
-      for await (const chunk of res.body!.pipeThrough(new TextDecoderStream())) {
-        buffered += chunk;
-        let newline;
-        while ((newline = buffered.indexOf("\n")) >= 0) {
-          const line = buffered.slice(0, newline).trim();
-          buffered = buffered.slice(newline + 1);
-          if (line) onEvent(JSON.parse(line));
-        }
+      for await (const line of readLines(res.body!)) {
+        if (line.trim()) onEvent(JSON.parse(line));
       }
     } catch (error) {
       if (!signal.aborted) throw error;

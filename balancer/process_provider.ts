@@ -8,7 +8,7 @@ import { fileURLToPath } from "node:url";
 import { LISTENING_LINE, SERVER_ENV_VARS } from "../server/mod.ts";
 import type { Logger } from "./logger.ts";
 import type { Provider, ReplicaExit, ReplicaHandle, ReplicaSpec } from "./provider.ts";
-import { delay, errorMessage, type Timer, withDefaults } from "./util.ts";
+import { delay, errorMessage, readLines, type Timer, withDefaults } from "./util.ts";
 
 /** Options of a {@linkcode ProcessProvider}. */
 export interface ProcessProviderOptions {
@@ -195,18 +195,9 @@ async function pipeLines(
   stream: ReadableStream<Uint8Array>,
   onLine: (line: string) => void,
 ): Promise<void> {
-  let buffered = "";
   try {
-    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
-      buffered += chunk;
-      let newline;
-      while ((newline = buffered.indexOf("\n")) >= 0) {
-        onLine(buffered.slice(0, newline));
-        buffered = buffered.slice(newline + 1);
-      }
-    }
+    for await (const line of readLines(stream)) onLine(line);
   } catch {
     // The pipe broke because the child died; its exit is reported through `exited`.
   }
-  if (buffered) onLine(buffered);
 }

@@ -49,3 +49,17 @@ export function withDefaults<D extends object, O extends object>(defaults: D, op
   }
   return result as D & O;
 }
+
+/** The lines of a UTF-8 stream, without their line ends (the last may have had none). */
+export async function* readLines(stream: ReadableStream<Uint8Array>): AsyncGenerator<string> {
+  let buffered = "";
+  for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
+    buffered += chunk;
+    let newline;
+    while ((newline = buffered.indexOf("\n")) >= 0) {
+      yield buffered.slice(0, newline);
+      buffered = buffered.slice(newline + 1);
+    }
+  }
+  if (buffered) yield buffered;
+}

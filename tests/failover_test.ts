@@ -148,60 +148,47 @@ Deno.test("SIGKILL of the balancer: its replicas exit by themselves (no orphans)
   }
 });
 
-Deno.test("a bad flag is a one-line error and exit code 2", async () => {
-  const { code, stderr, stdout } = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", new URL("../balancer/main.ts", import.meta.url).pathname, "--port", "http"],
+/** Runs `balancer/main.ts` with `args` to its exit (for start-up errors). */
+async function runMain(args: string[], env: Record<string, string> = {}) {
+  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", new URL("../balancer/main.ts", import.meta.url).pathname, ...args],
+    env,
     stdout: "piped",
     stderr: "piped",
   }).output();
-  assert.equal(code, 2);
-  assert.equal(new TextDecoder().decode(stdout), "");
-  assert.equal(
-    new TextDecoder().decode(stderr),
-    "balancer: --port must be a port number (0-65535), got 'http'\n",
-  );
+  const text = new TextDecoder();
+  return { code, stdout: text.decode(stdout), stderr: text.decode(stderr) };
+}
+
+Deno.test("a bad flag is a one-line error and exit code 2", async () => {
+  assert.deepEqual(await runMain(["--port", "http"]), {
+    code: 2,
+    stdout: "",
+    stderr: "balancer: --port must be a port number (0-65535), got 'http'\n",
+  });
 });
 
 Deno.test("--provider docker with no engine: a one-line hint and exit code 1", async () => {
-  const { code, stderr } = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      new URL("../balancer/main.ts", import.meta.url).pathname,
-      "--provider=docker",
-    ],
-    env: { DOCKER_HOST: "unix:///tmp/ringlb-no-engine.sock" },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  assert.equal(code, 1);
-  assert.equal(
-    new TextDecoder().decode(stderr),
-    "balancer: Docker engine not reachable at /tmp/ringlb-no-engine.sock (no such socket): " +
+  const env = { DOCKER_HOST: "unix:///tmp/ringlb-no-engine.sock" };
+  assert.deepEqual(await runMain(["--provider=docker"], env), {
+    code: 1,
+    stdout: "",
+    stderr:
+      "balancer: Docker engine not reachable at /tmp/ringlb-no-engine.sock (no such socket): " +
       "start dockerd, or run with --provider=process\n",
-  );
+  });
 });
 
 Deno.test({
   name: "--provider docker with a missing replica image: a one-line hint and exit code 1",
   ignore: !(await engineAnswers()),
   async fn() {
-    const { code, stderr } = await new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "-A",
-        new URL("../balancer/main.ts", import.meta.url).pathname,
-        "--provider=docker",
-        "--docker-image=ringlb-no-such-image:0",
-      ],
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    assert.equal(code, 1);
-    assert.equal(
-      new TextDecoder().decode(stderr),
-      "balancer: replica image 'ringlb-no-such-image:0' is not in the engine: build it first " +
-        "(docker compose build, or docker build -t ringlb-no-such-image:0 .)\n",
-    );
+    const image = "ringlb-no-such-image:0";
+    assert.deepEqual(await runMain(["--provider=docker", `--docker-image=${image}`]), {
+      code: 1,
+      stdout: "",
+      stderr: `balancer: replica image '${image}' is not in the engine: build it first ` +
+        `(docker compose build, or docker build -t ${image} .)\n`,
+    });
   },
 });

@@ -7,6 +7,7 @@
 
 import { fileURLToPath } from "node:url";
 import { waitFor } from "../balancer/testing.ts";
+import { readLines } from "../balancer/util.ts";
 
 export { waitFor };
 
@@ -35,17 +36,10 @@ async function collect(
   into: string[],
   onLine?: (l: string) => void,
 ) {
-  let buffered = "";
-  for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
-    buffered += chunk;
-    const lines = buffered.split("\n");
-    buffered = lines.pop()!;
-    for (const line of lines) {
-      into.push(line);
-      onLine?.(line);
-    }
+  for await (const line of readLines(stream)) {
+    into.push(line);
+    onLine?.(line);
   }
-  if (buffered) into.push(buffered);
 }
 
 /** The processes whose parent is `ppid`, with their `SERVER_ID`, read from /proc. */
