@@ -87,7 +87,8 @@ export function parseScaleRequest(
     }
     if (kind === "rm" && name.length === 0) return fail(`Hostnames must not be empty`);
   }
-  const duplicate = hostnames.find((name, index) => hostnames.indexOf(name) !== index);
+  const lower = hostnames.map((name) => name.toLowerCase());
+  const duplicate = hostnames.find((name, index) => lower.indexOf(name.toLowerCase()) !== index);
   if (duplicate !== undefined) return fail(`Hostname '${duplicate}' is listed more than once`);
   return { ok: true, value: { n, hostnames: hostnames as string[] } };
 }

@@ -512,3 +512,25 @@ Deno.test("a GET in flight to a replica that dies is retried on the next one at 
   assert.equal((await res.json()).message, `Hello from Server: ${next.name}`);
   assert.ok(performance.now() - started < 5_000);
 });
+
+Deno.test("/add of a hostname another host has: 400, and the count stays as it was", async () => {
+  await using t = await setup();
+  t.cluster.foreignNames.add("balancer");
+  const res = await t.request("/add", t.json({ n: 2, hostnames: ["balancer"] }));
+  assert.equal(res.status, 400);
+  assert.equal((await res.json()).message, "<Error> 'balancer' belongs to another host");
+  await waitFor(() => t.balancer.manager.serving === 4, "the random one still serves");
+  assert.equal(t.balancer.manager.desired, 4, "the taken name was given up, not replaced");
+});
+
+Deno.test("hostnames differing only in case, or as Server 1 / Server-1, clash", async () => {
+  await using t = await setup();
+  for (const name of ["server-1", "SERVER-1"]) {
+    const res = await t.request("/add", t.json({ n: 1, hostnames: [name] }));
+    assert.equal(res.status, 400, name);
+    assert.equal((await res.json()).message, `<Error> Hostname '${name}' is already in use`);
+  }
+  const both = await t.request("/add", t.json({ n: 2, hostnames: ["S5", "s5"] }));
+  assert.equal((await both.json()).message, "<Error> Hostname 's5' is listed more than once");
+  assert.equal(await t.rep(), REP_3);
+});

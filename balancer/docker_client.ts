@@ -97,6 +97,12 @@ export interface NetworkInspect {
   Containers?: Record<string, { Name: string; IPv4Address: string }>;
 }
 
+/** Part of an entry of `GET /volumes`. */
+export interface VolumeSummary {
+  Name: string;
+  Labels: Record<string, string> | null;
+}
+
 /** `POST /containers/create` body (the fields the balancer uses). */
 export interface ContainerCreate {
   Image: string;
@@ -234,6 +240,27 @@ export class DockerClient {
     return (await res.json()).Id;
   }
 
+  /** Creates a named volume carrying labels (the balancer uses empty ones as notes). */
+  async createVolume(name: string, labels: Record<string, string>): Promise<void> {
+    await this.#done(this.#call("POST", "/volumes/create", { Name: name, Labels: labels }));
+  }
+
+  /** Volumes carrying every `key=value` label given. */
+  async listVolumes(labels: readonly string[]): Promise<VolumeSummary[]> {
+    const filters = encodeURIComponent(JSON.stringify({ label: labels }));
+    const res = await this.#call("GET", `/volumes?filters=${filters}`);
+    return (await res.json()).Volumes ?? [];
+  }
+
+  /** Removes a volume; one that does not exist is not an error. */
+  async removeVolume(name: string): Promise<void> {
+    try {
+      await this.#done(this.#call("DELETE", `/volumes/${encodeURIComponent(name)}`));
+    } catch (error) {
+      if (!(error instanceof DockerError && error.status === 404)) throw error;
+    }
+  }
+
   /** Removes a network. */
   async removeNetwork(name: string): Promise<void> {
     await this.#done(this.#call("DELETE", `/networks/${encodeURIComponent(name)}`));
@@ -242,14 +269,17 @@ export class DockerClient {
   /**
    * Streams container events carrying every label given, until `signal` aborts or the
    * engine closes the stream. Resolves then; rejects if the stream cannot be opened.
+   * `onOpen` runs once the stream is open (events from then on will be seen).
    */
   async events(
     labels: readonly string[],
     onEvent: (event: DockerEvent) => void,
     signal: AbortSignal,
+    onOpen?: () => void,
   ): Promise<void> {
     const filters = encodeURIComponent(JSON.stringify({ type: ["container"], label: labels }));
     const res = await this.#call("GET", `/events?filters=${filters}`, undefined, signal);
+    onOpen?.();
     try {
       for await (const line of readLines(res.body!)) {
         if (line.trim()) onEvent(JSON.parse(line));

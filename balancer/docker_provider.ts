@@ -18,12 +18,13 @@ import {
   type DockerEvent,
 } from "./docker_client.ts";
 import type { Logger } from "./logger.ts";
-import type {
-  AdoptedReplica,
-  Provider,
-  ReplicaExit,
-  ReplicaHandle,
-  ReplicaSpec,
+import {
+  type AdoptedReplica,
+  HostnameConflictError,
+  type Provider,
+  type ReplicaExit,
+  type ReplicaHandle,
+  type ReplicaSpec,
 } from "./provider.ts";
 import { delay, errorMessage, withDefaults } from "./util.ts";
 
@@ -37,6 +38,8 @@ export const LABELS = {
   hostname: "ringlb.hostname",
   /** The replica's ordinal on the ring. */
   ordinal: "ringlb.ordinal",
+  /** On a promotion note (a volume): the promoted container's id. */
+  container: "ringlb.container",
 } as const;
 
 /**
@@ -62,6 +65,8 @@ export interface DockerProviderOptions {
   reach?: DockerReach;
   /** This machine's hostname (a container's is its short id). Default: read /etc/hostname. */
   hostname?: () => Promise<string>;
+  /** IPv4 addresses of a name, for the `name` reach. Default `Deno.resolveDns(name, "A")`. */
+  resolve?: (name: string) => Promise<string[]>;
   /** Port replicas listen on. Default 5000. */
   port?: number;
   /** Command replicas run (after the image's entrypoint). */
@@ -144,6 +149,7 @@ export class DockerProvider implements Provider {
       owner: "ringlb",
       reach: "auto" as DockerReach,
       hostname: async () => (await Deno.readTextFile("/etc/hostname")).trim(),
+      resolve: (name: string) => Deno.resolveDns(name, "A"),
       port: 5000,
       command: REPLICA_COMMAND,
       user: "deno",
@@ -254,13 +260,15 @@ export class DockerProvider implements Provider {
       const info = await client.inspectContainer(id);
       if (!info.State.Running) throw new Error(`container exited at once (${info.State.Status})`);
       const address = info.NetworkSettings.Networks[network]?.IPAddress;
+      if (!address) throw new Error(`container has no address on network '${network}'`);
+      if (this.#reach === "name") await this.#assertUniqueName(name, address);
       const host = this.#reach === "name" ? name : address;
-      if (!host) throw new Error(`container has no address on network '${network}'`);
       const handle = new ContainerHandle(spec.name, id, `http://${host}:${port}`, name, this);
       this.#handles.set(id, handle);
       return handle;
     } catch (error) {
       await client.removeContainer(id).catch(() => {});
+      if (error instanceof HostnameConflictError) throw error;
       throw new Error(`replica '${spec.name}' (container ${name}): ${errorMessage(error)}`);
     }
   }
@@ -273,6 +281,14 @@ export class DockerProvider implements Provider {
     await this.init();
     const { client, network, port, logger } = this.#options;
     const adopted: (AdoptedReplica & { created: string })[] = [];
+    // Promotion notes: container id → ordinal.
+    const notes = new Map<string, { volume: string; ordinal: number }>();
+    for (const volume of await client.listVolumes([`${LABELS.owner}=${this.#options.owner}`])) {
+      const id = volume.Labels?.[LABELS.container];
+      if (id) {
+        notes.set(id, { volume: volume.Name, ordinal: Number(volume.Labels?.[LABELS.ordinal]) });
+      }
+    }
     for (const summary of await client.listContainers(this.ownLabels)) {
       const labels = summary.Labels;
       const hostname = labels[LABELS.hostname];
@@ -297,13 +313,35 @@ export class DockerProvider implements Provider {
         this,
       );
       this.#handles.set(summary.Id, handle);
+      const note = notes.get(summary.Id);
+      notes.delete(summary.Id);
       adopted.push({
-        spec: { name: hostname, ordinal: Number(labels[LABELS.ordinal]) || 0 },
+        spec: { name: hostname, ordinal: Number(labels[LABELS.ordinal]) || note?.ordinal || 0 },
         handle,
         created: info.Created,
       });
     }
+    // Notes of containers that are gone.
+    for (const { volume } of notes.values()) await client.removeVolume(volume).catch(() => {});
     return adopted.sort((a, b) => Date.parse(a.created) - Date.parse(b.created));
+  }
+
+  /**
+   * Records a spare's promotion. Container labels cannot change, so the note is an empty
+   * volume whose labels name the container and its ordinal; `adopt` reads it back.
+   */
+  async promoted(handle: ReplicaHandle, ordinal: number): Promise<void> {
+    const { client, owner } = this.#options;
+    const id = (handle as ContainerHandle).id;
+    await client.createVolume(this.#noteName(id), {
+      [LABELS.owner]: owner,
+      [LABELS.container]: id,
+      [LABELS.ordinal]: String(ordinal),
+    });
+  }
+
+  #noteName(containerId: string): string {
+    return `${this.#options.owner}-promoted-${containerId.slice(0, 12)}`;
   }
 
   /** Stops (SIGTERM, then SIGKILL) and removes a replica's container. */
@@ -327,7 +365,28 @@ export class DockerProvider implements Provider {
       });
     });
     this.#handles.delete(handle.id);
+    await client.removeVolume(this.#noteName(handle.id)).catch(() => {});
     handle.ended({ description: "removed" });
+  }
+
+  /**
+   * By name, the balancer must reach this container and no other: Docker's DNS answers a
+   * name with every container that has it as name or alias (case-insensitively), so a
+   * hostname like `balancer` would send traffic back into the balancer.
+   */
+  async #assertUniqueName(name: string, address: string): Promise<void> {
+    let found: string[] = [];
+    try {
+      found = await (this.#options.resolve)(name);
+    } catch (error) {
+      throw new Error(`cannot resolve '${name}' on the network: ${errorMessage(error)}`);
+    }
+    if (found.length !== 1 || found[0] !== address) {
+      throw new HostnameConflictError(
+        `hostname '${name}' is ambiguous on network '${this.#options.network}': it resolves to ` +
+          `${found.join(", ") || "nothing"}, not only to its container (${address})`,
+      );
+    }
   }
 
   async #removeStaleNamesake(name: string): Promise<void> {
@@ -336,22 +395,29 @@ export class DockerProvider implements Provider {
     const labels = info.Config.Labels ?? {};
     const ours = labels[LABELS.owner] === this.#options.owner && labels[LABELS.role] === "replica";
     if (!ours || info.State.Running) {
-      throw new DockerError(409, `container name '${name}' is already in use by another container`);
+      throw new HostnameConflictError(
+        `container name '${name}' is already in use by a container this balancer does not own`,
+      );
     }
     await client.removeContainer(info.Id);
   }
 
-  /** Follows `die` events of our containers; reconnects with a backoff if the stream breaks. */
+  /**
+   * Follows `die` events of our containers; reconnects with a backoff when the stream ends
+   * or breaks, and after every reconnection checks the containers it knows, so a death
+   * while the stream was down is not missed.
+   */
   async #watchEvents(): Promise<void> {
     const { client, logger } = this.#options;
     const signal = this.#events.signal;
     let failures = 0;
+    let connections = 0;
     while (!signal.aborted) {
       try {
-        // Catch deaths missed while the stream was down.
-        if (failures > 0) await this.#sweep();
-        await client.events(this.ownLabels, (event) => this.#onEvent(event), signal);
-        failures = 0;
+        await client.events(this.ownLabels, (event) => this.#onEvent(event), signal, () => {
+          if (connections++ > 0) this.#sweep().catch(() => {});
+          failures = 0;
+        });
       } catch (error) {
         if (signal.aborted) break;
         failures++;

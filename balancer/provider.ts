@@ -6,6 +6,19 @@
  * @module
  */
 
+/**
+ * A replica cannot be started under its hostname because something else already has that
+ * name (a container the balancer does not own, another host on the network). Retrying
+ * under the same name cannot help.
+ */
+export class HostnameConflictError extends Error {
+  /** @param message Which name and what holds it. */
+  constructor(message: string) {
+    super(message);
+    this.name = "HostnameConflictError";
+  }
+}
+
 /** What to start. */
 export interface ReplicaSpec {
   /** The replica's hostname; becomes its `SERVER_ID`. */
@@ -65,6 +78,11 @@ export interface Provider {
    * cannot outlive the balancer have none.
    */
   adopt?(): Promise<AdoptedReplica[]>; // oldest first
+  /**
+   * A started spare became a replica with this ordinal. Providers that can should record
+   * it with the replica, for `adopt` to report after a restart. Optional.
+   */
+  promoted?(handle: ReplicaHandle, ordinal: number): Promise<void>;
   /** Releases the provider's own resources; replicas are left as they are. Optional. */
   close?(): Promise<void>;
   /**

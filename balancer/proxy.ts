@@ -216,18 +216,22 @@ export function createProxy(options: ProxyOptions): (c: Context) => Promise<Resp
     const failures: string[] = [];
 
     for (const target of targets) {
+      // Ejected since the route was chosen (say, during a slow upload): nothing was sent
+      // to it, so it is skipped, not counted as a failure.
+      if (target.ejected.aborted) continue;
       const attempt = new AbortController();
       const onClientGone = () => attempt.abort(new DOMException("client went away", "AbortError"));
       raw.signal.addEventListener("abort", onClientGone, { once: true });
-      // A replica ejected while we wait (it died) will never answer: give up on it now.
+      // A replica that dies while we wait will never answer: give up on it now.
       const onEjected = () => attempt.abort(target.ejected.reason);
-      if (target.ejected.aborted) onEjected();
       target.ejected.addEventListener("abort", onEjected, { once: true });
       // The replica's time to answer runs from when the request is fully sent: a slow
       // upload is not the replica's fault.
       let timedOut = false;
+      let settled = false; // the attempt is over: a late upload end must not start the clock
       let timer: Timer | undefined;
       const startClock = () => {
+        if (settled) return;
         timer = setTimeout(() => {
           timedOut = true;
           attempt.abort(new DOMException("response timeout", "TimeoutError"));
@@ -259,7 +263,7 @@ export function createProxy(options: ProxyOptions): (c: Context) => Promise<Resp
             `Replica '${target.name}' did not answer '${path}' within ${responseTimeoutMs} ms`,
           );
         }
-        const reason = target.ejected.aborted ? "ejected while answering" : describeFailure(error);
+        const reason = target.ejected.aborted ? "died while answering" : describeFailure(error);
         failures.push(`${target.name}: ${reason}`);
         // A refused connection proves nothing was sent; after any other failure the replica
         // may have acted on the request, so only an idempotent one is sent again.
@@ -267,10 +271,16 @@ export function createProxy(options: ProxyOptions): (c: Context) => Promise<Resp
         logger.warn("proxy.replica_failed", { replica: target.name, path, reason, retry });
         if (!retry) break;
       } finally {
+        settled = true;
         clearTimeout(timer);
         raw.signal.removeEventListener("abort", onClientGone);
         target.ejected.removeEventListener("abort", onEjected);
       }
+    }
+    if (failures.length === 0) {
+      return failureResponse(503, `No replica is available to serve '${path}'`, {
+        "retry-after": "1",
+      });
     }
     return failureResponse(502, `No replica could answer '${path}' (${failures.join("; ")})`);
   };

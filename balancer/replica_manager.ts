@@ -15,7 +15,7 @@
 import type { Ring, RoutingKey } from "../ring/mod.ts";
 import type { HealthMonitor } from "./health.ts";
 import type { Logger } from "./logger.ts";
-import type { Provider, ReplicaHandle } from "./provider.ts";
+import { HostnameConflictError, type Provider, type ReplicaHandle } from "./provider.ts";
 import { errorMessage, type Timer, withDefaults } from "./util.ts";
 
 /** The `/rep` message: how many replicas are managed, and their hostnames. */
@@ -33,8 +33,8 @@ export interface RouteTarget {
   /** Base URL, no trailing slash. */
   readonly url: string;
   /**
-   * Aborted when the replica is ejected (it died or stopped answering): requests in flight
-   * to it will get no answer. Not aborted on a planned removal, which lets them finish.
+   * Aborted when the replica has ended (died, or was stopped after failing): requests in
+   * flight to it will get no answer (a dead container does not even reset connections).
    */
   readonly ejected: AbortSignal;
 }
@@ -87,7 +87,7 @@ interface Replica {
   spare: boolean;
   state: State;
   handle?: ReplicaHandle;
-  /** Aborted when the replica is ejected. */
+  /** Aborted when the replica has ended. */
   readonly ejection: AbortController;
   /** Settles when the provider's start has settled (handle or failure). */
   started: Promise<ReplicaHandle | undefined>;
@@ -96,6 +96,11 @@ interface Replica {
   markReady(): void;
   markFailed(error: Error): void;
   startTimer?: Timer;
+}
+
+/** What makes two hostnames the same host: case, and characters a DNS label cannot hold. */
+export function hostKey(name: string): string {
+  return name.toLowerCase().replace(/[^a-z0-9_.-]/g, "-");
 }
 
 /** Longest pause between retries when replicas keep failing to start. */
@@ -178,7 +183,10 @@ export class ReplicaManager {
   add(n: number, names: readonly string[] = []): Promise<ReplicaSnapshot> {
     return this.#serial(async () => {
       this.#assertOpen();
-      const taken = names.find((name) => this.#replicas.has(name));
+      // Host names are case-insensitive, and `Server 1` and `Server-1` make the same
+      // container name: either would be a clash.
+      const inUse = new Set([...this.#replicas.keys()].map(hostKey));
+      const taken = names.find((name) => inUse.has(hostKey(name)));
       if (taken !== undefined) {
         throw new ReplicaRequestError(`Hostname '${taken}' is already in use`);
       }
@@ -191,11 +199,13 @@ export class ReplicaManager {
         );
       }
       this.#desired += n;
-      const started = names.map((name) => this.#spawn(name));
+      const started = names.map((name) => this.#spawn(name, false, true));
       for (let i = names.length; i < n; i++) started.push(this.#spawn(this.#randomName()));
       const results = await Promise.allSettled(started.map((r) => r.ready));
-      const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
-      if (failed) throw failed.reason;
+      const failed = results.filter((r): r is PromiseRejectedResult => r.status === "rejected");
+      const conflict = failed.find((r) => r.reason instanceof HostnameConflictError);
+      if (conflict) throw new ReplicaRequestError(conflict.reason.message);
+      if (failed.length > 0) throw failed[0].reason;
       return this.snapshot();
     });
   }
@@ -239,10 +249,10 @@ export class ReplicaManager {
   async adopt(): Promise<number> {
     const { provider, logger, spares } = this.#options;
     const found = (await provider.adopt?.()) ?? [];
-    // Replicas started as such carry their ordinal. Spares carry 0, and a promoted spare
-    // keeps its 0 (labels cannot change): the newest unnumbered ones are still spares (a
-    // new spare is started after every promotion), the older ones were promoted and get
-    // the missing ordinals in the order they were started.
+    // Replicas started as such carry their ordinal, and so do promoted spares whose
+    // provider recorded the promotion. Unnumbered ones were spares: should a promotion have
+    // gone unrecorded, the newest are taken as still spares (a new spare is started after
+    // every promotion) and the older ones get the missing ordinals, oldest first.
     const numbered = found.filter((f) => f.spec.ordinal > 0);
     const unnumbered = found.filter((f) => !(f.spec.ordinal > 0));
     const keptSpares = Math.min(spares, unnumbered.length);
@@ -324,8 +334,12 @@ export class ReplicaManager {
     if (this.#closed) throw new ReplicaStartError("the balancer is shutting down");
   }
 
-  /** Registers a replica (or spare) synchronously, then starts it in the background. */
-  #spawn(name: string, spare = false): Replica {
+  /**
+   * Registers a replica (or spare) synchronously, then starts it in the background. A name
+   * the client chose that turns out to be taken is given up (and the desired count with it);
+   * a random one is replaced as any failed start.
+   */
+  #spawn(name: string, spare = false, chosen = false): Replica {
     const { provider, logger } = this.#options;
     const replica = this.#register(name, spare ? 0 : this.#freeOrdinal(), spare);
     logger.info(spare ? "spare.spawning" : "replica.spawning", {
@@ -339,6 +353,12 @@ export class ReplicaManager {
         return handle;
       },
       (error) => {
+        if (chosen && error instanceof HostnameConflictError && replica.state !== "stopping") {
+          this.#desired = Math.max(0, this.#desired - 1);
+          replica.markFailed(error);
+          this.#retire(replica, `not started: ${error.message}`, "warn");
+          return undefined;
+        }
         this.#fail(replica, errorMessage(error));
         return undefined;
       },
@@ -377,7 +397,12 @@ export class ReplicaManager {
     replica.handle = handle;
     // Removed while starting (#retire stops it), or the manager closed while keeping replicas.
     if (replica.state === "stopping" || this.#closed) return;
-    handle.exited.then((exit) => this.#fail(replica, exit.description));
+    handle.exited.then((exit) => {
+      // Whatever was in flight to it gets no answer now; after a planned, graceful stop
+      // nothing is left in flight.
+      replica.ejection.abort(new Error(`replica '${replica.name}' ended: ${exit.description}`));
+      this.#fail(replica, exit.description);
+    });
     this.#options.health.watch(replica.name, handle.url, {
       onUp: () => this.#onReady(replica),
       onDown: (reason) => this.#fail(replica, reason),
@@ -418,11 +443,11 @@ export class ReplicaManager {
     if (replica.state === "stopping") return;
     const wasReady = replica.state === "ready";
     if (!wasReady) this.#startFailures++;
-    replica.ejection.abort(new Error(`replica '${replica.name}' was ejected: ${reason}`));
     replica.markFailed(
       new ReplicaStartError(`replica '${replica.name}' failed to start: ${reason}`),
     );
     this.#retire(replica, wasReady ? `ejected: ${reason}` : `failed to start: ${reason}`, "warn");
+    this.#promoteSpares(); // at once: a warm spare does not wait for any spawn backoff
     this.#scheduleReconcile();
   }
 
@@ -464,17 +489,27 @@ export class ReplicaManager {
     }, wait);
   }
 
+  /** Promotes warm spares while replicas are missing. */
+  #promoteSpares(): void {
+    if (this.#closed) return;
+    const target = Math.min(this.#desired, this.#options.maxReplicas);
+    for (let live = this.#live(false).length; live < target; live++) {
+      const warm = this.#live(true).find((r) => r.state === "ready");
+      if (!warm) return;
+      this.#promote(warm);
+    }
+  }
+
   #reconcile(): void {
     if (this.#closed) return;
+    this.#promoteSpares();
     let live = this.#live(false).length;
     const target = Math.min(this.#desired, this.#options.maxReplicas);
     // A spare still starting is further along than a replica not yet spawned: wait for it
     // (its first good heartbeat reconciles again and promotes it).
     let startingSpares = this.#live(true).filter((r) => r.state === "starting").length;
     for (; live < target; live++) {
-      const warm = this.#live(true).find((r) => r.state === "ready");
-      if (warm) this.#promote(warm);
-      else if (startingSpares > 0) startingSpares--;
+      if (startingSpares > 0) startingSpares--;
       else this.#spawn(this.#randomName());
     }
     for (let spares = this.#live(true).length; spares < this.#options.spares; spares++) {
@@ -498,6 +533,15 @@ export class ReplicaManager {
       url: spare.handle?.url,
       ...spare.handle?.describe,
     });
+    const { provider, logger } = this.#options;
+    if (spare.handle && provider.promoted) {
+      provider.promoted(spare.handle, spare.ordinal).catch((error) =>
+        logger.warn("replica.promotion_not_recorded", {
+          name: spare.name,
+          reason: errorMessage(error),
+        })
+      );
+    }
   }
 
   /** The lowest ordinal (1, 2, …) no managed replica holds. */

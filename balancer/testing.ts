@@ -8,7 +8,13 @@
 
 import type { Hono } from "hono";
 import { createServerApp, type Faults } from "../server/mod.ts";
-import type { Provider, ReplicaExit, ReplicaHandle, ReplicaSpec } from "./provider.ts";
+import {
+  HostnameConflictError,
+  type Provider,
+  type ReplicaExit,
+  type ReplicaHandle,
+  type ReplicaSpec,
+} from "./provider.ts";
 
 /** One in-memory replica. */
 export interface FakeReplica {
@@ -41,6 +47,8 @@ export class FakeCluster implements Provider {
   readonly failStarts = new Set<string>();
   /** While true, every start fails. */
   failAllStarts = false;
+  /** Names another host already has: starting them is a HostnameConflictError. */
+  readonly foreignNames = new Set<string>();
   /** Every start, in order. */
   readonly started: string[] = [];
   #nextHost = 1;
@@ -49,6 +57,9 @@ export class FakeCluster implements Provider {
   /** Starts an in-memory replica. */
   start(spec: ReplicaSpec): Promise<ReplicaHandle> {
     this.started.push(spec.name);
+    if (this.foreignNames.has(spec.name)) {
+      return Promise.reject(new HostnameConflictError(`'${spec.name}' belongs to another host`));
+    }
     if (this.failAllStarts || this.failStarts.has(spec.name)) {
       return Promise.reject(new Error(`cannot start '${spec.name}' (injected)`));
     }

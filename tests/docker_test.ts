@@ -74,10 +74,13 @@ function freePort(): number {
   return port;
 }
 
-/** Removes every container carrying `label` and the network, if left over. */
+/** Removes every container and volume carrying `label`, and the network, if left over. */
 async function sweep(client: DockerClient, label: string, network: string): Promise<void> {
   for (const c of await client.listContainers([label])) {
     await client.removeContainer(c.Id).catch(() => {});
+  }
+  for (const v of await client.listVolumes([label])) {
+    await client.removeVolume(v.Name).catch(() => {});
   }
   await client.removeNetwork(network).catch(() => {});
 }
@@ -175,7 +178,7 @@ Deno.test({
           let healed = false;
           const load = steadyLoad(url, () => healed, { concurrency: 4, maxMs: 15_000 });
           await new Promise((resolve) => setTimeout(resolve, 300));
-          const victim = (await rep(url)).replicas[0];
+          const victim = (await rep(url)).replicas[2];
           const killedAt = performance.now();
           await client.killContainer(containerName(victim));
           await waitFor(
@@ -204,7 +207,12 @@ Deno.test({
       await t.step(
         "a restarted balancer container adopts its replicas: no duplicates, no orphans",
         async () => {
-          // Steady state first: the spare started after the last kill is running.
+          // A second promotion, in another place of the ring: both must keep their places.
+          await waitFor(async () => (await ours()).length === 4, "3 replicas and 1 spare", 10_000);
+          const second = (await rep(url)).replicas[0]; // after [2]: an unlabelled heuristic would swap them
+          await client.killContainer(containerName(second));
+          await waitFor(async () => !(await rep(url)).replicas.includes(second), "replaced", 5_000);
+          // Steady state: the spare started after the last kill is running.
           await waitFor(async () => (await ours()).length === 4, "3 replicas and 1 spare", 10_000);
           const before = (await rep(url)).replicas;
           const containersBefore = (await ours()).map((c) => c.Id).sort();
@@ -249,6 +257,7 @@ Deno.test({
         async () => {
           await run([...compose, "down"], env);
           assert.deepEqual(await client.listContainers([ownerLabel]), []);
+          assert.deepEqual(await client.listVolumes([ownerLabel]), [], "no promotion notes left");
           assert.equal(await client.inspectNetwork(network), undefined);
         },
       );

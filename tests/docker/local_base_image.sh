@@ -7,10 +7,11 @@
 # The image holds: deno, the glibc libraries it links, dash as /bin/sh, tini as init, and
 # upstream's entrypoint semantics (`CMD ["run", ...]` runs `deno run ...`).
 #
-# Usage: tests/docker/local_base_image.sh [version]   (default: the installed deno's version)
+# Usage: tests/docker/local_base_image.sh [version]   (default: the Dockerfile's DENO_VERSION)
 set -euo pipefail
 
-version=${1:-$(deno --version | awk 'NR==1{print $2}')}
+dockerfile="$(dirname "$0")/../../Dockerfile"
+version=${1:-$(sed -n 's/^ARG DENO_VERSION=//p' "$dockerfile")}
 tag="denoland/deno:$version"
 if docker image inspect "$tag" >/dev/null 2>&1; then
   echo "$tag: present"
@@ -28,7 +29,8 @@ fi
 }
 installed=$("$deno_bin" --version | awk 'NR==1{print $2}')
 if [ "$installed" != "$version" ]; then
-  echo "local_base_image: installed deno is $installed, asked for $version" >&2
+  echo "local_base_image: the installed deno is $installed but the Dockerfile wants $version:" \
+    "install that one (npm install -g deno@$version)" >&2
   exit 1
 fi
 tini=$(command -v tini-static || true)
@@ -58,7 +60,6 @@ exec "$@"
 SH
 chmod 755 "$root/usr/local/bin/docker-entrypoint.sh"
 chmod 1777 "$root/tmp"
-chown 1993:1993 "$root/deno-dir"
 cat >"$ctx/Dockerfile" <<'DOCKERFILE'
 FROM scratch
 COPY rootfs/ /
