@@ -2,8 +2,9 @@
  * The balancer's entry point: `deno task start [options]` (see `--help`).
  *
  * Starts the configured replicas, listens, and on SIGINT/SIGTERM stops every replica it
- * started before exiting. A second signal exits at once; the replicas then follow by
- * themselves (their stdin pipe closes).
+ * started before exiting (unless `--keep-replicas`). A second signal exits at once: process
+ * replicas then follow by themselves (their stdin pipe closes); containers stay, for the
+ * next balancer with the same owner to adopt.
  *
  * @module
  */
