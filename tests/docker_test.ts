@@ -170,6 +170,17 @@ Deno.test({
         assert.equal((await removed.json()).message.N, 3);
         await assert.rejects(client.inspectContainer("S5"), /No such container/);
         assert.equal((await ours()).length, 4, "3 replicas and the spare");
+
+        // `balancer` is the compose service's alias on the network: by that name the
+        // balancer would reach itself.
+        const clash = await fetch(`${url}/add`, {
+          method: "POST",
+          body: '{"n":1,"hostnames":["balancer"]}',
+        });
+        assert.equal(clash.status, 400);
+        assert.match((await clash.json()).message, /hostname 'balancer' is ambiguous on network/);
+        assert.equal((await rep(url)).N, 3);
+        assert.equal((await ours()).length, 4, "no container left behind by the refused name");
       });
 
       await t.step(
