@@ -4,7 +4,7 @@
  * line) and kill → `/rep`
  * showing N again. Loopback and the test's own containers only; every loop is bounded.
  *
- *     deno task heal-time [--kills 10] [--interval MS] [--docker] [balancer flags…]
+ *     deno task heal-time [--kills 10] [--interval MS] [--docker] [-- balancer flags…]
  *
  * With `--docker` the balancer runs on the host with `--provider docker` on a network and
  * owner label of its own, and replicas are killed through the Engine API (like `docker kill`).
@@ -69,16 +69,20 @@ function stats(values: number[]): string {
 }
 
 async function main(): Promise<void> {
-  const { values, positionals } = parseArgs({
-    args: Deno.args,
-    options: {
-      kills: { type: "string", default: "10" },
-      interval: { type: "string" },
-      docker: { type: "boolean" },
-    },
-    allowPositionals: true,
-    strict: false,
-  });
+  const options = {
+    kills: { type: "string", default: "10" },
+    interval: { type: "string" },
+    docker: { type: "boolean" },
+  } as const;
+  let parsed;
+  try {
+    parsed = parseArgs({ args: Deno.args, options, allowPositionals: true, strict: true });
+  } catch (error) {
+    const message = error instanceof Error ? error.message.split("\n")[0] : String(error);
+    console.error(`heal-time: ${message} (balancer flags go after --)`);
+    Deno.exit(2);
+  }
+  const { values, positionals } = parsed;
   const kills = Number(values.kills);
   if (!Number.isInteger(kills) || kills < 1 || kills > 1000) {
     console.error(`heal-time: --kills must be an integer from 1 to 1000, got '${values.kills}'`);
