@@ -110,7 +110,7 @@ export interface ContainerCreate {
   User?: string;
   Env?: string[];
   Labels?: Record<string, string>;
-  HostConfig?: { NetworkMode?: string; Init?: boolean; AutoRemove?: boolean };
+  HostConfig?: { NetworkMode?: string };
   NetworkingConfig?: { EndpointsConfig: Record<string, { Aliases?: string[] }> };
 }
 

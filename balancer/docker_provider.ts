@@ -164,8 +164,9 @@ export class DockerProvider implements Provider {
   }
 
   /**
-   * Checks the engine, creates the network if absent, and starts watching events.
-   * Rejects with `DockerUnavailableError` (one-line hint) when no engine answers.
+   * Checks the engine and the replica image, creates the network if absent, decides how
+   * replicas are reached, and starts watching events. Rejects with a one-line message when
+   * no engine answers (`DockerUnavailableError`) or the image is missing.
    */
   init(): Promise<void> {
     this.#ready ??= this.#init();
@@ -173,10 +174,9 @@ export class DockerProvider implements Provider {
   }
 
   async #init(): Promise<void> {
-    const { client, network, owner, logger } = this.#options;
+    const { client, network, owner, logger, image } = this.#options;
     await client.ping();
     const version = await client.apiVersion();
-    const { image } = this.#options;
     if (!(await client.hasImage(image))) {
       throw new DockerError(
         404,
@@ -241,7 +241,7 @@ export class DockerProvider implements Provider {
         [LABELS.hostname]: spec.name,
         [LABELS.ordinal]: String(spec.ordinal),
       },
-      HostConfig: { NetworkMode: network, Init: false },
+      HostConfig: { NetworkMode: network },
       NetworkingConfig: { EndpointsConfig: { [network]: { Aliases: [name] } } },
     };
     let id: string;
