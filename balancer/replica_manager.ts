@@ -198,13 +198,20 @@ export class ReplicaManager {
             `(${wanted} running)`,
         );
       }
+      const desiredBefore = this.#desired;
       this.#desired += n;
       const started = names.map((name) => this.#spawn(name, false, true));
       for (let i = names.length; i < n; i++) started.push(this.#spawn(this.#randomName()));
       const results = await Promise.allSettled(started.map((r) => r.ready));
       const failed = results.filter((r): r is PromiseRejectedResult => r.status === "rejected");
       const conflict = failed.find((r) => r.reason instanceof HostnameConflictError);
-      if (conflict) throw new ReplicaRequestError(conflict.reason.message);
+      if (conflict) {
+        // A name the client chose is taken: the request is refused as a whole, so the
+        // replicas it started are removed again.
+        this.#desired = desiredBefore;
+        await Promise.all(started.map((r) => this.#retire(r, "its /add was refused", "info")));
+        throw new ReplicaRequestError(conflict.reason.message);
+      }
       if (failed.length > 0) throw failed[0].reason;
       return this.snapshot();
     });
