@@ -444,6 +444,7 @@ Deno.test("a Connection header naming no valid header is ignored, not a 500", as
   await using t = await setup();
   const res = await t.request("/home?id=1", { headers: { connection: "a b, close" } });
   assert.equal(res.status, 200);
+  await res.body?.cancel();
 });
 
 Deno.test("the spec's too-many-hostnames message wins over other errors", async () => {
@@ -534,4 +535,30 @@ Deno.test("hostnames differing only in case, or as Server 1 / Server-1, clash", 
   const both = await t.request("/add", t.json({ n: 2, hostnames: ["S5", "s5"] }));
   assert.equal((await both.json()).message, "<Error> Hostname 's5' is listed more than once");
   assert.equal(await t.rep(), REP_3);
+});
+
+Deno.test("/rm drains: a POST in flight to the removed replica still gets its answer", async () => {
+  await using t = await setup(["--heartbeat-interval", "60000"]);
+  const [owner] = t.balancer.manager.route(88, 1);
+  t.cluster.get(owner.name).app = new Hono().post("/slow", async (c) => {
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    return c.text(`done by ${owner.name}`);
+  });
+  const answer = (async () => {
+    const res = await t.request("/slow?id=88", { method: "POST", body: "x" });
+    return `${res.status} ${await res.text()}`;
+  })();
+  await waitFor(() => t.cluster.get(owner.name).received.includes("POST /slow"), "in flight");
+  const started = performance.now();
+  const removed = await t.request("/rm", {
+    method: "DELETE",
+    body: JSON.stringify({ n: 1, hostnames: [owner.name] }),
+  });
+  assert.equal(removed.status, 200);
+  assert.ok(
+    performance.now() - started < 5_000,
+    "the drain ended with the request, not at its deadline",
+  );
+  assert.equal(await answer, `200 done by ${owner.name}`);
+  assert.equal(t.cluster.get(owner.name).alive, false, "stopped once drained");
 });

@@ -60,6 +60,7 @@ export function createBalancer(config: BalancerConfig, deps: BalancerDeps): Bala
     startTimeoutMs: config.startTimeoutMs,
     maxReplicas: config.maxReplicas,
     spares: config.spares,
+    drainTimeoutMs: config.drainTimeoutMs,
     random: deps.random,
   });
   const app = createBalancerApp(manager, {

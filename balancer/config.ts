@@ -38,6 +38,8 @@ export interface BalancerConfig {
   retryBodyBytes: number;
   /** Largest admin request body, bytes. */
   maxAdminBodyBytes: number;
+  /** Requests in flight get this long on `/rm` and on shutdown, ms. */
+  drainTimeoutMs: number;
   /** Query parameter with the routing key. */
   keyParam: string;
   /** Header with the routing key. */
@@ -130,6 +132,14 @@ const INTS = {
     max: 64 * 1024 * 1024,
     unit: "bytes",
   },
+  drainTimeoutMs: {
+    flag: "drain-timeout",
+    env: "LB_DRAIN_TIMEOUT_MS",
+    fallback: 10_000,
+    min: 0,
+    max: 600_000,
+    unit: "ms",
+  },
   maxAdminBodyBytes: {
     flag: "max-admin-body",
     env: "LB_MAX_ADMIN_BODY_BYTES",
@@ -176,6 +186,7 @@ Every option can also be set by the environment variable in brackets; flags win.
   --response-timeout MS   a replica must start its answer within [LB_RESPONSE_TIMEOUT_MS] (15000)
   --retry-body-limit B    bodies up to B bytes may be resent to the next replica [LB_RETRY_BODY_BYTES] (65536)
   --max-admin-body B      largest /add or /rm body [LB_MAX_ADMIN_BODY_BYTES] (65536)
+  --drain-timeout MS      requests in flight get this long on /rm and shutdown [LB_DRAIN_TIMEOUT_MS] (10000)
   --key-param NAME        query parameter with the routing key [LB_KEY_PARAM] (id)
   --key-header NAME       header with the routing key [LB_KEY_HEADER] (x-request-id)
   --probing linear|quadratic  slot collisions in the ring [LB_PROBING] (linear)
@@ -256,6 +267,7 @@ export function parseConfig(
     responseTimeoutMs: int(INTS.responseTimeoutMs),
     retryBodyBytes: int(INTS.retryBodyBytes),
     maxAdminBodyBytes: int(INTS.maxAdminBodyBytes),
+    drainTimeoutMs: int(INTS.drainTimeoutMs),
     keyParam: str(STRINGS.keyParam),
     keyHeader: str(STRINGS.keyHeader).toLowerCase(),
     probing: oneOf(str(STRINGS.probing), ["linear", "quadratic"], "--probing"),

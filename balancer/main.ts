@@ -16,7 +16,7 @@ import { DockerProvider } from "./docker_provider.ts";
 import { createLogger, type Logger } from "./logger.ts";
 import { ProcessProvider } from "./process_provider.ts";
 import type { Provider } from "./provider.ts";
-import { errorMessage } from "./util.ts";
+import { delay, errorMessage } from "./util.ts";
 
 /** The configured provider. Replicas get the balancer's `FAULT_*` variables (test hooks). */
 function createProvider(
@@ -76,7 +76,12 @@ async function main(): Promise<number> {
     shuttingDown = true;
     logger.info("balancer.stopping", { signal });
     try {
-      await Promise.all([server?.shutdown(), balancer.close()]);
+      // First the clients' requests in flight finish (within the drain timeout), then the
+      // replicas are stopped: the other order would cut those requests off.
+      const drained = new AbortController();
+      await Promise.race([server?.shutdown(), delay(config.drainTimeoutMs, drained.signal)]);
+      drained.abort();
+      await balancer.close();
       logger.info("balancer.stopped");
       done.resolve(0);
     } catch (error) {

@@ -85,7 +85,8 @@ function passThrough(
   res: Response,
   idleMs: number,
   what: string,
-  ejected?: AbortSignal,
+  ejected: AbortSignal,
+  onDone: () => void,
 ): Response {
   const headers = stripHopByHop(new Headers(res.headers));
   if (headers.has("content-encoding")) {
@@ -93,7 +94,8 @@ function passThrough(
     headers.delete("content-encoding");
     headers.delete("content-length");
   }
-  const body = res.body && withIdleTimeout(res.body, idleMs, what, ejected);
+  const body = res.body && withIdleTimeout(res.body, idleMs, what, ejected, onDone);
+  if (!body) onDone();
   return new Response(body, { status: res.status, statusText: res.statusText, headers });
 }
 
@@ -159,6 +161,7 @@ export function withIdleTimeout(
   idleMs: number,
   what: string,
   ejected?: AbortSignal,
+  onDone: () => void = () => {},
 ): ReadableStream<Uint8Array> {
   const reader = body.getReader();
   return new ReadableStream<Uint8Array>({
@@ -176,17 +179,23 @@ export function withIdleTimeout(
       });
       try {
         const { done, value } = await Promise.race([reader.read(), idle]);
-        if (done) controller.close();
-        else controller.enqueue(value);
+        if (done) {
+          controller.close();
+          onDone();
+        } else controller.enqueue(value);
       } catch (error) {
         controller.error(error);
         reader.cancel(error).catch(() => {});
+        onDone();
       } finally {
         clearTimeout(timer);
         if (onEjected) ejected?.removeEventListener("abort", onEjected);
       }
     },
-    cancel: (reason) => reader.cancel(reason),
+    cancel: (reason) => {
+      onDone();
+      return reader.cancel(reason);
+    },
   });
 }
 
@@ -225,6 +234,8 @@ export function createProxy(options: ProxyOptions): (c: Context) => Promise<Resp
       // A replica that dies while we wait will never answer: give up on it now.
       const onEjected = () => attempt.abort(target.ejected.reason);
       target.ejected.addEventListener("abort", onEjected, { once: true });
+      const release = target.enter(); // in flight until its answer has been passed on
+      let passedOn = false;
       // The replica's time to answer runs from when the request is fully sent: a slow
       // upload is not the replica's fault.
       let timedOut = false;
@@ -254,7 +265,9 @@ export function createProxy(options: ProxyOptions): (c: Context) => Promise<Resp
           await res.body?.cancel();
           return failureResponse(400, unknownEndpoint(path));
         }
-        return passThrough(res, responseTimeoutMs, `replica '${target.name}'`, target.ejected);
+        passedOn = true;
+        const what = `replica '${target.name}'`;
+        return passThrough(res, responseTimeoutMs, what, target.ejected, release);
       } catch (error) {
         if (raw.signal.aborted) return failureResponse(499, "Client closed the request");
         if (timedOut) {
@@ -271,6 +284,7 @@ export function createProxy(options: ProxyOptions): (c: Context) => Promise<Resp
         logger.warn("proxy.replica_failed", { replica: target.name, path, reason, retry });
         if (!retry) break;
       } finally {
+        if (!passedOn) release();
         settled = true;
         clearTimeout(timer);
         raw.signal.removeEventListener("abort", onClientGone);

@@ -37,12 +37,19 @@ export interface RouteTarget {
    * flight to it will get no answer (a dead container does not even reset connections).
    */
   readonly ejected: AbortSignal;
+  /**
+   * Counts a request as in flight to this replica until the returned function is called
+   * (when its answer has been passed on). A replica being removed waits for these.
+   */
+  enter(): () => void;
 }
 
 /** Options of a {@linkcode ReplicaManager}. */
 export interface ReplicaManagerOptions {
   /** Starts and stops replicas. */
   provider: Provider;
+  /** A replica being removed gets this long for its requests in flight. Default 10 000 ms. */
+  drainTimeoutMs?: number;
   /** The ring requests are routed by; the manager owns its membership. */
   ring: Ring;
   /** Heartbeat polling. */
@@ -89,6 +96,10 @@ interface Replica {
   handle?: ReplicaHandle;
   /** Aborted when the replica has ended. */
   readonly ejection: AbortController;
+  /** Requests in flight to it (see `RouteTarget.enter`). */
+  inFlight: number;
+  /** Called when `inFlight` drops to 0 (a drain waits on it). */
+  onIdle?: () => void;
   /** Settles when the provider's start has settled (handle or failure). */
   started: Promise<ReplicaHandle | undefined>;
   /** Resolves on the first good heartbeat, rejects when the replica fails first. */
@@ -124,7 +135,10 @@ export class ReplicaManager {
 
   /** @param options The provider, ring, health monitor and timings. */
   constructor(options: ReplicaManagerOptions) {
-    this.#options = withDefaults({ random: Math.random, spares: 0 }, options);
+    this.#options = withDefaults(
+      { random: Math.random, spares: 0, drainTimeoutMs: 10_000 },
+      options,
+    );
   }
 
   /** Number of replicas wanted. */
@@ -167,7 +181,12 @@ export class ReplicaManager {
     for (const name of this.#options.ring.lookupN(key, n)) {
       const replica = this.#replicas.get(name);
       if (replica?.handle) {
-        targets.push({ name, url: replica.handle.url, ejected: replica.ejection.signal });
+        targets.push({
+          name,
+          url: replica.handle.url,
+          ejected: replica.ejection.signal,
+          enter: () => this.#enter(replica),
+        });
       }
     }
     return targets;
@@ -243,7 +262,7 @@ export class ReplicaManager {
       }
       // Count pending replacements too: removing n means n fewer, respawns included.
       this.#desired = Math.max(0, this.#desired - n);
-      await Promise.all(victims.map((r) => this.#retire(r, "removed", "info")));
+      await Promise.all(victims.map((r) => this.#retire(r, "removed", "info", true)));
       return this.snapshot();
     });
   }
@@ -318,7 +337,9 @@ export class ReplicaManager {
       }
       this.#options.logger.info("replica.kept", { count: this.#replicas.size });
     } else {
-      const all = [...this.#replicas.values()].map((r) => this.#retire(r, "shutdown", "info"));
+      const all = [...this.#replicas.values()].map((r) =>
+        this.#retire(r, "shutdown", "info", true)
+      );
       await Promise.all(all);
     }
     while (this.#stopping.size > 0) await Promise.all([...this.#stopping]);
@@ -386,6 +407,7 @@ export class ReplicaManager {
       spare,
       state: "starting",
       ejection: new AbortController(),
+      inFlight: 0,
       ready,
       markReady,
       markFailed,
@@ -459,7 +481,40 @@ export class ReplicaManager {
   }
 
   /** Takes a replica out of the ring and the managed set, stops it, resolves when it ended. */
-  #retire(replica: Replica, why: string, level: "info" | "warn"): Promise<void> {
+  /** Counts one request in flight to `replica`; the returned function ends it (once). */
+  #enter(replica: Replica): () => void {
+    replica.inFlight++;
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      if (--replica.inFlight === 0) replica.onIdle?.();
+    };
+  }
+
+  /** Resolves when `replica` has no request in flight, or after the drain timeout. */
+  #drained(replica: Replica): Promise<void> {
+    if (replica.inFlight === 0) return Promise.resolve();
+    const { drainTimeoutMs, logger } = this.#options;
+    logger.info("replica.draining", { name: replica.name, in_flight: replica.inFlight });
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        logger.warn("replica.drain_timeout", { name: replica.name, in_flight: replica.inFlight });
+        resolve();
+      }, drainTimeoutMs);
+      replica.onIdle = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+
+  /**
+   * Takes a replica out of the ring and the managed set at once, then (with `drain`, for
+   * planned removals) waits for its requests in flight, then stops it. Resolves when it
+   * has ended.
+   */
+  #retire(replica: Replica, why: string, level: "info" | "warn", drain = false): Promise<void> {
     if (replica.state === "stopping") return Promise.resolve();
     replica.state = "stopping";
     clearTimeout(replica.startTimer);
@@ -469,7 +524,10 @@ export class ReplicaManager {
     this.#replicas.delete(replica.name);
     this.#options.logger[level]("replica.stopping", { name: replica.name, why });
     const stopped = replica.started
-      .then((handle) => handle?.stop())
+      .then(async (handle) => {
+        if (drain) await this.#drained(replica);
+        await handle?.stop();
+      })
       .then(
         () => this.#options.logger.info("replica.stopped", { name: replica.name }),
         (error) =>

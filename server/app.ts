@@ -13,7 +13,7 @@ import { Hono } from "hono";
 export interface Faults {
   /** `/heartbeat` answers 500 instead of 200. */
   heartbeatFail: boolean;
-  /** Every reply is delayed by this many milliseconds. */
+  /** Every reply but `/heartbeat`'s is delayed by this many milliseconds. */
   delayMs: number;
 }
 
@@ -30,8 +30,11 @@ export function createServerApp(options: ServerAppOptions): Hono {
   const faults = options.faults ?? { heartbeatFail: false, delayMs: 0 };
   const app = new Hono();
 
-  app.use(async (_c, next) => {
-    if (faults.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, faults.delayMs));
+  // A slow replica that still looks healthy: heartbeats are not delayed.
+  app.use(async (c, next) => {
+    if (faults.delayMs > 0 && c.req.path !== "/heartbeat") {
+      await new Promise((resolve) => setTimeout(resolve, faults.delayMs));
+    }
     await next();
   });
 

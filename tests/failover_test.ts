@@ -133,6 +133,28 @@ Deno.test("SIGTERM stops every replica before the balancer exits 0", async () =>
   }
 });
 
+Deno.test("SIGTERM drains: a slow request in flight still gets its answer", async () => {
+  const lb = await startBalancer([], { FAULT_SIGNALS: "1" });
+  try {
+    const [pid] = [...lb.replicas()].find(([, id]) => id === "Server 1")!;
+    Deno.kill(pid, "SIGUSR2"); // Server 1 now answers after 2 s; its heartbeats stay fast
+    const ring = new SlotRing();
+    SPEC_NAMES.forEach((name, i) => ring.add({ name, ordinal: i + 1 }));
+    const id = [...Array(1000).keys()].find((k) => ring.lookup(k) === "Server 1");
+    const answer = fetch(`${lb.url}/home?id=${id}`).then(async (r) =>
+      `${r.status} ${await r.text()}`
+    );
+    await new Promise((resolve) => setTimeout(resolve, 300)); // the request is in flight
+    assert.equal(await lb.stop("SIGTERM"), 0);
+    assert.equal(
+      await answer,
+      '200 {"message":"Hello from Server: Server 1","status":"successful"}',
+    );
+  } finally {
+    await lb[Symbol.asyncDispose]();
+  }
+});
+
 Deno.test("SIGKILL of the balancer: its replicas exit by themselves (no orphans)", async () => {
   const lb = await startBalancer();
   const replicas = [...lb.replicas()];
