@@ -9,6 +9,7 @@ import type { RoutingKey } from "../ring/mod.ts";
 import { type AdminBackend, createAdminApp } from "./admin.ts";
 import type { Logger } from "./logger.ts";
 import { createProxy } from "./proxy.ts";
+import { RetryBudget } from "./retry_budget.ts";
 import type { RouteTarget } from "./replica_manager.ts";
 import { failureBody } from "./responses.ts";
 import { routingKeyOf } from "./routing_key.ts";
@@ -40,6 +41,10 @@ export interface BalancerAppOptions {
   fetch?: typeof fetch;
   /** Random source for key-less requests. Default `Math.random`. */
   random?: () => number;
+  /** Requests answered at once at most (then 503). */
+  maxInFlight: number;
+  /** Retries allowed per request over a 10 s window (a retry budget); 1 = no cap. */
+  retryBudget: number;
 }
 
 /** Builds the balancer app. Pure: no I/O until a request arrives. */
@@ -67,6 +72,8 @@ export function createBalancerApp(backend: BalancerBackend, options: BalancerApp
       retryBodyBytes: options.retryBodyBytes,
       logger: options.logger,
       fetch: options.fetch,
+      maxInFlight: options.maxInFlight,
+      budget: options.retryBudget < 1 ? new RetryBudget({ ratio: options.retryBudget }) : undefined,
     }),
   );
   app.onError((error, c) => {

@@ -562,3 +562,43 @@ Deno.test("/rm drains: a POST in flight to the removed replica still gets its an
   assert.equal(await answer, `200 done by ${owner.name}`);
   assert.equal(t.cluster.get(owner.name).alive, false, "stopped once drained");
 });
+
+Deno.test("--max-in-flight: past the limit a request gets 503 with Retry-After at once", async () => {
+  await using t = await setup(["--heartbeat-interval", "60000", "--max-in-flight", "1"]);
+  const [owner] = t.balancer.manager.route(3, 1);
+  t.cluster.get(owner.name).faults.delayMs = 300;
+  const first = (async () => {
+    const res = await t.request("/home?id=3");
+    return `${res.status} ${(await res.json()).message}`;
+  })();
+  await waitFor(() => t.cluster.get(owner.name).received.includes("GET /home"), "first in flight");
+  const second = await t.request("/home?id=3");
+  assert.equal(second.status, 503);
+  assert.equal(second.headers.get("retry-after"), "1");
+  assert.equal(
+    (await second.json()).message,
+    "<Error> Too many requests in flight (1); retry later",
+  );
+  assert.equal(await first, `200 Hello from Server: ${owner.name}`);
+  t.cluster.get(owner.name).faults.delayMs = 0;
+  const third = await t.request("/home?id=3");
+  assert.equal(third.status, 200, "admitted again once the first ended");
+  await third.body?.cancel();
+});
+
+Deno.test("retry budget: retries stop at the budget when every replica fails", async () => {
+  // Ratio 0: only the floor of 10 retries per 10 s window.
+  await using t = await setup(["--heartbeat-interval", "60000", "--retry-budget", "0"]);
+  for (const name of t.cluster.alive()) t.cluster.get(name).alive = false;
+  let retries = 0;
+  let spent = 0;
+  for (let i = 0; i < 20; i++) {
+    const res = await t.request(`/home?id=${i}`);
+    assert.equal(res.status, 502);
+    const message: string = (await res.json()).message;
+    retries += message.split("connection refused").length - 2; // tries after the first
+    if (message.includes("retry budget spent")) spent++;
+  }
+  assert.equal(retries, 10, "the floor of 10 retries, no more");
+  assert.ok(spent >= 15, `${spent} requests were refused a retry`);
+});

@@ -73,6 +73,8 @@ export function createBalancer(config: BalancerConfig, deps: BalancerDeps): Bala
     logger,
     fetch: deps.fetch,
     random: deps.random,
+    maxInFlight: config.maxInFlight,
+    retryBudget: config.retryBudget,
   });
   return {
     app,

@@ -40,6 +40,10 @@ export interface BalancerConfig {
   maxAdminBodyBytes: number;
   /** Requests in flight get this long on `/rm` and on shutdown, ms. */
   drainTimeoutMs: number;
+  /** Requests answered at once at most; more get a 503. */
+  maxInFlight: number;
+  /** Retries allowed per request over a 10 s window (0..1; 1 = no cap). */
+  retryBudget: number;
   /** Query parameter with the routing key. */
   keyParam: string;
   /** Header with the routing key. */
@@ -132,6 +136,13 @@ const INTS = {
     max: 64 * 1024 * 1024,
     unit: "bytes",
   },
+  maxInFlight: {
+    flag: "max-in-flight",
+    env: "LB_MAX_IN_FLIGHT",
+    fallback: 10_000,
+    min: 1,
+    max: 1_000_000,
+  },
   drainTimeoutMs: {
     flag: "drain-timeout",
     env: "LB_DRAIN_TIMEOUT_MS",
@@ -164,6 +175,7 @@ const STRINGS = {
   dockerReach: { flag: "docker-reach", env: "LB_DOCKER_REACH", fallback: "auto" },
   keepReplicas: { flag: "keep-replicas", env: "LB_KEEP_REPLICAS", fallback: "false" },
   spares: { flag: "spares", env: "LB_SPARES", fallback: "auto" },
+  retryBudget: { flag: "retry-budget", env: "LB_RETRY_BUDGET", fallback: "0.2" },
   logLevel: { flag: "log-level", env: "LB_LOG_LEVEL", fallback: "info" },
 } as const;
 
@@ -186,6 +198,8 @@ Every option can also be set by the environment variable in brackets; flags win.
   --response-timeout MS   a replica must start its answer within [LB_RESPONSE_TIMEOUT_MS] (15000)
   --retry-body-limit B    bodies up to B bytes may be resent to the next replica [LB_RETRY_BODY_BYTES] (65536)
   --max-admin-body B      largest /add or /rm body [LB_MAX_ADMIN_BODY_BYTES] (65536)
+  --max-in-flight N       requests answered at once; more get a 503 [LB_MAX_IN_FLIGHT] (10000)
+  --retry-budget R        retries per request over 10 s, 0..1 (1: no cap) [LB_RETRY_BUDGET] (0.2)
   --drain-timeout MS      requests in flight get this long on /rm and shutdown [LB_DRAIN_TIMEOUT_MS] (10000)
   --key-param NAME        query parameter with the routing key [LB_KEY_PARAM] (id)
   --key-header NAME       header with the routing key [LB_KEY_HEADER] (x-request-id)
@@ -268,6 +282,8 @@ export function parseConfig(
     retryBodyBytes: int(INTS.retryBodyBytes),
     maxAdminBodyBytes: int(INTS.maxAdminBodyBytes),
     drainTimeoutMs: int(INTS.drainTimeoutMs),
+    maxInFlight: int(INTS.maxInFlight),
+    retryBudget: 0,
     keyParam: str(STRINGS.keyParam),
     keyHeader: str(STRINGS.keyHeader).toLowerCase(),
     probing: oneOf(str(STRINGS.probing), ["linear", "quadratic"], "--probing"),
@@ -300,6 +316,13 @@ export function parseConfig(
     throw new ConfigError(
       `--replicas (${config.replicas}) must not exceed --max-replicas (${config.maxReplicas})`,
     );
+  }
+  const [budgetText, budgetWhat] = raw(STRINGS.retryBudget);
+  config.retryBudget = /^(0(\.[0-9]+)?|1(\.0+)?|\.[0-9]+)$/.test(budgetText)
+    ? Number(budgetText)
+    : Number.NaN;
+  if (Number.isNaN(config.retryBudget)) {
+    throw new ConfigError(`${budgetWhat} must be a number from 0 to 1, got '${budgetText}'`);
   }
   const [sparesText, sparesWhat] = raw(STRINGS.spares);
   if (sparesText === "auto") config.spares = config.provider === "docker" ? 1 : 0;

@@ -14,6 +14,7 @@ import type { Context } from "hono";
 import type { RoutingKey } from "../ring/mod.ts";
 import type { Logger } from "./logger.ts";
 import type { RouteTarget } from "./replica_manager.ts";
+import type { RetryBudget } from "./retry_budget.ts";
 import { failureResponse, unknownEndpoint } from "./responses.ts";
 import { rootMessage, type Timer } from "./util.ts";
 
@@ -31,6 +32,10 @@ export interface ProxyOptions {
   logger: Logger;
   /** HTTP client. Default the global `fetch`. */
   fetch?: typeof fetch;
+  /** Requests answered at once at most; more get a 503 with `Retry-After`. */
+  maxInFlight: number;
+  /** Caps retries to a share of requests; none: every allowed retry is made. */
+  budget?: RetryBudget;
 }
 
 /**
@@ -202,9 +207,39 @@ export function withIdleTimeout(
 /** Builds the proxy handler. */
 export function createProxy(options: ProxyOptions): (c: Context) => Promise<Response> {
   const fetchFn = options.fetch ?? globalThis.fetch;
-  const { logger, responseTimeoutMs } = options;
+  const { logger, responseTimeoutMs, maxInFlight, budget } = options;
+  let inFlight = 0;
 
+  // Admission: past `maxInFlight` requests being answered, new ones get a 503 at once
+  // instead of queueing without bound.
   return async (c) => {
+    if (inFlight >= maxInFlight) {
+      return failureResponse(503, `Too many requests in flight (${maxInFlight}); retry later`, {
+        "retry-after": "1",
+      });
+    }
+    inFlight++;
+    let finished = false;
+    const finish = () => {
+      if (finished) return;
+      finished = true;
+      inFlight--;
+    };
+    let streaming = false;
+    try {
+      const res = await forward(c, () => {
+        streaming = true;
+        return finish;
+      });
+      return res;
+    } finally {
+      if (!streaming) finish();
+    }
+  };
+
+  /** Forwards one request; `stream()` is called when a replica's answer is passed on. */
+  async function forward(c: Context, stream: () => () => void): Promise<Response> {
+    budget?.request();
     const raw = c.req.raw;
     const url = new URL(raw.url);
     const path = url.pathname;
@@ -224,7 +259,7 @@ export function createProxy(options: ProxyOptions): (c: Context) => Promise<Resp
     const headers = forwardHeaders(c, url);
     const failures: string[] = [];
 
-    for (const target of targets) {
+    for (const [index, target] of targets.entries()) {
       // Ejected since the route was chosen (say, during a slow upload): nothing was sent
       // to it, so it is skipped, not counted as a failure.
       if (target.ejected.aborted) continue;
@@ -267,7 +302,11 @@ export function createProxy(options: ProxyOptions): (c: Context) => Promise<Resp
         }
         passedOn = true;
         const what = `replica '${target.name}'`;
-        return passThrough(res, responseTimeoutMs, what, target.ejected, release);
+        const finish = stream();
+        return passThrough(res, responseTimeoutMs, what, target.ejected, () => {
+          release();
+          finish();
+        });
       } catch (error) {
         if (raw.signal.aborted) return failureResponse(499, "Client closed the request");
         if (timedOut) {
@@ -280,7 +319,12 @@ export function createProxy(options: ProxyOptions): (c: Context) => Promise<Resp
         failures.push(`${target.name}: ${reason}`);
         // A refused connection proves nothing was sent; after any other failure the replica
         // may have acted on the request, so only an idempotent one is sent again.
-        const retry = resendable && (idempotent || reason === "connection refused");
+        const another = targets.slice(index + 1).some((t) => !t.ejected.aborted);
+        let retry = another && resendable && (idempotent || reason === "connection refused");
+        if (retry && budget && !budget.tryRetry()) {
+          retry = false;
+          failures.push("retry budget spent");
+        }
         logger.warn("proxy.replica_failed", { replica: target.name, path, reason, retry });
         if (!retry) break;
       } finally {
@@ -297,5 +341,5 @@ export function createProxy(options: ProxyOptions): (c: Context) => Promise<Resp
       });
     }
     return failureResponse(502, `No replica could answer '${path}' (${failures.join("; ")})`);
-  };
+  }
 }
