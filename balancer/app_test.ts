@@ -602,3 +602,48 @@ Deno.test("retry budget: retries stop at the budget when every replica fails", a
   assert.equal(retries, 10, "the floor of 10 retries, no more");
   assert.ok(spent >= 15, `${spent} requests were refused a retry`);
 });
+
+Deno.test("outlier detection: a replica answering 5xx is ejected by traffic, then readmitted", async () => {
+  await using t = await setup([
+    "--heartbeat-interval",
+    "60000",
+    "--outlier-errors",
+    "3",
+    "--outlier-cooldown",
+    "200",
+  ]);
+  const [owner, next] = t.balancer.manager.route(44, 2);
+  const broken = new Hono().get(
+    "/home",
+    (c) => c.json({ message: "broken", status: "failure" }, 500),
+  );
+  const healthy = t.cluster.get(owner.name).app;
+  t.cluster.get(owner.name).app = broken.get("/heartbeat", (c) => c.body(null, 200));
+  for (let i = 0; i < 3; i++) {
+    const res = await t.request("/home?id=44");
+    assert.equal(res.status, 500, "5xx answers are passed through");
+    await res.body?.cancel();
+  }
+  // Ejected before any heartbeat noticed: the next owner answers.
+  const after = await t.request("/home?id=44");
+  assert.equal((await after.json()).message, `Hello from Server: ${next.name}`);
+  assert.equal(t.balancer.manager.serving, 2);
+  assert.ok(t.balancer.manager.has(owner.name), "still managed, only out of the ring");
+  t.cluster.get(owner.name).app = healthy;
+  await waitFor(() => t.balancer.manager.serving === 3, "readmitted after the cool-down");
+  assert.equal(
+    (await (await t.request("/home?id=44")).json()).message,
+    `Hello from Server: ${owner.name}`,
+  );
+});
+
+Deno.test("outlier detection: never more than --max-ejection-percent out at once (panic)", async () => {
+  await using t = await setup(["--heartbeat-interval", "60000", "--outlier-errors", "1"]);
+  const broken = new Hono()
+    .get("/home", (c) => c.json({ message: "broken", status: "failure" }, 503))
+    .get("/heartbeat", (c) => c.body(null, 200));
+  for (const name of t.cluster.alive()) t.cluster.get(name).app = broken;
+  for (let i = 0; i < 30; i++) await (await t.request(`/home?id=${i}`)).body?.cancel();
+  // 50 % of 3 is 1: one outlier out, the other two kept in (the fault looks systemic).
+  assert.equal(t.balancer.manager.serving, 2);
+});

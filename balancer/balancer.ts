@@ -61,6 +61,9 @@ export function createBalancer(config: BalancerConfig, deps: BalancerDeps): Bala
     maxReplicas: config.maxReplicas,
     spares: config.spares,
     drainTimeoutMs: config.drainTimeoutMs,
+    outlierErrors: config.outlierErrors,
+    outlierCoolDownMs: config.outlierCoolDownMs,
+    maxEjectionPercent: config.maxEjectionPercent,
     random: deps.random,
   });
   const app = createBalancerApp(manager, {

@@ -44,6 +44,12 @@ export interface BalancerConfig {
   maxInFlight: number;
   /** Retries allowed per request over a 10 s window (0..1; 1 = no cap). */
   retryBudget: number;
+  /** Failed tries in a row that eject a replica as an outlier (0: off). */
+  outlierErrors: number;
+  /** How long an outlier stays out of the ring, ms. */
+  outlierCoolDownMs: number;
+  /** Most serving replicas out as outliers at once, percent. */
+  maxEjectionPercent: number;
   /** Query parameter with the routing key. */
   keyParam: string;
   /** Header with the routing key. */
@@ -136,6 +142,28 @@ const INTS = {
     max: 64 * 1024 * 1024,
     unit: "bytes",
   },
+  outlierErrors: {
+    flag: "outlier-errors",
+    env: "LB_OUTLIER_ERRORS",
+    fallback: 5,
+    min: 0,
+    max: 1000,
+  },
+  outlierCoolDownMs: {
+    flag: "outlier-cooldown",
+    env: "LB_OUTLIER_COOLDOWN_MS",
+    fallback: 10_000,
+    min: 10,
+    max: 3_600_000,
+    unit: "ms",
+  },
+  maxEjectionPercent: {
+    flag: "max-ejection-percent",
+    env: "LB_MAX_EJECTION_PERCENT",
+    fallback: 50,
+    min: 0,
+    max: 100,
+  },
   maxInFlight: {
     flag: "max-in-flight",
     env: "LB_MAX_IN_FLIGHT",
@@ -198,6 +226,9 @@ Every option can also be set by the environment variable in brackets; flags win.
   --response-timeout MS   a replica must start its answer within [LB_RESPONSE_TIMEOUT_MS] (15000)
   --retry-body-limit B    bodies up to B bytes may be resent to the next replica [LB_RETRY_BODY_BYTES] (65536)
   --max-admin-body B      largest /add or /rm body [LB_MAX_ADMIN_BODY_BYTES] (65536)
+  --outlier-errors N      failed tries in a row that eject a replica for a while; 0: off [LB_OUTLIER_ERRORS] (5)
+  --outlier-cooldown MS   how long an outlier stays out of the ring [LB_OUTLIER_COOLDOWN_MS] (10000)
+  --max-ejection-percent P  most replicas out as outliers at once [LB_MAX_EJECTION_PERCENT] (50)
   --max-in-flight N       requests answered at once; more get a 503 [LB_MAX_IN_FLIGHT] (10000)
   --retry-budget R        retries per request over 10 s, 0..1 (1: no cap) [LB_RETRY_BUDGET] (0.2)
   --drain-timeout MS      requests in flight get this long on /rm and shutdown [LB_DRAIN_TIMEOUT_MS] (10000)
@@ -283,6 +314,9 @@ export function parseConfig(
     maxAdminBodyBytes: int(INTS.maxAdminBodyBytes),
     drainTimeoutMs: int(INTS.drainTimeoutMs),
     maxInFlight: int(INTS.maxInFlight),
+    outlierErrors: int(INTS.outlierErrors),
+    outlierCoolDownMs: int(INTS.outlierCoolDownMs),
+    maxEjectionPercent: int(INTS.maxEjectionPercent),
     retryBudget: 0,
     keyParam: str(STRINGS.keyParam),
     keyHeader: str(STRINGS.keyHeader).toLowerCase(),

@@ -296,6 +296,7 @@ export function createProxy(options: ProxyOptions): (c: Context) => Promise<Resp
           signal: attempt.signal,
         });
         clearTimeout(timer);
+        target.outcome(res.status < 500);
         if (res.status === 404) {
           await res.body?.cancel();
           return failureResponse(400, unknownEndpoint(path));
@@ -310,12 +311,14 @@ export function createProxy(options: ProxyOptions): (c: Context) => Promise<Resp
       } catch (error) {
         if (raw.signal.aborted) return failureResponse(499, "Client closed the request");
         if (timedOut) {
+          target.outcome(false);
           return failureResponse(
             504,
             `Replica '${target.name}' did not answer '${path}' within ${responseTimeoutMs} ms`,
           );
         }
         const reason = target.ejected.aborted ? "died while answering" : describeFailure(error);
+        target.outcome(false);
         failures.push(`${target.name}: ${reason}`);
         // A refused connection proves nothing was sent; after any other failure the replica
         // may have acted on the request, so only an idempotent one is sent again.

@@ -42,6 +42,11 @@ export interface RouteTarget {
    * (when its answer has been passed on). A replica being removed waits for these.
    */
   enter(): () => void;
+  /**
+   * Reports how a try went: `false` for a failed connection or a 5xx answer. Enough
+   * failures in a row eject the replica from the ring for a cool-down (outlier detection).
+   */
+  outcome(ok: boolean): void;
 }
 
 /** Options of a {@linkcode ReplicaManager}. */
@@ -62,6 +67,12 @@ export interface ReplicaManagerOptions {
   maxReplicas: number;
   /** Warm spares to keep. Default 0. */
   spares?: number;
+  /** Failed tries in a row that eject a replica as an outlier; 0 disables. Default 5. */
+  outlierErrors?: number;
+  /** How long an outlier stays out of the ring, ms. Default 10 000. */
+  outlierCoolDownMs?: number;
+  /** Most serving replicas out as outliers at once, percent. Past it, all are used. Default 50. */
+  maxEjectionPercent?: number;
   /** Random source for hostnames and `/rm`'s choice, in [0, 1). Default `Math.random`. */
   random?: () => number;
 }
@@ -100,6 +111,10 @@ interface Replica {
   inFlight: number;
   /** Called when `inFlight` drops to 0 (a drain waits on it). */
   onIdle?: () => void;
+  /** Failed tries in a row (outlier detection). */
+  errors: number;
+  /** Out of the ring as an outlier until this timer readmits it. */
+  coolDown?: Timer;
   /** Settles when the provider's start has settled (handle or failure). */
   started: Promise<ReplicaHandle | undefined>;
   /** Resolves on the first good heartbeat, rejects when the replica fails first. */
@@ -136,7 +151,14 @@ export class ReplicaManager {
   /** @param options The provider, ring, health monitor and timings. */
   constructor(options: ReplicaManagerOptions) {
     this.#options = withDefaults(
-      { random: Math.random, spares: 0, drainTimeoutMs: 10_000 },
+      {
+        random: Math.random,
+        spares: 0,
+        drainTimeoutMs: 10_000,
+        outlierErrors: 5,
+        outlierCoolDownMs: 10_000,
+        maxEjectionPercent: 50,
+      },
       options,
     );
   }
@@ -186,6 +208,7 @@ export class ReplicaManager {
           url: replica.handle.url,
           ejected: replica.ejection.signal,
           enter: () => this.#enter(replica),
+          outcome: (ok) => this.#outcome(replica, ok),
         });
       }
     }
@@ -408,6 +431,7 @@ export class ReplicaManager {
       state: "starting",
       ejection: new AbortController(),
       inFlight: 0,
+      errors: 0,
       ready,
       markReady,
       markFailed,
@@ -481,6 +505,43 @@ export class ReplicaManager {
   }
 
   /** Takes a replica out of the ring and the managed set, stops it, resolves when it ended. */
+  /**
+   * Outlier detection (passive health): failures seen by real traffic eject a replica from
+   * the ring before its heartbeats would, for a cool-down; it is readmitted afterwards if it
+   * is still serving (a replica that also fails its heartbeats is replaced instead). Never
+   * more than `maxEjectionPercent` of the serving replicas are out at once: when that many
+   * look bad, the fault is likely not theirs, and all of them are used (panic mode).
+   */
+  #outcome(replica: Replica, ok: boolean): void {
+    const { outlierErrors, outlierCoolDownMs, maxEjectionPercent, ring, logger } = this.#options;
+    if (ok) {
+      replica.errors = 0;
+      return;
+    }
+    replica.errors++;
+    if (outlierErrors === 0 || replica.errors < outlierErrors) return;
+    if (replica.state !== "ready" || replica.spare || replica.coolDown !== undefined) return;
+    const serving = this.#live(false).filter((r) => r.state === "ready");
+    const out = serving.filter((r) => r.coolDown !== undefined).length;
+    if (out + 1 > Math.floor((serving.length * maxEjectionPercent) / 100)) {
+      logger.warn("replica.outlier_kept", { name: replica.name, errors: replica.errors, out });
+      return;
+    }
+    ring.remove(replica.name);
+    logger.warn("replica.outlier_ejected", {
+      name: replica.name,
+      errors: replica.errors,
+      cool_down_ms: outlierCoolDownMs,
+    });
+    replica.coolDown = setTimeout(() => {
+      replica.coolDown = undefined;
+      replica.errors = 0;
+      if (replica.state !== "ready" || this.#closed) return;
+      ring.add({ name: replica.name, ordinal: replica.ordinal });
+      logger.info("replica.readmitted", { name: replica.name });
+    }, outlierCoolDownMs);
+  }
+
   /** Counts one request in flight to `replica`; the returned function ends it (once). */
   #enter(replica: Replica): () => void {
     replica.inFlight++;
@@ -518,6 +579,7 @@ export class ReplicaManager {
     if (replica.state === "stopping") return Promise.resolve();
     replica.state = "stopping";
     clearTimeout(replica.startTimer);
+    clearTimeout(replica.coolDown);
     replica.markFailed(new ReplicaStartError(`replica '${replica.name}' was stopped`));
     this.#options.ring.remove(replica.name);
     this.#options.health.unwatch(replica.name);
