@@ -43,6 +43,10 @@ export interface BalancerAppOptions {
   random?: () => number;
   /** Requests answered at once at most (then 503). */
   maxInFlight: number;
+  /** All tries of one request together get this long, ms. */
+  requestDeadlineMs: number;
+  /** A client silent this long while sending its request body gets a 408, ms. */
+  bodyTimeoutMs: number;
   /** Retries allowed per request over a 10 s window (a retry budget); 1 = no cap. */
   retryBudget: number;
 }
@@ -73,6 +77,9 @@ export function createBalancerApp(backend: BalancerBackend, options: BalancerApp
       logger: options.logger,
       fetch: options.fetch,
       maxInFlight: options.maxInFlight,
+      requestDeadlineMs: options.requestDeadlineMs,
+      bodyTimeoutMs: options.bodyTimeoutMs,
+      random: options.random,
       budget: options.retryBudget < 1 ? new RetryBudget({ ratio: options.retryBudget }) : undefined,
     }),
   );

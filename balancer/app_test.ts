@@ -292,15 +292,25 @@ Deno.test("every replica unreachable: 502 naming what was tried", async () => {
   assert.equal(body.message.match(/connection refused/g).length, 3);
 });
 
-Deno.test("a replica slower than --response-timeout is a 504", async () => {
-  await using t = await setup(["--heartbeat-interval", "60000", "--response-timeout", "50"]);
+Deno.test("a replica slower than --response-timeout is a 504; other keys are unaffected", async () => {
+  await using t = await setup(["--heartbeat-interval", "60000", "--response-timeout", "100"]);
   const [owner] = t.balancer.manager.route(9, 1);
   t.cluster.get(owner.name).faults.delayMs = 1_000;
-  const res = await t.request("/home?id=9");
+  const slow = t.request("/home?id=9");
+  // Meanwhile a key of another replica answers at once.
+  const other = [...Array(200).keys()].find((k) =>
+    t.balancer.manager.route(k, 1)[0].name !== owner.name
+  )!;
+  const started = performance.now();
+  const fast = await t.request(`/home?id=${other}`);
+  assert.equal(fast.status, 200);
+  await fast.body?.cancel();
+  assert.ok(performance.now() - started < 100, "not held up by the slow replica");
+  const res = await slow;
   assert.equal(res.status, 504);
   assert.equal(
     (await res.json()).message,
-    `<Error> Replica '${owner.name}' did not answer '/home' within 50 ms`,
+    `<Error> Replica '${owner.name}' did not answer '/home' within 100 ms`,
   );
 });
 
@@ -646,4 +656,39 @@ Deno.test("outlier detection: never more than --max-ejection-percent out at once
   for (let i = 0; i < 30; i++) await (await t.request(`/home?id=${i}`)).body?.cancel();
   // 50 % of 3 is 1: one outlier out, the other two kept in (the fault looks systemic).
   assert.equal(t.balancer.manager.serving, 2);
+});
+
+Deno.test("--request-deadline bounds all tries together: 504 when it runs out", async () => {
+  await using t = await setup([
+    "--heartbeat-interval",
+    "60000",
+    "--response-timeout",
+    "5000",
+    "--request-deadline",
+    "80",
+  ]);
+  for (const name of t.cluster.alive()) t.cluster.get(name).faults.delayMs = 1_000;
+  const started = performance.now();
+  const res = await t.request("/home?id=12");
+  assert.equal(res.status, 504);
+  assert.match((await res.json()).message, /did not answer '\/home' within 8\d ms$/);
+  assert.ok(performance.now() - started < 1_000);
+});
+
+Deno.test("a client that stalls while sending its body gets a 408", async () => {
+  await using t = await setup(["--heartbeat-interval", "60000", "--body-timeout", "50"]);
+  const stalled = new ReadableStream<Uint8Array>({
+    start(controller) {
+      controller.enqueue(new TextEncoder().encode('{"partial":'));
+    },
+  });
+  const res = await t.request(
+    "/echo?id=1",
+    { method: "POST", body: stalled, duplex: "half" } as RequestInit,
+  );
+  assert.equal(res.status, 408);
+  assert.equal(
+    (await res.json()).message,
+    "<Error> Request body: the client sent nothing for 50 ms",
+  );
 });

@@ -77,6 +77,8 @@ export function createBalancer(config: BalancerConfig, deps: BalancerDeps): Bala
     fetch: deps.fetch,
     random: deps.random,
     maxInFlight: config.maxInFlight,
+    requestDeadlineMs: config.requestDeadlineMs,
+    bodyTimeoutMs: config.bodyTimeoutMs,
     retryBudget: config.retryBudget,
   });
   return {

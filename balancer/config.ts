@@ -42,6 +42,10 @@ export interface BalancerConfig {
   drainTimeoutMs: number;
   /** Requests answered at once at most; more get a 503. */
   maxInFlight: number;
+  /** All tries of one request together get this long, ms. */
+  requestDeadlineMs: number;
+  /** A client silent this long while sending its request body gets a 408, ms. */
+  bodyTimeoutMs: number;
   /** Retries allowed per request over a 10 s window (0..1; 1 = no cap). */
   retryBudget: number;
   /** Failed tries in a row that eject a replica as an outlier (0: off). */
@@ -164,6 +168,22 @@ const INTS = {
     min: 0,
     max: 100,
   },
+  requestDeadlineMs: {
+    flag: "request-deadline",
+    env: "LB_REQUEST_DEADLINE_MS",
+    fallback: 30_000,
+    min: 1,
+    max: 3_600_000,
+    unit: "ms",
+  },
+  bodyTimeoutMs: {
+    flag: "body-timeout",
+    env: "LB_BODY_TIMEOUT_MS",
+    fallback: 15_000,
+    min: 1,
+    max: 3_600_000,
+    unit: "ms",
+  },
   maxInFlight: {
     flag: "max-in-flight",
     env: "LB_MAX_IN_FLIGHT",
@@ -229,6 +249,8 @@ Every option can also be set by the environment variable in brackets; flags win.
   --outlier-errors N      failed tries in a row that eject a replica for a while; 0: off [LB_OUTLIER_ERRORS] (5)
   --outlier-cooldown MS   how long an outlier stays out of the ring [LB_OUTLIER_COOLDOWN_MS] (10000)
   --max-ejection-percent P  most replicas out as outliers at once [LB_MAX_EJECTION_PERCENT] (50)
+  --request-deadline MS   all tries of one request together, then 504 [LB_REQUEST_DEADLINE_MS] (30000)
+  --body-timeout MS       a client silent this long mid-body gets a 408 [LB_BODY_TIMEOUT_MS] (15000)
   --max-in-flight N       requests answered at once; more get a 503 [LB_MAX_IN_FLIGHT] (10000)
   --retry-budget R        retries per request over 10 s, 0..1 (1: no cap) [LB_RETRY_BUDGET] (0.2)
   --drain-timeout MS      requests in flight get this long on /rm and shutdown [LB_DRAIN_TIMEOUT_MS] (10000)
@@ -314,6 +336,8 @@ export function parseConfig(
     maxAdminBodyBytes: int(INTS.maxAdminBodyBytes),
     drainTimeoutMs: int(INTS.drainTimeoutMs),
     maxInFlight: int(INTS.maxInFlight),
+    requestDeadlineMs: int(INTS.requestDeadlineMs),
+    bodyTimeoutMs: int(INTS.bodyTimeoutMs),
     outlierErrors: int(INTS.outlierErrors),
     outlierCoolDownMs: int(INTS.outlierCoolDownMs),
     maxEjectionPercent: int(INTS.maxEjectionPercent),

@@ -16,7 +16,7 @@ import type { Logger } from "./logger.ts";
 import type { RouteTarget } from "./replica_manager.ts";
 import type { RetryBudget } from "./retry_budget.ts";
 import { failureResponse, unknownEndpoint } from "./responses.ts";
-import { rootMessage, type Timer } from "./util.ts";
+import { delay, errorMessage, rootMessage, type Timer } from "./util.ts";
 
 /** Options of {@linkcode createProxy}. */
 export interface ProxyOptions {
@@ -34,6 +34,12 @@ export interface ProxyOptions {
   fetch?: typeof fetch;
   /** Requests answered at once at most; more get a 503 with `Retry-After`. */
   maxInFlight: number;
+  /** All tries of one request together get this long, ms (then 504). */
+  requestDeadlineMs: number;
+  /** A client that sends nothing of its request body for this long gets a 408, ms. */
+  bodyTimeoutMs: number;
+  /** Random source for retry jitter, in [0, 1). Default `Math.random`. */
+  random?: () => number;
   /** Caps retries to a share of requests; none: every allowed retry is made. */
   budget?: RetryBudget;
 }
@@ -153,6 +159,11 @@ export async function bufferUpTo(
   return whole;
 }
 
+/** Backoff between tries: full jitter over this, doubling per try, … */
+const RETRY_BACKOFF_MS = 10;
+/** … up to this. */
+const RETRY_BACKOFF_CAP_MS = 100;
+
 /** Methods whose requests can be repeated without changing the outcome (RFC 9110 §9.2.2). */
 const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"]);
 
@@ -208,6 +219,7 @@ export function withIdleTimeout(
 export function createProxy(options: ProxyOptions): (c: Context) => Promise<Response> {
   const fetchFn = options.fetch ?? globalThis.fetch;
   const { logger, responseTimeoutMs, maxInFlight, budget } = options;
+  const random = options.random ?? Math.random;
   let inFlight = 0;
 
   // Admission: past `maxInFlight` requests being answered, new ones get a 503 at once
@@ -250,19 +262,36 @@ export function createProxy(options: ProxyOptions): (c: Context) => Promise<Resp
       });
     }
 
+    const deadline = performance.now() + options.requestDeadlineMs;
     let body: Uint8Array<ArrayBuffer> | ReadableStream<Uint8Array> | null = null;
     if (raw.body && raw.method !== "GET" && raw.method !== "HEAD") {
-      body = await bufferUpTo(raw.body, options.retryBodyBytes);
+      const client = withIdleTimeout(raw.body, options.bodyTimeoutMs, "the client");
+      try {
+        body = await bufferUpTo(client, options.retryBodyBytes);
+      } catch (error) {
+        return failureResponse(408, `Request body: ${errorMessage(error)}`);
+      }
     }
     const resendable = !(body instanceof ReadableStream);
     const idempotent = IDEMPOTENT.has(raw.method);
     const headers = forwardHeaders(c, url);
     const failures: string[] = [];
 
+    let tries = 0;
     for (const [index, target] of targets.entries()) {
       // Ejected since the route was chosen (say, during a slow upload): nothing was sent
       // to it, so it is skipped, not counted as a failure.
       if (target.ejected.aborted) continue;
+      if (tries++ > 0) {
+        // Exponential backoff with full jitter between tries: 0–10 ms, 0–20 ms, … 0–100 ms.
+        await delay(random() * Math.min(RETRY_BACKOFF_CAP_MS, RETRY_BACKOFF_MS * 2 ** (tries - 2)));
+      }
+      // Each try gets the response timeout, but no more than what the deadline leaves.
+      const tryMs = Math.min(responseTimeoutMs, deadline - performance.now());
+      if (tryMs <= 0) {
+        failures.push(`request deadline of ${options.requestDeadlineMs} ms reached`);
+        break;
+      }
       const attempt = new AbortController();
       const onClientGone = () => attempt.abort(new DOMException("client went away", "AbortError"));
       raw.signal.addEventListener("abort", onClientGone, { once: true });
@@ -281,7 +310,7 @@ export function createProxy(options: ProxyOptions): (c: Context) => Promise<Resp
         timer = setTimeout(() => {
           timedOut = true;
           attempt.abort(new DOMException("response timeout", "TimeoutError"));
-        }, responseTimeoutMs);
+        }, tryMs);
       };
       let sending = body;
       if (sending instanceof ReadableStream) {
@@ -314,7 +343,7 @@ export function createProxy(options: ProxyOptions): (c: Context) => Promise<Resp
           target.outcome(false);
           return failureResponse(
             504,
-            `Replica '${target.name}' did not answer '${path}' within ${responseTimeoutMs} ms`,
+            `Replica '${target.name}' did not answer '${path}' within ${Math.round(tryMs)} ms`,
           );
         }
         const reason = target.ejected.aborted ? "died while answering" : describeFailure(error);

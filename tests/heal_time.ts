@@ -14,37 +14,8 @@
 
 import { parseArgs } from "node:util";
 import { DockerClient } from "../balancer/docker_client.ts";
-import { LABELS } from "../balancer/docker_provider.ts";
-import { rep, type RunningBalancer, startBalancer, waitFor } from "./helpers.ts";
-
-/** Replicas to kill: their ids (pid or container id) and hostnames, and how to kill one. */
-interface Killer {
-  replicas(): Promise<[string, string][]>;
-  kill(id: string): Promise<void>;
-  close(): Promise<void>;
-}
-
-function processKiller(lb: RunningBalancer): Killer {
-  return {
-    replicas: () => Promise.resolve([...lb.replicas()].map(([pid, id]) => [String(pid), id])),
-    kill: (pid) => Promise.resolve(Deno.kill(Number(pid), "SIGKILL")),
-    close: () => Promise.resolve(),
-  };
-}
-
-function dockerKiller(owner: string): Killer {
-  const client = new DockerClient();
-  return {
-    async replicas() {
-      const list = await client.listContainers([`${LABELS.owner}=${owner}`]);
-      return list.filter((c) => c.State === "running").map((
-        c,
-      ) => [c.Id, c.Labels[LABELS.hostname]]);
-    },
-    kill: (id) => client.killContainer(id),
-    close: () => Promise.resolve(client.close()),
-  };
-}
+import { rep, startBalancer, waitFor } from "./helpers.ts";
+import { dockerKiller, minMedianMax, processKiller } from "./killers.ts";
 
 /** One kill's timings, ms. */
 export interface HealSample {
@@ -56,16 +27,6 @@ export interface HealSample {
   readyMs: number;
   /** Kill → `/rep` showing the original N with the replacement. */
   repMs: number;
-}
-
-function stats(values: number[]): string {
-  const sorted = [...values].sort((a, b) => a - b);
-  const median = sorted.length % 2
-    ? sorted[(sorted.length - 1) / 2]
-    : (sorted[sorted.length / 2 - 1] + sorted[sorted.length / 2]) / 2;
-  return `min ${sorted[0].toFixed(0)} / median ${median.toFixed(0)} / max ${
-    sorted.at(-1)!.toFixed(0)
-  } ms`;
 }
 
 async function main(): Promise<void> {
@@ -150,8 +111,12 @@ async function main(): Promise<void> {
     await lb.stop();
     await new DockerClient().removeNetwork(owner).catch(() => {});
   }
-  console.log(`\nkill → replacement in the ring: ${stats(samples.map((s) => s.readyMs))}`);
-  console.log(`kill → /rep shows N = ${n} again:  ${stats(samples.map((s) => s.repMs))}`);
+  console.log(
+    `\nkill → replacement in the ring (min / median / max): ${
+      minMedianMax(samples.map((s) => s.readyMs))
+    }`,
+  );
+  console.log(`kill → /rep shows N = ${n} again: ${minMedianMax(samples.map((s) => s.repMs))}`);
 }
 
 if (import.meta.main) await main();
