@@ -105,7 +105,7 @@ function passThrough(
     headers.delete("content-encoding");
     headers.delete("content-length");
   }
-  const body = res.body && withIdleTimeout(res.body, idleMs, what, ejected, onDone);
+  const body = res.body && withIdleTimeout(res.body, idleMs, what, { ejected, onDone });
   if (!body) onDone();
   return new Response(body, { status: res.status, statusText: res.statusText, headers });
 }
@@ -159,6 +159,25 @@ export async function bufferUpTo(
   return whole;
 }
 
+/** A stream went idle too long (see {@linkcode withIdleTimeout}). */
+export class IdleTimeoutError extends Error {
+  /** @param message Who sent nothing for how long. */
+  constructor(message: string) {
+    super(message);
+    this.name = "IdleTimeoutError";
+  }
+}
+
+/** Options of {@linkcode withIdleTimeout}. */
+export interface IdleTimeoutOptions {
+  /** The stream also fails when this aborts (its replica ended). */
+  ejected?: AbortSignal;
+  /** Called once when the stream has ended, failed or been cancelled. */
+  onDone?: () => void;
+  /** Called when the idle timeout fires (fetch does not pass the error on as it is). */
+  onIdle?: (error: IdleTimeoutError) => void;
+}
+
 /** Backoff between tries: full jitter over this, doubling per try, … */
 const RETRY_BACKOFF_MS = 10;
 /** … up to this. */
@@ -176,9 +195,9 @@ export function withIdleTimeout(
   body: ReadableStream<Uint8Array>,
   idleMs: number,
   what: string,
-  ejected?: AbortSignal,
-  onDone: () => void = () => {},
+  options: IdleTimeoutOptions = {},
 ): ReadableStream<Uint8Array> {
+  const { ejected, onDone = () => {}, onIdle } = options;
   const reader = body.getReader();
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
@@ -186,7 +205,11 @@ export function withIdleTimeout(
       let onEjected: (() => void) | undefined;
       const idle = new Promise<never>((_, reject) => {
         timer = setTimeout(
-          () => reject(new Error(`${what} sent nothing for ${idleMs} ms`)),
+          () => {
+            const error = new IdleTimeoutError(`${what} sent nothing for ${idleMs} ms`);
+            onIdle?.(error);
+            reject(error);
+          },
           idleMs,
         );
         onEjected = () => reject(ejected?.reason);
@@ -264,8 +287,11 @@ export function createProxy(options: ProxyOptions): (c: Context) => Promise<Resp
 
     const deadline = performance.now() + options.requestDeadlineMs;
     let body: Uint8Array<ArrayBuffer> | ReadableStream<Uint8Array> | null = null;
+    let clientStalled: IdleTimeoutError | undefined;
     if (raw.body && raw.method !== "GET" && raw.method !== "HEAD") {
-      const client = withIdleTimeout(raw.body, options.bodyTimeoutMs, "the client");
+      const client = withIdleTimeout(raw.body, options.bodyTimeoutMs, "the client", {
+        onIdle: (error) => clientStalled = error,
+      });
       try {
         body = await bufferUpTo(client, options.retryBodyBytes);
       } catch (error) {
@@ -284,13 +310,18 @@ export function createProxy(options: ProxyOptions): (c: Context) => Promise<Resp
       if (target.ejected.aborted) continue;
       if (tries++ > 0) {
         // Exponential backoff with full jitter between tries: 0–10 ms, 0–20 ms, … 0–100 ms.
-        await delay(random() * Math.min(RETRY_BACKOFF_CAP_MS, RETRY_BACKOFF_MS * 2 ** (tries - 2)));
+        const cap = Math.min(RETRY_BACKOFF_CAP_MS, RETRY_BACKOFF_MS * 2 ** (tries - 2));
+        await delay(random() * cap, raw.signal);
       }
+      if (raw.signal.aborted) return failureResponse(499, "Client closed the request");
       // Each try gets the response timeout, but no more than what the deadline leaves.
       const tryMs = Math.min(responseTimeoutMs, deadline - performance.now());
       if (tryMs <= 0) {
-        failures.push(`request deadline of ${options.requestDeadlineMs} ms reached`);
-        break;
+        const tried = failures.length ? ` (${failures.join("; ")})` : "";
+        return failureResponse(
+          504,
+          `No answer for '${path}' within the request deadline of ${options.requestDeadlineMs} ms${tried}`,
+        );
       }
       const attempt = new AbortController();
       const onClientGone = () => attempt.abort(new DOMException("client went away", "AbortError"));
@@ -339,8 +370,11 @@ export function createProxy(options: ProxyOptions): (c: Context) => Promise<Resp
         });
       } catch (error) {
         if (raw.signal.aborted) return failureResponse(499, "Client closed the request");
+        // The client stopped sending its (streamed) body: not the replica's fault.
+        if (clientStalled) return failureResponse(408, `Request body: ${clientStalled.message}`);
         if (timedOut) {
-          target.outcome(false);
+          // A try the deadline cut short says little about the replica.
+          if (tryMs >= responseTimeoutMs) target.outcome(false);
           return failureResponse(
             504,
             `Replica '${target.name}' did not answer '${path}' within ${Math.round(tryMs)} ms`,

@@ -524,7 +524,10 @@ export class ReplicaManager {
     const serving = this.#live(false).filter((r) => r.state === "ready");
     const out = serving.filter((r) => r.coolDown !== undefined).length;
     if (out + 1 > Math.floor((serving.length * maxEjectionPercent) / 100)) {
-      logger.warn("replica.outlier_kept", { name: replica.name, errors: replica.errors, out });
+      // Logged once per streak, not on every failed try.
+      if (replica.errors === outlierErrors) {
+        logger.warn("replica.outlier_kept", { name: replica.name, errors: replica.errors, out });
+      }
       return;
     }
     ring.remove(replica.name);
@@ -537,8 +540,12 @@ export class ReplicaManager {
       replica.coolDown = undefined;
       replica.errors = 0;
       if (replica.state !== "ready" || this.#closed) return;
-      ring.add({ name: replica.name, ordinal: replica.ordinal });
-      logger.info("replica.readmitted", { name: replica.name });
+      try {
+        ring.add({ name: replica.name, ordinal: replica.ordinal });
+        logger.info("replica.readmitted", { name: replica.name });
+      } catch (error) {
+        this.#fail(replica, `cannot rejoin the ring: ${errorMessage(error)}`);
+      }
     }, outlierCoolDownMs);
   }
 

@@ -128,15 +128,16 @@ export class FakeCluster implements Provider {
   };
 }
 
-/** Waits until `condition()` is true, polling every 5 ms; throws after `timeoutMs`. */
+/** Waits until `condition()` is true, polling every `intervalMs`; throws after `timeoutMs`. */
 export async function waitFor(
   condition: () => boolean | Promise<boolean>,
   what: string,
   timeoutMs = 5_000,
+  intervalMs = 5,
 ): Promise<void> {
   const deadline = performance.now() + timeoutMs;
   while (!(await condition())) {
     if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms: ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
 }

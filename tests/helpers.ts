@@ -215,6 +215,6 @@ export async function steadyLoad(
 
 /** `GET /rep`'s message. */
 export async function rep(baseUrl: string): Promise<{ N: number; replicas: string[] }> {
-  const res = await fetch(`${baseUrl}/rep`);
+  const res = await fetch(`${baseUrl}/rep`, { signal: AbortSignal.timeout(5_000) });
   return (await res.json()).message;
 }
