@@ -44,6 +44,20 @@ interface Kill {
 
 const OUTSTANDING_CAP = 512;
 
+const USAGE = `Usage: deno task chaos [options] [-- balancer flags]
+
+Steady GET load at a balancer of its own while a random serving replica is killed every few
+seconds; prints a report and writes the timeline as JSON. Exits 1 if a request failed, a
+replica was not replaced within 3 s, or load could not be sent.
+
+  --duration S          run length, seconds (30)
+  --rate N              requests per second, open loop (200)
+  --kill-interval MS    time between kills (2000)
+  --provider P          process or docker (process; docker needs the ringlb:latest image)
+  --slow                one replica answers after 2 s all along (process provider)
+  --out FILE            timeline JSON (results/chaos-<provider>-<time>.json)
+  -h, --help            this text`;
+
 function fail(message: string): never {
   console.error(`chaos: ${message}`);
   Deno.exit(2);
@@ -74,6 +88,7 @@ async function main(): Promise<void> {
         provider: { type: "string", default: "process" },
         slow: { type: "boolean" },
         out: { type: "string" },
+        help: { type: "boolean", short: "h" },
       },
       allowPositionals: true,
       strict: true,
@@ -82,6 +97,10 @@ async function main(): Promise<void> {
     fail(`${(error as Error).message.split("\n")[0]} (balancer flags go after --)`);
   }
   const { values, positionals } = parsed;
+  if (values.help) {
+    console.log(USAGE);
+    return;
+  }
   const durationS = intOption(values.duration, "duration", 1, 3600);
   const rate = intOption(values.rate, "rate", 1, 5000);
   const killInterval = intOption(values["kill-interval"], "kill-interval", 200, 600_000);
