@@ -262,8 +262,7 @@ export class DockerProvider implements Provider {
       const address = info.NetworkSettings.Networks[network]?.IPAddress;
       if (!address) throw new Error(`container has no address on network '${network}'`);
       if (this.#reach === "name") await this.#assertUniqueName(name, address);
-      const host = this.#reach === "name" ? name : address;
-      const handle = new ContainerHandle(spec.name, id, `http://${host}:${port}`, name, this);
+      const handle = new ContainerHandle(spec.name, id, this.#urlOf(name, address), name, this);
       this.#handles.set(id, handle);
       return handle;
     } catch (error) {
@@ -279,7 +278,7 @@ export class DockerProvider implements Provider {
    */
   async adopt(): Promise<AdoptedReplica[]> {
     await this.init();
-    const { client, network, port, logger } = this.#options;
+    const { client, network, logger } = this.#options;
     const adopted: (AdoptedReplica & { created: string })[] = [];
     // Promotion notes: container id → ordinal.
     const notes = new Map<string, { volume: string; ordinal: number }>();
@@ -300,18 +299,12 @@ export class DockerProvider implements Provider {
       }
       const info = await client.inspectContainer(summary.Id);
       const address = info.NetworkSettings.Networks[network]?.IPAddress;
-      const host = this.#reach === "name" ? container : address;
-      if (!host) {
+      if (!address) {
         await client.removeContainer(summary.Id).catch(() => {});
         continue;
       }
-      const handle = new ContainerHandle(
-        hostname,
-        summary.Id,
-        `http://${host}:${port}`,
-        container,
-        this,
-      );
+      const url = this.#urlOf(container, address);
+      const handle = new ContainerHandle(hostname, summary.Id, url, container, this);
       this.#handles.set(summary.Id, handle);
       const note = notes.get(summary.Id);
       notes.delete(summary.Id);
@@ -367,6 +360,11 @@ export class DockerProvider implements Provider {
     this.#handles.delete(handle.id);
     await client.removeVolume(this.#noteName(handle.id)).catch(() => {});
     handle.ended({ description: "removed" });
+  }
+
+  /** Where a replica is reached: by container name or by its address on the network. */
+  #urlOf(container: string, address: string): string {
+    return `http://${this.#reach === "name" ? container : address}:${this.#options.port}`;
   }
 
   /**

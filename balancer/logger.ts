@@ -54,6 +54,32 @@ export function formatLine(
   return line;
 }
 
+/** A line of the log, read back (tools that watch the balancer, tests). */
+export interface LogRecord {
+  /** Milliseconds since the epoch. */
+  time: number;
+  /** Level. */
+  level: string;
+  /** Event name, e.g. `replica.ready`. */
+  event: string;
+  /** Fields, quoted values unquoted. */
+  fields: Record<string, string>;
+}
+
+/** Reads back a line written by {@linkcode formatLine}; `undefined` for any other line. */
+export function parseLine(line: string): LogRecord | undefined {
+  const head = line.match(/^(\S+) (\S+) +(\S+)/);
+  const time = head ? Date.parse(head[1]) : Number.NaN;
+  if (!head || Number.isNaN(time)) return undefined;
+  const fields: Record<string, string> = {};
+  for (
+    const [, key, value] of line.slice(head[0].length).matchAll(/ (\w+)=("(?:[^"\\]|\\.)*"|\S+)/g)
+  ) {
+    fields[key] = value.startsWith('"') ? JSON.parse(value) : value;
+  }
+  return { time, level: head[2], event: head[3], fields };
+}
+
 /** A logger that prints lines at or above `level`. */
 export function createLogger(options: LoggerOptions = {}): Logger {
   const threshold = LOG_LEVELS.indexOf(options.level ?? "info");

@@ -110,6 +110,13 @@ function passThrough(
   return new Response(body, { status: res.status, statusText: res.statusText, headers });
 }
 
+/** The 503 for a request no replica is serving. */
+function noReplica(path: string): Response {
+  return failureResponse(503, `No replica is available to serve '${path}'`, {
+    "retry-after": "1",
+  });
+}
+
 /** A fetch failure in a few words. */
 function describeFailure(error: unknown): string {
   const message = rootMessage(error);
@@ -279,11 +286,7 @@ export function createProxy(options: ProxyOptions): (c: Context) => Promise<Resp
     const url = new URL(raw.url);
     const path = url.pathname;
     const targets = options.route(options.keyOf(c), Number.POSITIVE_INFINITY);
-    if (targets.length === 0) {
-      return failureResponse(503, `No replica is available to serve '${path}'`, {
-        "retry-after": "1",
-      });
-    }
+    if (targets.length === 0) return noReplica(path);
 
     const deadline = performance.now() + options.requestDeadlineMs;
     let body: Uint8Array<ArrayBuffer> | ReadableStream<Uint8Array> | null = null;
@@ -401,11 +404,7 @@ export function createProxy(options: ProxyOptions): (c: Context) => Promise<Resp
         target.ejected.removeEventListener("abort", onEjected);
       }
     }
-    if (failures.length === 0) {
-      return failureResponse(503, `No replica is available to serve '${path}'`, {
-        "retry-after": "1",
-      });
-    }
+    if (failures.length === 0) return noReplica(path); // every target was ejected meanwhile
     return failureResponse(502, `No replica could answer '${path}' (${failures.join("; ")})`);
   }
 }

@@ -371,7 +371,7 @@ export class ReplicaManager {
 
   /** Replicas the balancer keeps: the desired count, or more while some are still stopping. */
   #wanted(): number {
-    return Math.max(this.#desired, this.snapshot().N);
+    return Math.max(this.#desired, this.#live(false).length);
   }
 
   /** Runs admin operations one at a time, in arrival order. */

@@ -15,6 +15,7 @@
 
 import { parseArgs } from "node:util";
 import { DockerClient } from "../balancer/docker_client.ts";
+import { parseLine } from "../balancer/logger.ts";
 import { rep, startBalancer, waitFor } from "./helpers.ts";
 import { dockerKiller, type Killer, minMedianMax, processKiller } from "./killers.ts";
 
@@ -188,29 +189,25 @@ async function main(): Promise<void> {
     await killer.kill(id);
     kills.push(kill);
     watchers.push((async () => {
-      const pattern = new RegExp(
-        `^(\\S+) \\S+ +replica\\.stopping name=(${victim}|"${victim}")( |$)`,
-      );
-      const serving = /^(\S+) \S+ +replica\.(?:ready|promoted) name=("[^"]*"|\S+)/;
       let scanned = logMark; // the log is read incrementally
       await waitFor(
         async () => {
           for (; scanned < lb.log.length; scanned++) {
-            const line = lb.log[scanned];
-            const detected = line.match(pattern);
-            if (detected && kill.detectedMs === undefined) {
-              kill.detectedMs = Date.parse(detected[1]) - killedWall;
+            const record = parseLine(lb.log[scanned]);
+            if (!record) continue;
+            const name = record.fields.name;
+            if (record.event === "replica.stopping" && name === victim) {
+              kill.detectedMs ??= record.time - killedWall;
             }
             // The first replica to start serving after this kill that is not one of those
             // serving before it, and not already another kill's replacement.
-            const ready = line.match(serving);
-            const name = ready?.[2].replace(/^"|"$/g, "");
+            const serving = record.event === "replica.ready" || record.event === "replica.promoted";
             if (
-              ready && name && kill.servingMs === undefined && kill.detectedMs !== undefined &&
+              serving && kill.servingMs === undefined && kill.detectedMs !== undefined &&
               !before.includes(name) && !credited.has(name)
             ) {
               credited.add(name);
-              kill.servingMs = Date.parse(ready[1]) - killedWall;
+              kill.servingMs = record.time - killedWall;
             }
           }
           if (kill.restoredMs === undefined) {

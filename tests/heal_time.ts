@@ -14,6 +14,7 @@
 
 import { parseArgs } from "node:util";
 import { DockerClient } from "../balancer/docker_client.ts";
+import { parseLine } from "../balancer/logger.ts";
 import { rep, startBalancer, waitFor } from "./helpers.ts";
 import { dockerKiller, minMedianMax, processKiller } from "./killers.ts";
 
@@ -76,10 +77,10 @@ async function main(): Promise<void> {
     await waitFor(
       () => {
         for (const line of lb.log.slice(logMark)) {
-          const match = line.match(/^(\S+) info {2}replica\.(?:ready|promoted) name=(\S+)/);
-          if (match) {
-            readyAt = Date.parse(match[1]);
-            replacement = match[2];
+          const record = parseLine(line);
+          if (record?.event === "replica.ready" || record?.event === "replica.promoted") {
+            readyAt = record.time;
+            replacement = record.fields.name;
             return true;
           }
         }
