@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { Hono } from "hono";
+import { MaglevRing } from "../ring/mod.ts";
 import { createBalancer } from "./balancer.ts";
 import { parseConfig } from "./config.ts";
 import { silentLogger } from "./logger.ts";
@@ -691,4 +692,31 @@ Deno.test("a client that stalls while sending its body gets a 408", async () => 
     (await res.json()).message,
     "<Error> Request body: the client sent nothing for 50 ms",
   );
+});
+
+Deno.test("--ring maglev: keys go where a Maglev ring of the same members puts them", async () => {
+  await using t = await setup(["--ring", "maglev"]);
+  const ring = new MaglevRing();
+  for (const name of ["Server 3", "Server 1", "Server 2"]) ring.add({ name, ordinal: 1 });
+  for (const id of [1, 123456, 654321, 111111, 999999, 424242]) {
+    const res = await t.request(`/home?id=${id}`);
+    assert.equal(
+      await res.text(),
+      `{"message":"Hello from Server: ${ring.lookup(id)}","status":"successful"}`,
+    );
+  }
+});
+
+Deno.test("--bounded-load: one hot key's concurrent requests spread under the cap", async () => {
+  for (const [flags, most] of [[[], 12], [["--bounded-load", "0.25"], 5]] as const) {
+    await using t = await setup(["--ring", "ketama", ...flags]);
+    for (const name of t.cluster.alive()) t.cluster.get(name).faults.delayMs = 100;
+    const answers = await Promise.all(
+      Array.from({ length: 12 }, async () => await (await t.request("/home?id=777")).text()),
+    );
+    const counts = new Map<string, number>();
+    for (const answer of answers) counts.set(answer, (counts.get(answer) ?? 0) + 1);
+    // ε = 0.25: no replica above ⌈1.25 · 12/3⌉ = 5 of the 12; without it all 12 on the owner.
+    assert.equal(Math.max(...counts.values()), most, JSON.stringify([...counts]));
+  }
 });

@@ -5,7 +5,7 @@
  */
 
 import type { Hono } from "hono";
-import { SlotRing } from "../ring/mod.ts";
+import { createRing } from "../ring/mod.ts";
 import { createBalancerApp } from "./app.ts";
 import type { BalancerConfig } from "./config.ts";
 import { HealthMonitor } from "./health.ts";
@@ -54,7 +54,7 @@ export function createBalancer(config: BalancerConfig, deps: BalancerDeps): Bala
   });
   const manager = new ReplicaManager({
     provider: deps.provider,
-    ring: new SlotRing({ probing: config.probing }),
+    ring: createRing(config.ring),
     health,
     logger,
     startTimeoutMs: config.startTimeoutMs,

@@ -6,7 +6,13 @@
  */
 
 import { parseArgs } from "node:util";
-import type { Probing } from "../ring/mod.ts";
+import {
+  createRing,
+  RING_ALGORITHMS,
+  type RingConfig,
+  SLOT_HASH_NAMES,
+  SlotRing,
+} from "../ring/mod.ts";
 import { ConfigError, parsePort } from "../server/mod.ts";
 import { LOG_LEVELS, type LogLevel } from "./logger.ts";
 
@@ -58,8 +64,8 @@ export interface BalancerConfig {
   keyParam: string;
   /** Header with the routing key. */
   keyHeader: string;
-  /** Slot-ring collision handling. */
-  probing: Probing;
+  /** The ring: algorithm, its options, bounded loads. */
+  ring: RingConfig;
   /** What runs replicas. */
   provider: "process" | "docker";
   /** Docker provider: image replicas run. */
@@ -78,8 +84,8 @@ export interface BalancerConfig {
   logLevel: LogLevel;
 }
 
-/** The assignment's ring holds floor(512 / 9) = 56 servers. */
-const RING_CAPACITY = 56;
+/** Most replicas of any ring (the spec ring holds fewer: 56 with its defaults). */
+const MAX_REPLICAS = 1000;
 
 interface IntSpec {
   flag: string;
@@ -91,13 +97,13 @@ interface IntSpec {
 }
 
 const INTS = {
-  replicas: { flag: "replicas", env: "LB_REPLICAS", fallback: 3, min: 0, max: RING_CAPACITY },
+  replicas: { flag: "replicas", env: "LB_REPLICAS", fallback: 3, min: 0, max: MAX_REPLICAS },
   maxReplicas: {
     flag: "max-replicas",
     env: "LB_MAX_REPLICAS",
     fallback: 50,
     min: 1,
-    max: RING_CAPACITY,
+    max: MAX_REPLICAS,
   },
   heartbeatIntervalMs: {
     flag: "heartbeat-interval",
@@ -216,6 +222,11 @@ const STRINGS = {
   keyParam: { flag: "key-param", env: "LB_KEY_PARAM", fallback: "id" },
   keyHeader: { flag: "key-header", env: "LB_KEY_HEADER", fallback: "x-request-id" },
   probing: { flag: "probing", env: "LB_PROBING", fallback: "linear" },
+  ring: { flag: "ring", env: "LB_RING", fallback: "spec" },
+  slotHash: { flag: "slot-hash", env: "LB_SLOT_HASH", fallback: "spec" },
+  vnodes: { flag: "vnodes", env: "LB_VNODES", fallback: "auto" },
+  ringSize: { flag: "ring-size", env: "LB_RING_SIZE", fallback: "auto" },
+  boundedLoad: { flag: "bounded-load", env: "LB_BOUNDED_LOAD", fallback: "off" },
   provider: { flag: "provider", env: "LB_PROVIDER", fallback: "process" },
   dockerImage: { flag: "docker-image", env: "LB_DOCKER_IMAGE", fallback: "ringlb:latest" },
   dockerNetwork: { flag: "docker-network", env: "LB_DOCKER_NETWORK", fallback: "net1" },
@@ -238,7 +249,7 @@ Every option can also be set by the environment variable in brackets; flags win.
   --host ADDR             interface to listen on [LB_HOST] (0.0.0.0)
   --replicas N            replicas to start with [LB_REPLICAS] (3)
   --names "A,B,…"         their hostnames [LB_NAMES] ("Server 1", "Server 2", …)
-  --max-replicas N        most replicas at once, up to 56 [LB_MAX_REPLICAS] (50)
+  --max-replicas N        most replicas at once (the spec ring holds 56) [LB_MAX_REPLICAS] (50)
   --heartbeat-interval MS heartbeat period [LB_HEARTBEAT_INTERVAL_MS] (500)
   --heartbeat-timeout MS  heartbeat timeout [LB_HEARTBEAT_TIMEOUT_MS] (300)
   --fail-threshold N      failed heartbeats in a row that eject a replica [LB_FAIL_THRESHOLD] (2)
@@ -256,7 +267,13 @@ Every option can also be set by the environment variable in brackets; flags win.
   --drain-timeout MS      requests in flight get this long on /rm and shutdown [LB_DRAIN_TIMEOUT_MS] (10000)
   --key-param NAME        query parameter with the routing key [LB_KEY_PARAM] (id)
   --key-header NAME       header with the routing key [LB_KEY_HEADER] (x-request-id)
-  --probing linear|quadratic  slot collisions in the ring [LB_PROBING] (linear)
+  --ring spec|ketama|maglev|rendezvous  the consistent-hash algorithm [LB_RING] (spec)
+  --slot-hash spec|fnv|xxhash  spec ring: the H/Φ pair [LB_SLOT_HASH] (spec)
+  --probing linear|quadratic  spec ring: slot collisions [LB_PROBING] (linear)
+  --vnodes N|auto         spec ring: virtual nodes per replica (9); ketama: points per
+                          unit of weight (1000) [LB_VNODES] (auto)
+  --ring-size N|auto      spec ring: slots (512); maglev: table size, a prime (65537) [LB_RING_SIZE]
+  --bounded-load E|off    no replica above (1+E) x the average requests in flight [LB_BOUNDED_LOAD] (off)
   --provider process|docker  what runs replicas [LB_PROVIDER] (process)
   --docker-image IMAGE    image replicas run [LB_DOCKER_IMAGE] (ringlb:latest)
   --docker-network NAME   network replicas join, created if absent [LB_DOCKER_NETWORK] (net1)
@@ -344,7 +361,7 @@ export function parseConfig(
     retryBudget: 0,
     keyParam: str(STRINGS.keyParam),
     keyHeader: str(STRINGS.keyHeader).toLowerCase(),
-    probing: oneOf(str(STRINGS.probing), ["linear", "quadratic"], "--probing"),
+    ring: parseRing(raw),
     provider: oneOf(str(STRINGS.provider), ["process", "docker"], "--provider"),
     dockerImage: str(STRINGS.dockerImage),
     dockerNetwork: str(STRINGS.dockerNetwork),
@@ -369,6 +386,18 @@ export function parseConfig(
   if (!config.dockerImage) throw new ConfigError(`--docker-image must not be empty`);
   if (!config.keyParam || !/^[!#$%&'*+.^_`|~0-9a-z-]+$/.test(config.keyHeader)) {
     throw new ConfigError(`--key-param and --key-header must be non-empty names`);
+  }
+  if (config.ring.algorithm === "spec") {
+    const capacity = new SlotRing({ slots: config.ring.size, virtualNodes: config.ring.vnodes })
+      .capacity;
+    if (config.maxReplicas > capacity) {
+      if (values["max-replicas"] !== undefined || env.LB_MAX_REPLICAS) {
+        throw new ConfigError(
+          `--max-replicas (${config.maxReplicas}) must not exceed the spec ring's capacity (${capacity})`,
+        );
+      }
+      config.maxReplicas = capacity;
+    }
   }
   if (config.replicas > config.maxReplicas) {
     throw new ConfigError(
@@ -406,4 +435,41 @@ export function parseConfig(
   }
   config.names = names;
   return { help: false, config };
+}
+
+type RawValue = (spec: { flag: string; env: string; fallback: string }) => [string, string];
+
+/** `--ring` and its options; builds the ring once so every bad option is caught at start. */
+function parseRing(raw: RawValue): RingConfig {
+  const str = (spec: { flag: string; env: string; fallback: string }) => raw(spec)[0];
+  const ring: RingConfig = {
+    algorithm: oneOf(str(STRINGS.ring), RING_ALGORITHMS, "--ring"),
+    slotHash: oneOf(str(STRINGS.slotHash), SLOT_HASH_NAMES, "--slot-hash"),
+    probing: oneOf(str(STRINGS.probing), ["linear", "quadratic"] as const, "--probing"),
+  };
+  for (const [key, spec] of [["vnodes", STRINGS.vnodes], ["size", STRINGS.ringSize]] as const) {
+    const [text, what] = raw(spec);
+    if (text === "auto") continue;
+    if (!/^[0-9]{1,8}$/.test(text) || Number(text) < 1) {
+      throw new ConfigError(`${what} must be 'auto' or a positive integer, got '${text}'`);
+    }
+    ring[key] = Number(text);
+  }
+  const [boundText, boundWhat] = raw(STRINGS.boundedLoad);
+  if (boundText !== "off") {
+    const epsilon = /^[0-9]{1,3}(\.[0-9]+)?$|^\.[0-9]+$/.test(boundText) ? Number(boundText) : 0;
+    if (!(epsilon > 0 && epsilon <= 100)) {
+      throw new ConfigError(
+        `${boundWhat} must be 'off' or a number above 0, up to 100, got '${boundText}'`,
+      );
+    }
+    ring.boundedLoad = epsilon;
+  }
+  try {
+    createRing(ring);
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    throw new ConfigError(`bad ring option (--ring ${ring.algorithm}): ${message}`);
+  }
+  return ring;
 }

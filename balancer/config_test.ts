@@ -55,12 +55,15 @@ Deno.test("--help is a request for help", () => {
 Deno.test("bad values are one-line ConfigErrors naming the setting", () => {
   rejects(["--port", "http"], "--port must be a port number (0-65535), got 'http'");
   rejects([], "LB_PORT must be a port number (0-65535), got '99999'", { LB_PORT: "99999" });
-  rejects(["--replicas=-1"], "--replicas must be an integer from 0 to 56, got '-1'");
+  rejects(["--replicas=-1"], "--replicas must be an integer from 0 to 1000, got '-1'");
   rejects(
     ["--heartbeat-interval", "fast"],
     "--heartbeat-interval must be an integer from 10 to 600000 ms, got 'fast'",
   );
-  rejects(["--max-replicas", "100"], "--max-replicas must be an integer from 1 to 56, got '100'");
+  rejects(
+    ["--max-replicas", "100"],
+    "--max-replicas (100) must not exceed the spec ring's capacity (56)",
+  );
   rejects(
     ["--replicas", "9", "--max-replicas", "5"],
     "--replicas (9) must not exceed --max-replicas (5)",
@@ -73,5 +76,36 @@ Deno.test("bad values are one-line ConfigErrors naming the setting", () => {
   rejects(
     ["extra"],
     "Unexpected argument 'extra'. This command does not take positional arguments (see --help)",
+  );
+});
+
+Deno.test("ring options: --ring, --slot-hash, --vnodes, --ring-size, --bounded-load", () => {
+  assert.deepEqual(config([]).ring, { algorithm: "spec", slotHash: "spec", probing: "linear" });
+  const c = config(["--ring", "maglev", "--ring-size", "257", "--bounded-load", "0.5"]);
+  assert.equal(c.ring.algorithm, "maglev");
+  assert.equal(c.ring.size, 257);
+  assert.equal(c.ring.boundedLoad, 0.5);
+  assert.equal(config([], { LB_RING: "ketama", LB_VNODES: "200" }).ring.vnodes, 200);
+  assert.equal(config(["--ring", "rendezvous", "--max-replicas", "500"]).maxReplicas, 500);
+  // A spec ring of 64 slots (K = log2 64 = 6) holds 10 replicas: the default cap follows.
+  assert.equal(config(["--ring-size", "64", "--replicas", "2"]).maxReplicas, 10);
+  rejects(
+    ["--ring", "chord"],
+    "--ring must be one of spec, ketama, maglev, rendezvous, got 'chord'",
+  );
+  rejects(["--slot-hash", "md5"], "--slot-hash must be one of spec, fnv, xxhash, got 'md5'");
+  rejects(["--vnodes=-3"], "--vnodes must be 'auto' or a positive integer, got '-3'");
+  rejects(
+    ["--ring", "maglev", "--ring-size", "1000"],
+    "bad ring option (--ring maglev): tableSize must be a prime up to 16777216, got 1000",
+  );
+  rejects(
+    ["--bounded-load", "0"],
+    "--bounded-load must be 'off' or a number above 0, up to 100, got '0'",
+  );
+  rejects(
+    [],
+    "LB_BOUNDED_LOAD must be 'off' or a number above 0, up to 100, got 'lots'",
+    { LB_BOUNDED_LOAD: "lots" },
   );
 });

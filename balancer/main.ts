@@ -9,6 +9,7 @@
  * @module
  */
 
+import { describeRing } from "../ring/mod.ts";
 import { createBalancer } from "./balancer.ts";
 import { type BalancerConfig, ConfigError, HELP, parseConfig } from "./config.ts";
 import { DockerClient, socketFromDockerHost } from "./docker_client.ts";
@@ -97,8 +98,7 @@ async function main(): Promise<number> {
     replicas: config.replicas,
     provider: provider.kind,
     spares: config.spares,
-    ring: "spec",
-    probing: config.probing,
+    ring: describeRing(config.ring),
   });
   try {
     await balancer.start();

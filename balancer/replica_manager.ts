@@ -12,7 +12,7 @@
  * @module
  */
 
-import type { Ring, RoutingKey } from "../ring/mod.ts";
+import { isLoadAware, type Ring, type RoutingKey } from "../ring/mod.ts";
 import type { HealthMonitor } from "./health.ts";
 import type { Logger } from "./logger.ts";
 import { HostnameConflictError, type Provider, type ReplicaHandle } from "./provider.ts";
@@ -552,10 +552,14 @@ export class ReplicaManager {
   /** Counts one request in flight to `replica`; the returned function ends it (once). */
   #enter(replica: Replica): () => void {
     replica.inFlight++;
+    const ring = this.#options.ring;
+    const loadAware = isLoadAware(ring);
+    if (loadAware) ring.acquire(replica.name);
     let done = false;
     return () => {
       if (done) return;
       done = true;
+      if (loadAware) ring.release(replica.name);
       if (--replica.inFlight === 0) replica.onIdle?.();
     };
   }

@@ -54,6 +54,15 @@ const encoder = new TextEncoder();
 /** FNV-1a, 32 bits, over the UTF-8 bytes of `text`. Returns an unsigned integer. */
 export function fnv1a32(text: string): number {
   let hash = FNV32_OFFSET;
+  let ascii = true;
+  for (let i = 0; i < text.length && ascii; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 0x80) ascii = false;
+    hash ^= c;
+    hash = Math.imul(hash, FNV32_PRIME);
+  }
+  if (ascii) return hash >>> 0;
+  hash = FNV32_OFFSET;
   for (const byte of encoder.encode(text)) {
     hash ^= byte;
     hash = Math.imul(hash, FNV32_PRIME);

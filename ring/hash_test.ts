@@ -27,6 +27,9 @@ Deno.test("fnv1a32 matches published test vectors", () => {
   assert.equal(fnv1a32(""), 0x811c9dc5);
   assert.equal(fnv1a32("a"), 0xe40c292c);
   assert.equal(fnv1a32("foobar"), 0xbf9cf968);
+  // Non-ASCII text hashes its UTF-8 bytes: "é" is C3 A9.
+  const e = Math.imul(Math.imul(0x811c9dc5 ^ 0xc3, 0x01000193) ^ 0xa9, 0x01000193) >>> 0;
+  assert.equal(fnv1a32("é"), e);
 });
 
 Deno.test("keyToInteger: numeric ids as numbers, other keys hashed", () => {

@@ -1,19 +1,26 @@
 /**
  * Consistent-hash rings and their hash functions. Pure: no I/O, no globals, deterministic.
  *
+ * - {@linkcode SlotRing}: the assignment's ring (M = 512 slots, K = 9, H and Φ), exact.
+ * - {@linkcode KetamaRing}, {@linkcode MaglevRing}, {@linkcode RendezvousRing}: the rings
+ *   production balancers use, with weights.
+ * - {@linkcode BoundedLoadRing}: a load cap on top of any ring.
+ * - {@linkcode createRing}: a ring from a {@linkcode RingConfig} (the balancer's `--ring`).
+ *
  * @example
  * ```ts
- * import { SlotRing } from "./mod.ts";
- * const ring = new SlotRing(); // the assignment's M = 512, K = 9, H, Φ
+ * import { createRing } from "./mod.ts";
+ * const ring = createRing({ algorithm: "maglev" });
  * ring.add({ name: "Server 1", ordinal: 1 });
- * ring.lookupN(123456, 2); // owner first, then the failover order
+ * ring.add({ name: "Server 2", ordinal: 2 });
+ * ring.lookupN(123456, 2); // owner first, then the fail-over order
  * ```
  *
  * @module
  */
 
-export type { Ring, RingNode, RoutingKey } from "./types.ts";
-export { RingFullError } from "./types.ts";
+export type { LoadAwareRing, Ring, RingNode, RoutingKey } from "./types.ts";
+export { isLoadAware, RingFullError } from "./types.ts";
 export {
   fnv1a32,
   type HashValue,
@@ -24,4 +31,27 @@ export {
   specVirtualNodeHash,
   type VirtualNodeHash,
 } from "./hash.ts";
+export { fmix32, hashKey, hashText, keyBytes, murmur3, xxh32 } from "./hash32.ts";
 export { type Probing, SlotRing, type SlotRingOptions, type VirtualNode } from "./slot_ring.ts";
+export {
+  SLOT_HASH_NAMES,
+  SLOT_HASHES,
+  type SlotHashName,
+  type SlotHashPair,
+} from "./slot_hashes.ts";
+export { KETAMA_DEFAULT_POINTS, KetamaRing, type KetamaRingOptions } from "./ketama_ring.ts";
+export {
+  isPrime,
+  MAGLEV_DEFAULT_TABLE_SIZE,
+  MaglevRing,
+  type MaglevRingOptions,
+} from "./maglev_ring.ts";
+export { RendezvousRing } from "./rendezvous_ring.ts";
+export { BoundedLoadRing, DEFAULT_BALANCE_FACTOR } from "./bounded_load.ts";
+export {
+  createRing,
+  describeRing,
+  RING_ALGORITHMS,
+  type RingAlgorithm,
+  type RingConfig,
+} from "./factory.ts";

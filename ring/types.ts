@@ -13,6 +13,12 @@ export interface RingNode {
    * Φ(i, j)). Stable for a hostname while it lives, unique within a ring.
    */
   readonly ordinal: number;
+  /**
+   * Relative capacity, a positive finite number; default 1. Rings that support weights
+   * (ketama, Maglev, rendezvous) give a member a share of keys proportional to it; the
+   * slot ring ignores it.
+   */
+  readonly weight?: number;
 }
 
 /**
@@ -50,4 +56,22 @@ export class RingFullError extends Error {
     super(message);
     this.name = "RingFullError";
   }
+}
+
+/**
+ * A ring that routes by load as well as by key (bounded loads): the balancer tells it when a
+ * request to a member starts and ends.
+ */
+export interface LoadAwareRing extends Ring {
+  /** A request to `name` has started. */
+  acquire(name: string): void;
+  /** A request to `name` has ended (once per `acquire`). */
+  release(name: string): void;
+  /** Requests in flight to `name`. */
+  load(name: string): number;
+}
+
+/** Whether `ring` wants to hear about requests starting and ending. */
+export function isLoadAware(ring: Ring): ring is LoadAwareRing {
+  return typeof (ring as Partial<LoadAwareRing>).acquire === "function";
 }

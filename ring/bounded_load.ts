@@ -1,0 +1,116 @@
+/**
+ * Consistent hashing with bounded loads (Mirrokni, Thorup and Zadimoghaddam, SODA 2018; used
+ * by Google Cloud Pub/Sub and HAProxy's `hash-balance-factor`): on top of any ring, a member
+ * takes a new request only while it has fewer than `⌈(1+ε)·average⌉` in flight; otherwise the
+ * request goes to the next member in the key's ring order that does.
+ *
+ * @module
+ */
+
+import type { LoadAwareRing, Ring, RingNode, RoutingKey } from "./types.ts";
+
+/** The default ε: no member above 125 % of the average load. */
+export const DEFAULT_BALANCE_FACTOR = 0.25;
+
+/**
+ * Wraps a ring with a load cap. The balancer calls {@linkcode BoundedLoadRing.acquire} when a
+ * request to a member starts and {@linkcode BoundedLoadRing.release} when it ends; lookups
+ * then skip members at the cap `⌈(1+ε)·(inFlight + 1)/N⌉` (the `+ 1` is the request being
+ * placed), so no member ever exceeds it and the average always fits under it.
+ *
+ * Keys stay on their ring owner while it is under the cap, so the wrapper costs nothing at
+ * light load; under a hot key or a hot member it trades affinity for balance. Membership
+ * changes go to the inner ring.
+ */
+export class BoundedLoadRing implements LoadAwareRing {
+  /** The ring keys are placed by. */
+  readonly inner: Ring;
+  /** ε: how far above the average a member may go. */
+  readonly epsilon: number;
+  readonly #load = new Map<string, number>();
+  #total = 0;
+
+  /** Wraps `inner`. Throws `RangeError` unless `epsilon` is a finite number > 0. */
+  constructor(inner: Ring, epsilon = DEFAULT_BALANCE_FACTOR) {
+    if (!Number.isFinite(epsilon) || epsilon <= 0) {
+      throw new RangeError(`bounded-load ε must be a number > 0, got ${epsilon}`);
+    }
+    this.inner = inner;
+    this.epsilon = epsilon;
+  }
+
+  /** Number of members. */
+  get size(): number {
+    return this.inner.size;
+  }
+
+  /** Requests in flight to every member (including those that left while some were in flight). */
+  get inFlight(): number {
+    return this.#total;
+  }
+
+  /** The most requests a member may have in flight when one more is placed. */
+  get cap(): number {
+    const n = this.inner.size;
+    return n === 0 ? 0 : Math.ceil(((1 + this.epsilon) * (this.#total + 1)) / n);
+  }
+
+  /** Adds a member to the inner ring. */
+  add(node: RingNode): void {
+    this.inner.add(node);
+  }
+
+  /** Removes a member from the inner ring; its in-flight count stays until released. */
+  remove(name: string): boolean {
+    return this.inner.remove(name);
+  }
+
+  /** Whether a member with this name is present. */
+  has(name: string): boolean {
+    return this.inner.has(name);
+  }
+
+  /** The members, in the order they were added. */
+  nodes(): readonly RingNode[] {
+    return this.inner.nodes();
+  }
+
+  /** The first member in the key's ring order that is under the cap. */
+  lookup(key: RoutingKey): string | undefined {
+    const owner = this.inner.lookup(key);
+    if (owner === undefined || this.load(owner) < this.cap) return owner;
+    return this.lookupN(key, 1)[0];
+  }
+
+  /**
+   * The member {@linkcode lookup} picks, then the others in the key's ring order: the order
+   * to try them in. Fewer than `n` when the ring has fewer members.
+   */
+  lookupN(key: RoutingKey, n: number): string[] {
+    const order = this.inner.lookupN(key, this.inner.size);
+    const cap = this.cap;
+    const chosen = order.findIndex((name) => this.load(name) < cap);
+    if (chosen > 0) order.unshift(...order.splice(chosen, 1));
+    return order.slice(0, Math.max(0, n));
+  }
+
+  /** A request to `name` has started. */
+  acquire(name: string): void {
+    this.#load.set(name, this.load(name) + 1);
+    this.#total++;
+  }
+
+  /** A request to `name` has ended. Extra releases are ignored. */
+  release(name: string): void {
+    const load = this.load(name);
+    if (load === 0) return;
+    if (load === 1) this.#load.delete(name);
+    else this.#load.set(name, load - 1);
+    this.#total--;
+  }
+
+  /** Requests in flight to `name`. */
+  load(name: string): number {
+    return this.#load.get(name) ?? 0;
+  }
+}

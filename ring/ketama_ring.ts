@@ -1,0 +1,123 @@
+/**
+ * A ketama-style ring (libketama, nginx `hash … consistent`, Envoy's ring hash): every member
+ * gets many points on a 2³² circle, in proportion to its weight; a key belongs to the first
+ * point clockwise from its hash.
+ *
+ * @module
+ */
+
+import { hashKey, hashText } from "./hash32.ts";
+import { MemberRing, weightOf } from "./member_ring.ts";
+import type { RingNode, RoutingKey } from "./types.ts";
+
+/** Options of a {@linkcode KetamaRing}. */
+export interface KetamaRingOptions {
+  /**
+   * Points per unit of weight. More points even out the load (the spread of a member's share
+   * shrinks like 1/√points) at the cost of memory and build time. Default
+   * {@linkcode KETAMA_DEFAULT_POINTS}.
+   */
+  points?: number;
+}
+
+/** Default points per unit of weight: enough for max/mean ≤ 1.05 with a handful of members. */
+export const KETAMA_DEFAULT_POINTS = 1000;
+
+/** Most members a ketama ring takes (owner indexes are packed in 20 bits). */
+const MAX_MEMBERS = 2 ** 20;
+const OWNER_SHIFT = 2 ** 20;
+/** The search index splits the circle into 2¹⁶ buckets by the points' top 16 bits. */
+const BUCKETS = 2 ** 16;
+
+/**
+ * Ketama: member `m` gets `round(points × weight)` points at `xxh32("<name>-<i>")`; a key at
+ * `xxh32(key)` belongs to the first point at or after it, wrapping around. Lookup is a binary
+ * search within one of 2¹⁶ buckets of the circle, allocation-free. Adding a member moves keys
+ * only to it; removing one moves only its keys. Points that collide are ordered by member
+ * name, so the layout depends only on the member set.
+ */
+export class KetamaRing extends MemberRing {
+  /** Points per unit of weight. */
+  readonly pointsPerWeight: number;
+  #points = new Uint32Array(0);
+  #owners = new Uint32Array(0);
+  /** `#buckets[b]`: index of the first point whose top 16 bits are ≥ b (a search index). */
+  #buckets = new Uint32Array(BUCKETS + 1);
+
+  /** Builds an empty ring. Throws `RangeError` on a bad option. */
+  constructor(options: KetamaRingOptions = {}) {
+    super();
+    const points = options.points ?? KETAMA_DEFAULT_POINTS;
+    if (!Number.isSafeInteger(points) || points < 1 || points > 100_000) {
+      throw new RangeError(`points must be an integer from 1 to 100000, got ${points}`);
+    }
+    this.pointsPerWeight = points;
+  }
+
+  /** Total points on the circle. */
+  get pointCount(): number {
+    this.sorted();
+    return this.#points.length;
+  }
+
+  protected override checkRoom(size: number): void {
+    if (size > MAX_MEMBERS) throw new RangeError(`a ketama ring takes at most ${MAX_MEMBERS}`);
+  }
+
+  protected rebuild(members: readonly RingNode[]): void {
+    const counts = members.map((m) => Math.max(1, Math.round(this.pointsPerWeight * weightOf(m))));
+    const total = counts.reduce((a, b) => a + b, 0);
+    // Pack point·2²⁰ + owner into one exact double, so one numeric sort orders by point and
+    // breaks ties by name order.
+    const packed = new Float64Array(total);
+    let k = 0;
+    members.forEach((member, owner) => {
+      for (let i = 0; i < counts[owner]; i++) {
+        packed[k++] = hashText(`${member.name}-${i}`) * OWNER_SHIFT + owner;
+      }
+    });
+    packed.sort();
+    this.#points = new Uint32Array(total);
+    this.#owners = new Uint32Array(total);
+    for (let i = 0; i < total; i++) {
+      const owner = packed[i] % OWNER_SHIFT;
+      this.#owners[i] = owner;
+      this.#points[i] = (packed[i] - owner) / OWNER_SHIFT;
+    }
+    let i = 0;
+    for (let b = 0; b <= BUCKETS; b++) {
+      while (i < total && this.#points[i] >>> 16 < b) i++;
+      this.#buckets[b] = i;
+    }
+  }
+
+  protected ownerIndex(key: RoutingKey): number {
+    return this.#owners[this.#startOf(key)];
+  }
+
+  protected ownerIndexes(key: RoutingKey, n: number): number[] {
+    const found: number[] = [];
+    const total = this.#points.length;
+    const start = this.#startOf(key);
+    for (let step = 0; step < total && found.length < n; step++) {
+      const owner = this.#owners[(start + step) % total];
+      if (!found.includes(owner)) found.push(owner);
+    }
+    return found;
+  }
+
+  /** Index of the first point ≥ the key's hash, wrapping to 0. */
+  #startOf(key: RoutingKey): number {
+    const h = hashKey(key);
+    const points = this.#points;
+    // Binary search within the key's bucket: a few points at most.
+    let lo = this.#buckets[h >>> 16];
+    let hi = this.#buckets[(h >>> 16) + 1];
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (points[mid] < h) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo === points.length ? 0 : lo;
+  }
+}
