@@ -64,6 +64,7 @@ export function createBalancer(config: BalancerConfig, deps: BalancerDeps): Bala
     outlierErrors: config.outlierErrors,
     outlierCoolDownMs: config.outlierCoolDownMs,
     maxEjectionPercent: config.maxEjectionPercent,
+    heartbeatIntervalMs: config.heartbeatIntervalMs,
     random: deps.random,
   });
   const app = createBalancerApp(manager, {

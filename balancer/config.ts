@@ -15,6 +15,7 @@ import {
 } from "../ring/mod.ts";
 import { ConfigError, parsePort } from "../server/mod.ts";
 import { LOG_LEVELS, type LogLevel } from "./logger.ts";
+import { parseBackends, type StaticBackend } from "./static_provider.ts";
 
 export { ConfigError };
 
@@ -66,8 +67,10 @@ export interface BalancerConfig {
   keyHeader: string;
   /** The ring: algorithm, its options, bounded loads. */
   ring: RingConfig;
-  /** What runs replicas. */
-  provider: "process" | "docker";
+  /** What runs replicas (`static`: servers that already run, see `backends`). */
+  provider: "process" | "docker" | "static";
+  /** `--provider static`: the servers to route to; they are the replicas. */
+  backends: StaticBackend[];
   /** Docker provider: image replicas run. */
   dockerImage: string;
   /** Docker provider: network replicas join. */
@@ -228,6 +231,7 @@ const STRINGS = {
   ringSize: { flag: "ring-size", env: "LB_RING_SIZE", fallback: "auto" },
   boundedLoad: { flag: "bounded-load", env: "LB_BOUNDED_LOAD", fallback: "off" },
   provider: { flag: "provider", env: "LB_PROVIDER", fallback: "process" },
+  backends: { flag: "backends", env: "LB_BACKENDS", fallback: "" },
   dockerImage: { flag: "docker-image", env: "LB_DOCKER_IMAGE", fallback: "ringlb:latest" },
   dockerNetwork: { flag: "docker-network", env: "LB_DOCKER_NETWORK", fallback: "net1" },
   dockerOwner: { flag: "docker-owner", env: "LB_DOCKER_OWNER", fallback: "ringlb" },
@@ -274,7 +278,9 @@ Every option can also be set by the environment variable in brackets; flags win.
                           unit of weight (1000) [LB_VNODES] (auto)
   --ring-size N|auto      spec ring: slots (512); maglev: table size, a prime (65537) [LB_RING_SIZE]
   --bounded-load E|off    no replica above (1+E) x the average requests in flight [LB_BOUNDED_LOAD] (off)
-  --provider process|docker  what runs replicas [LB_PROVIDER] (process)
+  --provider process|docker|static  what runs replicas [LB_PROVIDER] (process)
+  --backends "URL,name=URL,…"  with --provider static: running servers to route to, health-
+                          checked, never started or stopped [LB_BACKENDS]
   --docker-image IMAGE    image replicas run [LB_DOCKER_IMAGE] (ringlb:latest)
   --docker-network NAME   network replicas join, created if absent [LB_DOCKER_NETWORK] (net1)
   --docker-owner NAME     owner label of this balancer's containers [LB_DOCKER_OWNER] (ringlb)
@@ -362,7 +368,8 @@ export function parseConfig(
     keyParam: str(STRINGS.keyParam),
     keyHeader: str(STRINGS.keyHeader).toLowerCase(),
     ring: parseRing(raw),
-    provider: oneOf(str(STRINGS.provider), ["process", "docker"], "--provider"),
+    provider: oneOf(str(STRINGS.provider), ["process", "docker", "static"], "--provider"),
+    backends: [],
     dockerImage: str(STRINGS.dockerImage),
     dockerNetwork: str(STRINGS.dockerNetwork),
     dockerOwner: str(STRINGS.dockerOwner),
@@ -419,6 +426,44 @@ export function parseConfig(
     throw new ConfigError(
       `${sparesWhat} must be 'auto' or an integer from 0 to 10, got '${sparesText}'`,
     );
+  }
+  const [backendsText, backendsWhat] = raw(STRINGS.backends);
+  if (config.provider === "static") {
+    try {
+      config.backends = parseBackends(backendsText);
+    } catch (error) {
+      throw new ConfigError(`${backendsWhat}: ${(error as Error).message}`);
+    }
+    if (config.backends.length === 0) {
+      throw new ConfigError(`--provider static needs --backends (e.g. http://127.0.0.1:8081)`);
+    }
+    for (const [flag, envName] of [["replicas", "LB_REPLICAS"], ["names", "LB_NAMES"]]) {
+      if (values[flag] !== undefined || env[envName]) {
+        throw new ConfigError(
+          `--${flag} does not go with --provider static: the backends are the replicas`,
+        );
+      }
+    }
+    if (config.spares > 0 && sparesText !== "auto") {
+      throw new ConfigError(`--spares does not go with --provider static`);
+    }
+    config.replicas = config.backends.length;
+    config.names = config.backends.map((b) => b.name);
+    if (config.ring.algorithm === "spec") {
+      const { size: slots, vnodes: virtualNodes } = config.ring;
+      const { capacity } = new SlotRing({ slots, virtualNodes });
+      if (config.replicas > capacity) {
+        throw new ConfigError(
+          `--backends lists ${config.replicas} servers; the spec ring holds ${capacity} ` +
+            `(use --ring maglev, ketama or rendezvous)`,
+        );
+      }
+    }
+    config.maxReplicas = Math.max(config.maxReplicas, config.replicas);
+    return { help: false, config };
+  }
+  if (backendsText) {
+    throw new ConfigError(`${backendsWhat} needs --provider static`);
   }
   const given = str(STRINGS.names).split(",").map((name) => name.trim()).filter(Boolean);
   if (given.length > config.replicas) {

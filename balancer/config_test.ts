@@ -69,7 +69,7 @@ Deno.test("bad values are one-line ConfigErrors naming the setting", () => {
     "--replicas (9) must not exceed --max-replicas (5)",
   );
   rejects(["--probing", "cubic"], "--probing must be one of linear, quadratic, got 'cubic'");
-  rejects(["--provider", "k8s"], "--provider must be one of process, docker, got 'k8s'");
+  rejects(["--provider", "k8s"], "--provider must be one of process, docker, static, got 'k8s'");
   rejects(["--names", "A,B,C,D"], "--names lists 4 hostnames for 3 replicas");
   rejects(["--names", "A,A"], "--names lists a hostname twice");
   rejects(["--nope"], "Unknown option '--nope' (see --help)");

@@ -17,6 +17,7 @@ import { DockerProvider } from "./docker_provider.ts";
 import { createLogger, type Logger } from "./logger.ts";
 import { ProcessProvider } from "./process_provider.ts";
 import type { Provider } from "./provider.ts";
+import { StaticProvider } from "./static_provider.ts";
 import { delay, errorMessage } from "./util.ts";
 
 /** The configured provider. Replicas get the balancer's `FAULT_*` variables (test hooks). */
@@ -28,6 +29,7 @@ function createProvider(
   if (config.provider === "process") {
     return new ProcessProvider({ logger, startTimeoutMs: config.startTimeoutMs });
   }
+  if (config.provider === "static") return new StaticProvider(config.backends);
   const faults = Object.entries(env).filter(([name]) => name.startsWith("FAULT_"));
   return new DockerProvider({
     client: new DockerClient({ socket: socketFromDockerHost(env.DOCKER_HOST) }),

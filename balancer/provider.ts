@@ -65,8 +65,14 @@ export interface AdoptedReplica {
 
 /** Starts replicas. */
 export interface Provider {
-  /** Short name for logs and config: `process`, `docker`. */
+  /** Short name for logs and config: `process`, `docker`, `static`. */
   readonly kind: string;
+  /**
+   * Whether a failed replica is replaced by a new one (default true). A provider of servers it
+   * does not run (`static`) says false: a failed replica leaves the ring and rejoins when its
+   * heartbeats pass again.
+   */
+  readonly respawns?: boolean;
   /**
    * Prepares the provider (checks the engine, creates networks). Rejects with a clear
    * message when it cannot work at all. Optional; `start` must work without it.

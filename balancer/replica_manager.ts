@@ -73,6 +73,8 @@ export interface ReplicaManagerOptions {
   outlierCoolDownMs?: number;
   /** Most serving replicas out as outliers at once, percent. Past it, all are used. Default 50. */
   maxEjectionPercent?: number;
+  /** Heartbeat period, ms: how often a static backend that is down is polled. Default 500. */
+  heartbeatIntervalMs?: number;
   /** Random source for hostnames and `/rm`'s choice, in [0, 1). Default `Math.random`. */
   random?: () => number;
 }
@@ -147,6 +149,8 @@ export class ReplicaManager {
   #startFailures = 0;
   #respawnTimer?: Timer;
   #admin: Promise<unknown> = Promise.resolve();
+  /** False for providers whose replicas are not ours to replace (static backends). */
+  readonly #respawns: boolean;
 
   /** @param options The provider, ring, health monitor and timings. */
   constructor(options: ReplicaManagerOptions) {
@@ -158,9 +162,11 @@ export class ReplicaManager {
         outlierErrors: 5,
         outlierCoolDownMs: 10_000,
         maxEjectionPercent: 50,
+        heartbeatIntervalMs: 500,
       },
       options,
     );
+    this.#respawns = options.provider.respawns !== false;
   }
 
   /** Number of replicas wanted. */
@@ -404,7 +410,10 @@ export class ReplicaManager {
         return handle;
       },
       (error) => {
-        if (chosen && error instanceof HostnameConflictError && replica.state !== "stopping") {
+        const given = chosen && error instanceof HostnameConflictError;
+        if ((given || !this.#respawns) && replica.state !== "stopping") {
+          // A name taken elsewhere, or a provider that has nothing else to start: give up
+          // this replica (and the desired count with it) instead of retrying.
           this.#desired = Math.max(0, this.#desired - 1);
           replica.markFailed(error);
           this.#retire(replica, `not started: ${error.message}`, "warn");
@@ -494,6 +503,10 @@ export class ReplicaManager {
   /** A replica exited, failed its heartbeats or never started: eject it and replace it. */
   #fail(replica: Replica, reason: string): void {
     if (replica.state === "stopping") return;
+    if (!this.#respawns && replica.handle && !this.#closed) {
+      this.#sideline(replica, reason);
+      return;
+    }
     const wasReady = replica.state === "ready";
     if (!wasReady) this.#startFailures++;
     replica.markFailed(
@@ -504,7 +517,31 @@ export class ReplicaManager {
     this.#scheduleReconcile();
   }
 
-  /** Takes a replica out of the ring and the managed set, stops it, resolves when it ended. */
+  /**
+   * A replica of a provider that does not respawn (static backends) failed: it leaves the ring
+   * but stays managed, and rejoins on its first good heartbeat, polled at the normal interval.
+   */
+  #sideline(replica: Replica, reason: string): void {
+    const { ring, health, logger, heartbeatIntervalMs } = this.#options;
+    clearTimeout(replica.startTimer);
+    clearTimeout(replica.coolDown);
+    replica.coolDown = undefined;
+    if (replica.state === "ready") {
+      ring.remove(replica.name);
+      replica.state = "starting";
+      logger.warn("replica.down", { name: replica.name, reason });
+    } else {
+      replica.markFailed(
+        new ReplicaStartError(`replica '${replica.name}' is not answering: ${reason}`),
+      );
+      logger.warn("replica.not_answering", { name: replica.name, reason });
+    }
+    health.watch(replica.name, replica.handle!.url, {
+      onUp: () => this.#onReady(replica),
+      onDown: (why) => this.#fail(replica, why),
+    }, { downIntervalMs: heartbeatIntervalMs });
+  }
+
   /**
    * Outlier detection (passive health): failures seen by real traffic eject a replica from
    * the ring before its heartbeats would, for a cool-down; it is readmitted afterwards if it

@@ -1,0 +1,134 @@
+import assert from "node:assert/strict";
+import { createServerApp } from "../server/mod.ts";
+import { createBalancer } from "./balancer.ts";
+import { parseConfig } from "./config.ts";
+import { silentLogger } from "./logger.ts";
+import { parseBackends, StaticProvider } from "./static_provider.ts";
+import { waitFor } from "./testing.ts";
+
+Deno.test("parseBackends: URLs and name=URL items, with one-line errors", () => {
+  assert.deepEqual(parseBackends("http://127.0.0.1:18081, web-2=http://127.0.0.1:18082/"), [
+    { name: "127.0.0.1:18081", url: "http://127.0.0.1:18081" },
+    { name: "web-2", url: "http://127.0.0.1:18082" },
+  ]);
+  assert.deepEqual(parseBackends(""), []);
+  assert.throws(() => parseBackends("ftp://h:1"), /must be an http:\/\/ or https:\/\/ URL/);
+  assert.throws(() => parseBackends("127.0.0.1:1"), /is not a URL \(expected http:\/\/host:port\)/);
+  assert.throws(() => parseBackends("nonsense"), /'nonsense' is not a URL/);
+  assert.throws(() => parseBackends("http://h:1/api"), /no path or query/);
+  assert.throws(() => parseBackends("http://h:1?x=1"), /no path or query/);
+  assert.throws(() => parseBackends("http://u:p@h:1"), /credentials/);
+  assert.throws(() => parseBackends("a=http://h:1,a=http://h:2"), /backend name 'a' twice/);
+  assert.throws(() => parseBackends("http://h:1,b=http://h:1"), /backend http:\/\/h:1 twice/);
+});
+
+Deno.test("--provider static: the backends are the replicas; bad combinations refused", () => {
+  const parsed = parseConfig(["--provider", "static", "--backends", "a=http://127.0.0.1:1"], {});
+  assert.ok(!parsed.help);
+  assert.equal(parsed.config.replicas, 1);
+  assert.deepEqual(parsed.config.names, ["a"]);
+  const refused = (args: string[], message: RegExp) =>
+    assert.throws(() => parseConfig(args, {}), message);
+  refused(["--provider", "static"], /--provider static needs --backends/);
+  refused(["--backends", "http://127.0.0.1:1"], /--backends needs --provider static/);
+  refused(
+    ["--provider", "static", "--backends", "http://127.0.0.1:1", "--replicas", "3"],
+    /--replicas does not go with --provider static/,
+  );
+  refused(["--provider", "static", "--backends", "ftp://x:1"], /^.*--backends: 'ftp:\/\/x:1'/);
+  const many = Array.from({ length: 60 }, (_, i) => `http://127.0.0.1:${20000 + i}`).join(",");
+  refused(["--provider", "static", "--backends", many], /the spec ring holds 56/);
+  const maglev = parseConfig(["--provider", "static", "--backends", many, "--ring", "maglev"], {});
+  assert.ok(!maglev.help && maglev.config.replicas === 60 && maglev.config.maxReplicas === 60);
+});
+
+/** A replica app served on loopback; `close()` stops it, `port` stays for a restart. */
+function serve(id: string, port = 0) {
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port, onListen: () => {} },
+    createServerApp({ id }).fetch,
+  );
+  return { server, port: server.addr.port };
+}
+
+Deno.test("static backends: routed to, ejected when down, back when up; never stopped", async () => {
+  const servers = ["a", "b", "c"].map((id) => serve(id));
+  const backends = servers.map((s, i) => `${"abc"[i]}=http://127.0.0.1:${s.port}`).join(",");
+  const parsed = parseConfig([
+    "--provider",
+    "static",
+    "--backends",
+    backends,
+    "--ring",
+    "maglev",
+    "--heartbeat-interval",
+    "20",
+    "--heartbeat-timeout",
+    "200",
+  ], {});
+  if (parsed.help) throw new Error("unreachable");
+  const provider = new StaticProvider(parsed.config.backends);
+  const balancer = createBalancer(parsed.config, { provider, logger: silentLogger });
+  const get = async (path: string) => {
+    const res = await balancer.app.request(path);
+    return { status: res.status, body: await res.text() };
+  };
+  try {
+    await balancer.start();
+    assert.equal(balancer.manager.serving, 3);
+    assert.equal(
+      (await get("/rep")).body,
+      '{"message":{"N":3,"replicas":["a","b","c"]},"status":"successful"}',
+    );
+    const seen = new Set<string>();
+    for (let id = 0; id < 60; id++) seen.add((await get(`/home?id=${id}`)).body);
+    assert.equal(seen.size, 3, "every backend serves some keys");
+
+    // b goes down: it leaves the ring, and its keys are served by the others meanwhile.
+    const port = servers[1].port;
+    await servers[1].server.shutdown();
+    await waitFor(() => balancer.manager.serving === 2, "b out of the ring");
+    for (let id = 0; id < 30; id++) {
+      const res = await get(`/home?id=${id}`);
+      assert.equal(res.status, 200);
+      assert.doesNotMatch(res.body, /Server: b"/);
+    }
+    // Nothing was started in its place: /rep still lists the three configured backends.
+    assert.match((await get("/rep")).body, /"N":3,"replicas":\["a","b","c"\]/);
+
+    // b comes back on the same port: it rejoins on its first good heartbeat.
+    servers[1] = serve("b", port);
+    await waitFor(() => balancer.manager.serving === 3, "b back in the ring", 5_000);
+    const again = new Set<string>();
+    for (let id = 0; id < 60; id++) again.add((await get(`/home?id=${id}`)).body);
+    assert.equal(again.size, 3);
+
+    // /rm takes a backend out without stopping it; /add brings it back; unknown names fail.
+    assert.equal(
+      (await balancer.app.request("/rm", {
+        method: "DELETE",
+        body: JSON.stringify({ n: 1, hostnames: ["c"] }),
+      })).status,
+      200,
+    );
+    const still = await fetch(`http://127.0.0.1:${servers[2].port}/heartbeat`);
+    await still.body?.cancel();
+    assert.equal(still.status, 200, "c was left running");
+    const add = await balancer.app.request("/add", {
+      method: "POST",
+      body: JSON.stringify({ n: 1, hostnames: ["c"] }),
+    });
+    assert.equal(add.status, 200, await add.text());
+    const unknown = await balancer.app.request("/add", {
+      method: "POST",
+      body: JSON.stringify({ n: 1, hostnames: ["zz"] }),
+    });
+    const body = await unknown.text();
+    assert.equal(unknown.status, 400, body);
+    assert.match(body, /no static backend is named 'zz'/);
+    assert.equal(balancer.manager.snapshot().N, 3, "the failed /add changed nothing");
+  } finally {
+    await balancer.close();
+    await Promise.all(servers.map((s) => s.server.shutdown().catch(() => {})));
+  }
+});
