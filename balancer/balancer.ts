@@ -5,7 +5,7 @@
  */
 
 import type { Hono } from "hono";
-import { createRing } from "../ring/mod.ts";
+import { createRing, type Ring } from "../ring/mod.ts";
 import { createBalancerApp } from "./app.ts";
 import type { BalancerConfig } from "./config.ts";
 import { HealthMonitor } from "./health.ts";
@@ -31,6 +31,8 @@ export interface Balancer {
   readonly app: Hono;
   /** The replica manager. */
   readonly manager: ReplicaManager;
+  /** The ring requests are routed by (the manager owns its membership). */
+  readonly ring: Ring;
   /**
    * Adopts the replicas of a previous run that still live (Docker), then starts as many
    * of the configured ones as are missing; resolves once they serve (rejects if one fails
@@ -52,9 +54,10 @@ export function createBalancer(config: BalancerConfig, deps: BalancerDeps): Bala
     fetch: deps.fetch,
     random: deps.random,
   });
+  const ring = createRing(config.ring);
   const manager = new ReplicaManager({
     provider: deps.provider,
-    ring: createRing(config.ring),
+    ring,
     health,
     logger,
     startTimeoutMs: config.startTimeoutMs,
@@ -85,6 +88,7 @@ export function createBalancer(config: BalancerConfig, deps: BalancerDeps): Bala
   return {
     app,
     manager,
+    ring,
     async start() {
       await deps.provider.init?.();
       const adopted = await manager.adopt();

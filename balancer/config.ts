@@ -8,6 +8,9 @@
 import { parseArgs } from "node:util";
 import {
   createRing,
+  DEFAULT_BALANCE_FACTOR,
+  KETAMA_DEFAULT_POINTS,
+  MAGLEV_DEFAULT_TABLE_SIZE,
   RING_ALGORITHMS,
   type RingConfig,
   SLOT_HASH_NAMES,
@@ -277,7 +280,8 @@ Every option can also be set by the environment variable in brackets; flags win.
   --vnodes N|auto         spec ring: virtual nodes per replica (9); ketama: points per
                           unit of weight (1000) [LB_VNODES] (auto)
   --ring-size N|auto      spec ring: slots (512); maglev: table size, a prime (65537) [LB_RING_SIZE]
-  --bounded-load E|off    no replica above (1+E) x the average requests in flight [LB_BOUNDED_LOAD] (off)
+  --bounded-load E|on|off  no replica above (1+E) x the average requests in flight; on: 0.25
+                          [LB_BOUNDED_LOAD] (off)
   --provider process|docker|static  what runs replicas [LB_PROVIDER] (process)
   --backends "URL,name=URL,…"  with --provider static: running servers to route to, health-
                           checked, never started or stopped [LB_BACKENDS]
@@ -394,22 +398,24 @@ export function parseConfig(
   if (!config.keyParam || !/^[!#$%&'*+.^_`|~0-9a-z-]+$/.test(config.keyHeader)) {
     throw new ConfigError(`--key-param and --key-header must be non-empty names`);
   }
-  if (config.ring.algorithm === "spec") {
-    const capacity = new SlotRing({ slots: config.ring.size, virtualNodes: config.ring.vnodes })
-      .capacity;
-    if (config.maxReplicas > capacity) {
-      if (values["max-replicas"] !== undefined || env.LB_MAX_REPLICAS) {
-        throw new ConfigError(
-          `--max-replicas (${config.maxReplicas}) must not exceed the spec ring's capacity (${capacity})`,
-        );
-      }
-      config.maxReplicas = capacity;
+  const capacity = ringCapacity(config.ring);
+  const [, maxWhat] = raw({ ...INTS.maxReplicas, fallback: "" });
+  const maxGiven = values["max-replicas"] !== undefined || Boolean(env.LB_MAX_REPLICAS);
+  if (config.maxReplicas > capacity) {
+    if (maxGiven) {
+      throw new ConfigError(
+        `${maxWhat} (${config.maxReplicas}) must not exceed what --ring ${config.ring.algorithm} ` +
+          `holds (${capacity})`,
+      );
     }
+    config.maxReplicas = capacity;
   }
   if (config.replicas > config.maxReplicas) {
-    throw new ConfigError(
-      `--replicas (${config.replicas}) must not exceed --max-replicas (${config.maxReplicas})`,
-    );
+    const [, replicasWhat] = raw({ ...INTS.replicas, fallback: "" });
+    const limit = maxGiven
+      ? `${maxWhat} (${config.maxReplicas})`
+      : `what --ring ${config.ring.algorithm} holds (${config.maxReplicas})`;
+    throw new ConfigError(`${replicasWhat} (${config.replicas}) must not exceed ${limit}`);
   }
   const [budgetText, budgetWhat] = raw(STRINGS.retryBudget);
   config.retryBudget = /^(0(\.[0-9]+)?|1(\.0+)?|\.[0-9]+)$/.test(budgetText)
@@ -449,15 +455,12 @@ export function parseConfig(
     }
     config.replicas = config.backends.length;
     config.names = config.backends.map((b) => b.name);
-    if (config.ring.algorithm === "spec") {
-      const { size: slots, vnodes: virtualNodes } = config.ring;
-      const { capacity } = new SlotRing({ slots, virtualNodes });
-      if (config.replicas > capacity) {
-        throw new ConfigError(
-          `--backends lists ${config.replicas} servers; the spec ring holds ${capacity} ` +
-            `(use --ring maglev, ketama or rendezvous)`,
-        );
-      }
+    const capacity = ringCapacity(config.ring);
+    if (config.replicas > capacity) {
+      throw new ConfigError(
+        `--backends lists ${config.replicas} servers; --ring ${config.ring.algorithm} holds ` +
+          `${capacity}`,
+      );
     }
     config.maxReplicas = Math.max(config.maxReplicas, config.replicas);
     return { help: false, config };
@@ -492,6 +495,19 @@ function parseRing(raw: RawValue): RingConfig {
     slotHash: oneOf(str(STRINGS.slotHash), SLOT_HASH_NAMES, "--slot-hash"),
     probing: oneOf(str(STRINGS.probing), ["linear", "quadratic"] as const, "--probing"),
   };
+  // Options only some rings have: given to another ring, they are a mistake worth a word.
+  const applies = {
+    vnodes: ["spec", "ketama"],
+    size: ["spec", "maglev"],
+    slotHash: ["spec"],
+    probing: ["spec"],
+  } as const;
+  const names = {
+    vnodes: STRINGS.vnodes,
+    size: STRINGS.ringSize,
+    slotHash: STRINGS.slotHash,
+    probing: STRINGS.probing,
+  };
   for (const [key, spec] of [["vnodes", STRINGS.vnodes], ["size", STRINGS.ringSize]] as const) {
     const [text, what] = raw(spec);
     if (text === "auto") continue;
@@ -500,12 +516,20 @@ function parseRing(raw: RawValue): RingConfig {
     }
     ring[key] = Number(text);
   }
+  for (const key of ["vnodes", "size", "slotHash", "probing"] as const) {
+    const [text, what] = raw(names[key]);
+    const allowed: readonly string[] = applies[key];
+    if (text !== names[key].fallback && !allowed.includes(ring.algorithm)) {
+      throw new ConfigError(`${what} does not apply to --ring ${ring.algorithm}`);
+    }
+  }
   const [boundText, boundWhat] = raw(STRINGS.boundedLoad);
-  if (boundText !== "off") {
+  if (boundText === "on") ring.boundedLoad = DEFAULT_BALANCE_FACTOR;
+  else if (boundText !== "off") {
     const epsilon = /^[0-9]{1,3}(\.[0-9]+)?$|^\.[0-9]+$/.test(boundText) ? Number(boundText) : 0;
     if (!(epsilon > 0 && epsilon <= 100)) {
       throw new ConfigError(
-        `${boundWhat} must be 'off' or a number above 0, up to 100, got '${boundText}'`,
+        `${boundWhat} must be 'off', 'on' (0.25) or a number above 0, up to 100, got '${boundText}'`,
       );
     }
     ring.boundedLoad = epsilon;
@@ -513,8 +537,40 @@ function parseRing(raw: RawValue): RingConfig {
   try {
     createRing(ring);
   } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
-    throw new ConfigError(`bad ring option (--ring ${ring.algorithm}): ${message}`);
+    // The ring names its options as in code; say them as the user wrote them.
+    const message = (error instanceof Error ? error.message : String(error))
+      .replace(/^(tableSize|slots)\b/, "--ring-size").replace(
+        /^(points|virtualNodes)\b/,
+        "--vnodes",
+      );
+    throw new ConfigError(`${message} (--ring ${ring.algorithm})`);
   }
   return ring;
+}
+
+/** Most points one ketama ring takes; see `KetamaRing`. */
+const KETAMA_MAX_POINTS = 10_000_000;
+
+/**
+ * Most replicas `ring` holds: the spec ring's free slots ÷ K; a Maglev table's size ÷ 100
+ * (Eisenbud et al. want M ≫ N for balance: M > 100·N); ketama's point budget ÷ points per
+ * replica; rendezvous, any (the overall limit).
+ */
+function ringCapacity(ring: RingConfig): number {
+  switch (ring.algorithm) {
+    case "spec":
+      return new SlotRing({ slots: ring.size, virtualNodes: ring.vnodes }).capacity;
+    case "maglev":
+      return Math.min(
+        MAX_REPLICAS,
+        Math.max(1, Math.floor((ring.size ?? MAGLEV_DEFAULT_TABLE_SIZE) / 100)),
+      );
+    case "ketama":
+      return Math.min(
+        MAX_REPLICAS,
+        Math.floor(KETAMA_MAX_POINTS / (ring.vnodes ?? KETAMA_DEFAULT_POINTS)),
+      );
+    case "rendezvous":
+      return MAX_REPLICAS;
+  }
 }

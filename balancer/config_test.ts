@@ -62,7 +62,7 @@ Deno.test("bad values are one-line ConfigErrors naming the setting", () => {
   );
   rejects(
     ["--max-replicas", "100"],
-    "--max-replicas (100) must not exceed the spec ring's capacity (56)",
+    "--max-replicas (100) must not exceed what --ring spec holds (56)",
   );
   rejects(
     ["--replicas", "9", "--max-replicas", "5"],
@@ -81,9 +81,9 @@ Deno.test("bad values are one-line ConfigErrors naming the setting", () => {
 
 Deno.test("ring options: --ring, --slot-hash, --vnodes, --ring-size, --bounded-load", () => {
   assert.deepEqual(config([]).ring, { algorithm: "spec", slotHash: "spec", probing: "linear" });
-  const c = config(["--ring", "maglev", "--ring-size", "257", "--bounded-load", "0.5"]);
+  const c = config(["--ring", "maglev", "--ring-size", "1009", "--bounded-load", "0.5"]);
   assert.equal(c.ring.algorithm, "maglev");
-  assert.equal(c.ring.size, 257);
+  assert.equal(c.ring.size, 1009);
   assert.equal(c.ring.boundedLoad, 0.5);
   assert.equal(config([], { LB_RING: "ketama", LB_VNODES: "200" }).ring.vnodes, 200);
   assert.equal(config(["--ring", "rendezvous", "--max-replicas", "500"]).maxReplicas, 500);
@@ -97,15 +97,43 @@ Deno.test("ring options: --ring, --slot-hash, --vnodes, --ring-size, --bounded-l
   rejects(["--vnodes=-3"], "--vnodes must be 'auto' or a positive integer, got '-3'");
   rejects(
     ["--ring", "maglev", "--ring-size", "1000"],
-    "bad ring option (--ring maglev): tableSize must be a prime up to 16777216, got 1000",
+    "--ring-size must be a prime up to 16777216, got 1000 (--ring maglev)",
+  );
+  // A Maglev table wants 100 entries per replica at least: 257 holds 2.
+  rejects(
+    ["--ring", "maglev", "--ring-size", "257"],
+    "--replicas (3) must not exceed what --ring maglev holds (2)",
+  );
+  // 10⁵ points per replica: 100 replicas fill ketama's 10⁷-point budget.
+  rejects(
+    ["--ring", "ketama", "--vnodes", "100000", "--max-replicas", "200"],
+    "--max-replicas (200) must not exceed what --ring ketama holds (100)",
   );
   rejects(
+    ["--ring", "rendezvous", "--vnodes", "5"],
+    "--vnodes does not apply to --ring rendezvous",
+  );
+  rejects(
+    ["--ring", "ketama", "--slot-hash", "fnv"],
+    "--slot-hash does not apply to --ring ketama",
+  );
+  rejects([], "LB_RING_SIZE does not apply to --ring ketama", {
+    LB_RING: "ketama",
+    LB_RING_SIZE: "7",
+  });
+  rejects(
+    ["--replicas", "5"],
+    "LB_MAX_REPLICAS (100) must not exceed what --ring spec holds (56)",
+    { LB_MAX_REPLICAS: "100" },
+  );
+  assert.equal(config(["--bounded-load", "on"]).ring.boundedLoad, 0.25);
+  rejects(
     ["--bounded-load", "0"],
-    "--bounded-load must be 'off' or a number above 0, up to 100, got '0'",
+    "--bounded-load must be 'off', 'on' (0.25) or a number above 0, up to 100, got '0'",
   );
   rejects(
     [],
-    "LB_BOUNDED_LOAD must be 'off' or a number above 0, up to 100, got 'lots'",
+    "LB_BOUNDED_LOAD must be 'off', 'on' (0.25) or a number above 0, up to 100, got 'lots'",
     { LB_BOUNDED_LOAD: "lots" },
   );
 });

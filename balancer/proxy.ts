@@ -185,6 +185,12 @@ export interface IdleTimeoutOptions {
   onIdle?: (error: IdleTimeoutError) => void;
 }
 
+/**
+ * Most replicas one request is tried on: the owner and up to 4 fail-overs, in ring order.
+ * Bounds the work per request however many replicas there are.
+ */
+export const MAX_TRIES = 5;
+
 /** Backoff between tries: full jitter over this, doubling per try, … */
 const RETRY_BACKOFF_MS = 10;
 /** … up to this. */
@@ -285,7 +291,8 @@ export function createProxy(options: ProxyOptions): (c: Context) => Promise<Resp
     const raw = c.req.raw;
     const url = new URL(raw.url);
     const path = url.pathname;
-    const targets = options.route(options.keyOf(c), Number.POSITIVE_INFINITY);
+    const key = options.keyOf(c);
+    let targets = options.route(key, MAX_TRIES);
     if (targets.length === 0) return noReplica(path);
 
     const deadline = performance.now() + options.requestDeadlineMs;
@@ -300,17 +307,26 @@ export function createProxy(options: ProxyOptions): (c: Context) => Promise<Resp
       } catch (error) {
         return failureResponse(408, `Request body: ${errorMessage(error)}`);
       }
+      // Loads (bounded-load rings) and membership may have changed during the upload.
+      targets = options.route(key, MAX_TRIES);
+      if (targets.length === 0) return noReplica(path);
     }
     const resendable = !(body instanceof ReadableStream);
     const idempotent = IDEMPOTENT.has(raw.method);
     const headers = forwardHeaders(c, url);
     const failures: string[] = [];
 
+    const tried = new Set<string>();
+    // Ejected since the route was chosen (say, during a slow upload): nothing was sent to it,
+    // so it is skipped, not counted as a failure.
+    const untried = (t: RouteTarget) => !tried.has(t.name) && !t.ejected.aborted;
     let tries = 0;
-    for (const [index, target] of targets.entries()) {
-      // Ejected since the route was chosen (say, during a slow upload): nothing was sent
-      // to it, so it is skipped, not counted as a failure.
-      if (target.ejected.aborted) continue;
+    for (;;) {
+      // A retry asks the ring again: a bounded-load ring may now prefer another replica.
+      if (tries > 0) targets = options.route(key, MAX_TRIES);
+      const target = targets.find(untried);
+      if (!target || tries >= MAX_TRIES) break;
+      tried.add(target.name);
       if (tries++ > 0) {
         // Exponential backoff with full jitter between tries: 0–10 ms, 0–20 ms, … 0–100 ms.
         const cap = Math.min(RETRY_BACKOFF_CAP_MS, RETRY_BACKOFF_MS * 2 ** (tries - 2));
@@ -388,7 +404,7 @@ export function createProxy(options: ProxyOptions): (c: Context) => Promise<Resp
         failures.push(`${target.name}: ${reason}`);
         // A refused connection proves nothing was sent; after any other failure the replica
         // may have acted on the request, so only an idempotent one is sent again.
-        const another = targets.slice(index + 1).some((t) => !t.ejected.aborted);
+        const another = tries < MAX_TRIES && targets.some(untried);
         let retry = another && resendable && (idempotent || reason === "connection refused");
         if (retry && budget && !budget.tryRetry()) {
           retry = false;

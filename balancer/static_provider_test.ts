@@ -37,7 +37,10 @@ Deno.test("--provider static: the backends are the replicas; bad combinations re
   );
   refused(["--provider", "static", "--backends", "ftp://x:1"], /^.*--backends: 'ftp:\/\/x:1'/);
   const many = Array.from({ length: 60 }, (_, i) => `http://127.0.0.1:${20000 + i}`).join(",");
-  refused(["--provider", "static", "--backends", many], /the spec ring holds 56/);
+  refused(
+    ["--provider", "static", "--backends", many],
+    /--backends lists 60 servers; --ring spec holds 56/,
+  );
   const maglev = parseConfig(["--provider", "static", "--backends", many, "--ring", "maglev"], {});
   assert.ok(!maglev.help && maglev.config.replicas === 60 && maglev.config.maxReplicas === 60);
 });

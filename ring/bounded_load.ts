@@ -44,7 +44,7 @@ export class BoundedLoadRing implements LoadAwareRing {
     return this.inner.size;
   }
 
-  /** Requests in flight to every member (including those that left while some were in flight). */
+  /** Requests in flight to current members (a member that left stops counting at once). */
   get inFlight(): number {
     return this.#total;
   }
@@ -60,9 +60,17 @@ export class BoundedLoadRing implements LoadAwareRing {
     this.inner.add(node);
   }
 
-  /** Removes a member from the inner ring; its in-flight count stays until released. */
+  /**
+   * Removes a member from the inner ring. Its requests still in flight no longer count
+   * towards the average (they would raise everyone's cap); their releases are ignored.
+   */
   remove(name: string): boolean {
-    return this.inner.remove(name);
+    const removed = this.inner.remove(name);
+    if (removed) {
+      this.#total -= this.load(name);
+      this.#load.delete(name);
+    }
+    return removed;
   }
 
   /** Whether a member with this name is present. */
@@ -87,15 +95,23 @@ export class BoundedLoadRing implements LoadAwareRing {
    * to try them in. Fewer than `n` when the ring has fewer members.
    */
   lookupN(key: RoutingKey, n: number): string[] {
-    const order = this.inner.lookupN(key, this.inner.size);
+    const size = this.inner.size;
     const cap = this.cap;
-    const chosen = order.findIndex((name) => this.load(name) < cap);
+    // Ask the inner ring for a little more than needed, and for all only when every member
+    // in that prefix is at the cap (rare: the average fits under the cap by definition).
+    let order = this.inner.lookupN(key, Math.min(size, Math.max(n, 1) + 2));
+    let chosen = order.findIndex((name) => this.load(name) < cap);
+    if (chosen < 0 && order.length < size) {
+      order = this.inner.lookupN(key, size);
+      chosen = order.findIndex((name) => this.load(name) < cap);
+    }
     if (chosen > 0) order.unshift(...order.splice(chosen, 1));
     return order.slice(0, Math.max(0, n));
   }
 
-  /** A request to `name` has started. */
+  /** A request to `name` has started. Requests to a name not in the ring are not counted. */
   acquire(name: string): void {
+    if (!this.inner.has(name)) return;
     this.#load.set(name, this.load(name) + 1);
     this.#total++;
   }

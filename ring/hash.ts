@@ -70,18 +70,31 @@ export function fnv1a32(text: string): number {
   return hash >>> 0;
 }
 
-/** Up to 15 decimal digits: always a safe integer. */
-const NUMERIC_KEY = /^[0-9]{1,15}$/;
+/** Numeric keys are below this: up to 15 decimal digits, always a safe integer. */
+const NUMERIC_LIMIT = 1e15;
 
 /**
- * The integer a routing key stands for. Non-negative safe integers and all-digit strings of
- * up to 15 digits are used as they are (the assignment's request ids go through H as
- * numbers); any other key is hashed with FNV-1a to an unsigned 32-bit integer.
+ * The integer a numeric routing key stands for, or `undefined` for any other key. Numeric
+ * keys are the integers 0 … 10¹⁵ − 1 and the all-digit strings of up to 15 digits (leading
+ * zeros allowed), so `123456`, `"123456"` and `"0123456"` are one key. Allocation-free.
+ */
+export function numericKey(key: RoutingKey): number | undefined {
+  if (typeof key === "number") {
+    return Number.isInteger(key) && key >= 0 && key < NUMERIC_LIMIT ? key : undefined;
+  }
+  if (key.length === 0 || key.length > 15) return undefined;
+  for (let i = 0; i < key.length; i++) {
+    const c = key.charCodeAt(i);
+    if (c < 48 || c > 57) return undefined;
+  }
+  return Number(key);
+}
+
+/**
+ * The integer a routing key stands for: a numeric key ({@linkcode numericKey}) as it is (the
+ * assignment's request ids go through H as numbers); any other key hashed with FNV-1a to an
+ * unsigned 32-bit integer.
  */
 export function keyToInteger(key: RoutingKey): number {
-  if (typeof key === "number") {
-    if (Number.isSafeInteger(key) && key >= 0) return key;
-    return fnv1a32(String(key));
-  }
-  return NUMERIC_KEY.test(key) ? Number(key) : fnv1a32(key);
+  return numericKey(key) ?? fnv1a32(String(key));
 }

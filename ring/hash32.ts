@@ -13,6 +13,7 @@
  * @module
  */
 
+import { numericKey } from "./hash.ts";
 import type { RoutingKey } from "./types.ts";
 
 const P1 = 0x9e3779b1;
@@ -122,16 +123,6 @@ function xxh32Integer(n: number, seed: number): number {
   return h >>> 0;
 }
 
-/** Up to 15 decimal digits: the keys `keyToInteger` reads as numbers. */
-function isNumericKey(key: string): boolean {
-  if (key.length === 0 || key.length > 15) return false;
-  for (let i = 0; i < key.length; i++) {
-    const c = key.charCodeAt(i);
-    if (c < 48 || c > 57) return false;
-  }
-  return true;
-}
-
 /** Writes `text` as UTF-8 into `scratch` (grown when needed); returns the length. */
 function writeText(text: string): number {
   if (text.length <= scratch.length) {
@@ -149,22 +140,16 @@ function writeText(text: string): number {
 }
 
 /**
- * The bytes a routing key hashes as: for numeric keys (non-negative safe integers, all-digit
- * strings of up to 15 digits) the integer as 8 bytes little-endian, so `123456`, `"123456"`
+ * The bytes a routing key hashes as: for numeric keys (see `numericKey`: integers below 10¹⁵,
+ * all-digit strings of up to 15 digits) the integer as 8 bytes little-endian, so `123456`, `"123456"`
  * and `"0123456"` are one key; for any other key its UTF-8 text.
  */
 export function keyBytes(key: RoutingKey): Uint8Array {
-  const n = numericValue(key);
+  const n = numericKey(key);
   if (n === undefined) return scratch.slice(0, writeText(String(key)));
   const bytes = new Uint8Array(8);
   new DataView(bytes.buffer).setBigUint64(0, BigInt(n), true);
   return bytes;
-}
-
-/** The integer a numeric key stands for, or `undefined` for any other key. */
-function numericValue(key: RoutingKey): number | undefined {
-  if (typeof key === "number") return Number.isSafeInteger(key) && key >= 0 ? key : undefined;
-  return isNumericKey(key) ? Number(key) : undefined;
 }
 
 /**
@@ -172,7 +157,7 @@ function numericValue(key: RoutingKey): number | undefined {
  * Allocation-free for numeric keys and for text keys up to 256 bytes.
  */
 export function hashKey(key: RoutingKey, seed = 0): number {
-  const n = numericValue(key);
+  const n = numericKey(key);
   if (n !== undefined) return xxh32Integer(n, seed);
   return xxh32(scratch, seed, writeText(String(key)));
 }

@@ -63,7 +63,10 @@ const le64 = (n: number) => {
 
 Deno.test("hashKey: a numeric id hashes as its integer; one key, one hash", () => {
   assert.equal(hashKey(123456), xxh32(le64(123456)));
-  assert.equal(hashKey(2 ** 53 - 1), xxh32(le64(2 ** 53 - 1)));
+  assert.equal(hashKey(1e15 - 1), xxh32(le64(1e15 - 1)));
+  // 16 digits are text, as a number and as a string alike.
+  assert.equal(hashKey(1234567890123456), xxh32(utf8("1234567890123456")));
+  assert.equal(hashKey(1234567890123456), hashKey("1234567890123456"));
   assert.equal(hashKey(0, 9), xxh32(le64(0), 9));
   assert.equal(hashKey("123456"), hashKey(123456));
   assert.equal(hashKey("000123456"), hashKey(123456));
@@ -84,7 +87,7 @@ Deno.test("hashKey agrees with hashing keyBytes, for any key (property)", () => 
       fc.oneof(fc.string({ unit: "binary", maxLength: 600 }), fc.maxSafeNat(), fc.double()),
       (key) => {
         const numeric = typeof key === "number"
-          ? Number.isSafeInteger(key) && key >= 0
+          ? Number.isInteger(key) && key >= 0 && key < 1e15
           : /^[0-9]{1,15}$/.test(key);
         const expected = numeric ? le64(Number(key)) : utf8(String(key));
         assert.deepEqual(keyBytes(key), expected);

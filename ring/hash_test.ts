@@ -1,5 +1,12 @@
 import assert from "node:assert/strict";
-import { fnv1a32, keyToInteger, modulo, specRequestHash, specVirtualNodeHash } from "./hash.ts";
+import {
+  fnv1a32,
+  keyToInteger,
+  modulo,
+  numericKey,
+  specRequestHash,
+  specVirtualNodeHash,
+} from "./hash.ts";
 
 Deno.test("specRequestHash is i² + 2i + 17", () => {
   assert.equal(specRequestHash(0), 17);
@@ -39,5 +46,9 @@ Deno.test("keyToInteger: numeric ids as numbers, other keys hashed", () => {
   assert.equal(keyToInteger("user-7"), fnv1a32("user-7"));
   assert.equal(keyToInteger("1234567890123456"), fnv1a32("1234567890123456"));
   assert.equal(keyToInteger(-3), fnv1a32("-3"));
+  assert.equal(keyToInteger(1234567890123456), keyToInteger("1234567890123456"));
+  assert.equal(numericKey("000"), 0);
+  assert.equal(numericKey(""), undefined);
+  assert.equal(numericKey(1e15), undefined);
   assert.equal(keyToInteger(1.5), fnv1a32("1.5"));
 });

@@ -8,7 +8,7 @@
 
 import { hashKey, hashText } from "./hash32.ts";
 import { MemberRing, weightOf } from "./member_ring.ts";
-import type { RingNode, RoutingKey } from "./types.ts";
+import { RingFullError, type RingNode, type RoutingKey } from "./types.ts";
 
 /** Options of a {@linkcode KetamaRing}. */
 export interface KetamaRingOptions {
@@ -26,6 +26,8 @@ export const KETAMA_DEFAULT_POINTS = 1000;
 /** Most members a ketama ring takes (owner indexes are packed in 20 bits). */
 const MAX_MEMBERS = 2 ** 20;
 const OWNER_SHIFT = 2 ** 20;
+/** Most points on one circle: 10⁷ (160 MB while building), so a weight cannot exhaust memory. */
+const MAX_POINTS = 10_000_000;
 /** The search index splits the circle into 2¹⁶ buckets by the points' top 16 bits. */
 const BUCKETS = 2 ** 16;
 
@@ -39,6 +41,8 @@ const BUCKETS = 2 ** 16;
 export class KetamaRing extends MemberRing {
   /** Points per unit of weight. */
   readonly pointsPerWeight: number;
+  /** Points of all members, kept by add/remove (checked against {@linkcode MAX_POINTS}). */
+  #total = 0;
   #points = new Uint32Array(0);
   #owners = new Uint32Array(0);
   /** `#buckets[b]`: index of the first point whose top 16 bits are ≥ b (a search index). */
@@ -60,12 +64,33 @@ export class KetamaRing extends MemberRing {
     return this.#points.length;
   }
 
-  protected override checkRoom(size: number): void {
-    if (size > MAX_MEMBERS) throw new RangeError(`a ketama ring takes at most ${MAX_MEMBERS}`);
+  protected override checkRoom(size: number, node: RingNode): void {
+    if (size > MAX_MEMBERS) {
+      throw new RingFullError(`no room for '${node.name}': ${MAX_MEMBERS} members at most`);
+    }
+    const points = this.#pointsOf(node);
+    if (this.#total + points > MAX_POINTS) {
+      throw new RingFullError(
+        `no room for '${node.name}': ${points} more points would pass ${MAX_POINTS} in all`,
+      );
+    }
+    this.#total += points;
+  }
+
+  override remove(name: string): boolean {
+    const node = this.nodes().find((n) => n.name === name);
+    const removed = super.remove(name);
+    if (removed && node) this.#total -= this.#pointsOf(node);
+    return removed;
+  }
+
+  /** Points of one member: `round(points × weight)`, at least 1. */
+  #pointsOf(node: RingNode): number {
+    return Math.max(1, Math.round(this.pointsPerWeight * weightOf(node)));
   }
 
   protected rebuild(members: readonly RingNode[]): void {
-    const counts = members.map((m) => Math.max(1, Math.round(this.pointsPerWeight * weightOf(m))));
+    const counts = members.map((m) => this.#pointsOf(m));
     const total = counts.reduce((a, b) => a + b, 0);
     // Pack point·2²⁰ + owner into one exact double, so one numeric sort orders by point and
     // breaks ties by name order.
@@ -96,14 +121,8 @@ export class KetamaRing extends MemberRing {
   }
 
   protected ownerIndexes(key: RoutingKey, n: number): number[] {
-    const found: number[] = [];
-    const total = this.#points.length;
-    const start = this.#startOf(key);
-    for (let step = 0; step < total && found.length < n; step++) {
-      const owner = this.#owners[(start + step) % total];
-      if (!found.includes(owner)) found.push(owner);
-    }
-    return found;
+    const owners = this.#owners;
+    return this.walkOwners(this.#startOf(key), owners.length, n, (i) => owners[i]);
   }
 
   /** Index of the first point ≥ the key's hash, wrapping to 0. */

@@ -41,7 +41,10 @@ export function isPrime(n: number): boolean {
  * Disruption is near-minimal but not zero: a membership change can move a small share of
  * keys between members that stayed (the paper's trade-off for the even table).
  *
- * `lookupN` walks the table from the key's entry and lists owners in the order met.
+ * `lookupN` walks the table from the key's entry and lists owners in the order met. Unlike
+ * ketama's and rendezvous', this fail-over order is not where the owner's keys go once it
+ * is removed (the refilled table decides that): a retried request may land on one replica,
+ * and move again after the rebuild.
  */
 export class MaglevRing extends MemberRing {
   /** Lookup table size `M`. */
@@ -118,13 +121,7 @@ export class MaglevRing extends MemberRing {
   }
 
   protected ownerIndexes(key: RoutingKey, n: number): number[] {
-    const found: number[] = [];
-    const m = this.tableSize;
-    const start = hashKey(key) % m;
-    for (let step = 0; step < m && found.length < n; step++) {
-      const owner = this.#table[(start + step) % m];
-      if (!found.includes(owner)) found.push(owner);
-    }
-    return found;
+    const table = this.#table;
+    return this.walkOwners(hashKey(key) % this.tableSize, table.length, n, (i) => table[i]);
   }
 }

@@ -83,10 +83,36 @@ export abstract class MemberRing implements Ring {
     return this.#sorted;
   }
 
+  /**
+   * The first `n` distinct owners met walking `length` entries from `start` (wrapping), where
+   * `ownerAt(i)` is the member index of entry `i`; members met nowhere (a Maglev member too
+   * light to own an entry) follow in name order, so exactly `n` come back.
+   */
+  protected walkOwners(
+    start: number,
+    length: number,
+    n: number,
+    ownerAt: (i: number) => number,
+  ): number[] {
+    const found: number[] = [];
+    const seen = new Uint8Array(this.size);
+    for (let step = 0; step < length && found.length < n; step++) {
+      const owner = ownerAt((start + step) % length);
+      if (!seen[owner]) {
+        seen[owner] = 1;
+        found.push(owner);
+      }
+    }
+    for (let owner = 0; owner < seen.length && found.length < n; owner++) {
+      if (!seen[owner]) found.push(owner);
+    }
+    return found;
+  }
+
   /** Throws `RingFullError` if `size` members cannot fit. Default: any number fits. */
   protected checkRoom(_size: number, _node: RingNode): void {}
 
-  /** Builds the lookup structure for `members` (sorted by name, at least one may be absent). */
+  /** Builds the lookup structure for `members`, sorted by name (possibly none). */
   protected abstract rebuild(members: readonly RingNode[]): void;
 
   /** Index in the sorted members of the owner of `key`; the ring is not empty. */

@@ -1,5 +1,6 @@
 /**
- * Consistent-hash rings and their hash functions. Pure: no I/O, no globals, deterministic.
+ * Consistent-hash rings and their hash functions. Pure and deterministic: no I/O, no shared
+ * state (key hashing reuses one module-level scratch buffer, invisible to callers).
  *
  * - {@linkcode SlotRing}: the assignment's ring (M = 512 slots, K = 9, H and Φ), exact.
  * - {@linkcode KetamaRing}, {@linkcode MaglevRing}, {@linkcode RendezvousRing}: the rings
@@ -26,6 +27,7 @@ export {
   type HashValue,
   keyToInteger,
   modulo,
+  numericKey,
   type RequestHash,
   specRequestHash,
   specVirtualNodeHash,
@@ -47,6 +49,7 @@ export {
   type MaglevRingOptions,
 } from "./maglev_ring.ts";
 export { RendezvousRing } from "./rendezvous_ring.ts";
+export { mulberry32 } from "./random.ts";
 export { BoundedLoadRing, DEFAULT_BALANCE_FACTOR } from "./bounded_load.ts";
 export {
   createRing,

@@ -45,13 +45,13 @@ for (const algorithm of RING_ALGORITHMS) {
     })(),
   });
   Deno.bench({
-    name: `lookupN(3) ${algorithm} N=10`,
+    name: `lookupN(5) ${algorithm} N=10`,
     group: "lookupN",
     fn: (() => {
       const ring = build({ algorithm }, 10);
       let i = 0;
       return () => {
-        ring.lookupN(KEYS[i++ & 4095], 3);
+        ring.lookupN(KEYS[i++ & 4095], 5);
       };
     })(),
   });

@@ -7,9 +7,11 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { createRing, RING_ALGORITHMS, type RingConfig } from "./factory.ts";
 import { MaglevRing } from "./maglev_ring.ts";
-import type { Ring, RingNode } from "./types.ts";
+import { type Ring, RingFullError, type RingNode } from "./types.ts";
+import { hashKey, hashText } from "./hash32.ts";
 import { KetamaRing } from "./ketama_ring.ts";
 import { RendezvousRing } from "./rendezvous_ring.ts";
+import { mulberry32 } from "./random.ts";
 
 const CONFIGS: RingConfig[] = [
   ...RING_ALGORITHMS.map((algorithm) => ({ algorithm })),
@@ -33,16 +35,6 @@ function build(config: RingConfig, nodes: readonly RingNode[]): Ring {
   const ring = createRing(config);
   for (const node of nodes) ring.add(node);
   return ring;
-}
-
-/** A fast seeded PRNG (mulberry32) for the balance checks. */
-function mulberry32(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
 }
 
 function loads(ring: Ring, count: number, seed = 42): Map<string, number> {
@@ -190,3 +182,53 @@ Deno.test("bad options and members are refused with a clear error", () => {
   assert.equal(new KetamaRing().lookup(1), undefined);
   assert.deepEqual(new MaglevRing().lookupN(1, 3), []);
 });
+
+Deno.test("ketama: lookup is the first point clockwise, wrap-around and exact hits included", () => {
+  // With 1–2 points per member, many keys land past the last point or exactly on one.
+  const ring = new KetamaRing({ points: 2 });
+  const names = ["a", "b", "c", "d"];
+  names.forEach((name, i) => ring.add({ name, ordinal: i + 1, weight: i === 3 ? 0.5 : 1 }));
+  const labels = names.flatMap((name, i) =>
+    Array.from({ length: i === 3 ? 1 : 2 }, (_, k) => ({ label: `${name}-${k}`, name }))
+  );
+  const points = labels.map(({ label, name }) => ({ at: hashText(label), name }))
+    .sort((x, y) => x.at - y.at || (x.name < y.name ? -1 : 1));
+  const expected = (h: number) => (points.find((p) => p.at >= h) ?? points[0]).name;
+  // The points' own labels as keys hash exactly onto the points (a key "a-0" hashes like the
+  // point "a-0"); the random ones often fall past the last point and wrap around.
+  const keys: (string | number)[] = [...labels.map((l) => l.label), ...seededKeys(5000)];
+  let wrapped = 0;
+  for (const key of keys) {
+    const h = hashKey(key);
+    if (h > points.at(-1)!.at) wrapped++;
+    assert.equal(ring.lookup(key), expected(h), `key ${key}`);
+  }
+  assert.ok(wrapped > 100, `only ${wrapped} keys wrapped around`);
+});
+
+Deno.test("lookupN lists every member even when one owns no Maglev entry", () => {
+  const ring = new MaglevRing({ tableSize: 257 });
+  ring.add({ name: "big", ordinal: 1, weight: 1000 });
+  ring.add({ name: "mid", ordinal: 2, weight: 1 });
+  ring.add({ name: "tiny", ordinal: 3, weight: 0.001 });
+  assert.equal(ring.entryCounts().get("tiny"), 0);
+  const order = ring.lookupN(1, 3);
+  assert.equal(order.length, 3);
+  assert.deepEqual([...order].sort(), ["big", "mid", "tiny"]);
+});
+
+Deno.test("ketama refuses a weight that would blow its point budget, at add", () => {
+  const ring = new KetamaRing();
+  ring.add({ name: "a", ordinal: 1 });
+  assert.throws(() => ring.add({ name: "b", ordinal: 2, weight: 1e9 }), RingFullError);
+  assert.equal(ring.size, 1);
+  assert.equal(ring.lookup(5), "a");
+  ring.remove("a");
+  ring.add({ name: "c", ordinal: 3, weight: 9_999 }); // 9,999,000 points: fits once a left
+  assert.equal(ring.size, 1);
+});
+
+function seededKeys(count: number): number[] {
+  const random = mulberry32(9);
+  return Array.from({ length: count }, () => Math.floor(random() * 1e12));
+}

@@ -45,6 +45,6 @@ export const SLOT_HASHES: Readonly<Record<SlotHashName, SlotHashPair>> = {
   xxhash: {
     requestHash: (i) => hashKey(i),
     virtualNodeHash: (i, j) => hashText(`${i}-${j}`),
-    description: 'xxHash32 of the id\'s digits; Φ = xxHash32 of "i-j"',
+    description: 'xxHash32 of the id (as its 8-byte integer); Φ = xxHash32 of "i-j"',
   },
 };

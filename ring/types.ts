@@ -32,7 +32,10 @@ export interface RingNode {
 export interface Ring {
   /** Number of members. */
   readonly size: number;
-  /** Adds a member. Throws if its name or ordinal is already present, or if it cannot be placed. */
+  /**
+   * Adds a member. Throws if its name is already present (the slot ring also refuses a taken
+   * ordinal, which places its virtual nodes), or `RingFullError` if it cannot be placed.
+   */
   add(node: RingNode): void;
   /** Removes a member by name; returns whether it was present. */
   remove(name: string): boolean;

@@ -78,6 +78,9 @@ async function commit(): Promise<string | undefined> {
   }
 }
 
+/** The balancer of the HTTP run in progress: stopped on SIGINT/SIGTERM before exiting. */
+let running: AsyncDisposable | undefined;
+
 /** A-1 and A-2: a balancer per ring and N, the same ids through each. */
 async function httpRuns(meta: RunMeta, requests: number, ns: number[]): Promise<HttpResults> {
   const concurrency = 32;
@@ -91,6 +94,7 @@ async function httpRuns(meta: RunMeta, requests: number, ns: number[]): Promise<
       const what = `${ring.label} N=${n} (${step + 1}/${total})`;
       bar.update(step * requests, what);
       await using lb = await startBalancer(["--replicas", String(n), ...ringFlags(ring.config)]);
+      running = lb;
       const reply = await countReplies(lb.url, ids, {
         concurrency,
         onProgress: (done) => done % 100 === 0 && bar.update(step * requests + done, what),
@@ -100,12 +104,21 @@ async function httpRuns(meta: RunMeta, requests: number, ns: number[]): Promise<
       }
       const counts: Record<string, number> = {};
       for (let k = 1; k <= n; k++) counts[`Server ${k}`] = reply.counts[`Server ${k}`] ?? 0;
+      // A reply from any other replica (a replacement after a crash) spoils the count.
+      const counted = Object.values(counts).reduce((a, b) => a + b, 0);
+      const strays = requests - reply.failed - counted;
+      if (strays > 0) {
+        console.error(
+          `analyze: ${what}: ${strays} answers from replicas other than Server 1..${n}`,
+        );
+      }
+      running = undefined;
       runs.push({
         ring: ring.label,
         config: ring.config,
         n,
         requests,
-        failed: reply.failed,
+        failed: reply.failed + strays,
         elapsedMs: Math.round(reply.elapsedMs),
         stats: loadStats(counts),
       });
@@ -259,6 +272,16 @@ async function main(): Promise<number> {
 
   const started = performance.now();
   if (values["from-results"]) return await rerender(resultsDir, docsDir);
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    Deno.addSignalListener(signal, async () => {
+      console.error(`\nanalyze: ${signal}: stopping the balancer in use`);
+      try {
+        await running?.[Symbol.asyncDispose]();
+      } finally {
+        Deno.exit(130);
+      }
+    });
+  }
   const meta: RunMeta = {
     startedAt: new Date().toISOString(),
     quick,

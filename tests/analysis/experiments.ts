@@ -5,7 +5,14 @@
  * @module
  */
 
-import { createRing, describeRing, type Ring, type RingConfig, SlotRing } from "../../ring/mod.ts";
+import {
+  createRing,
+  describeRing,
+  mulberry32,
+  type Ring,
+  type RingConfig,
+  SlotRing,
+} from "../../ring/mod.ts";
 
 /** A ring under study: its config and the label charts and tables use. */
 export interface StudiedRing {
@@ -32,17 +39,6 @@ export function ringFlags(config: RingConfig): string[] {
   const flags = ["--ring", config.algorithm];
   if (config.slotHash) flags.push("--slot-hash", config.slotHash);
   return flags;
-}
-
-/** mulberry32: a small, fast, seeded PRNG giving floats in [0, 1). */
-export function mulberry32(seed: number): () => number {
-  let state = seed | 0;
-  return () => {
-    state = (state + 0x6d2b79f5) | 0;
-    let t = Math.imul(state ^ (state >>> 15), 1 | state);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
 }
 
 /** `count` random 6-digit request ids (100000..999999), the same for the same seed. */
