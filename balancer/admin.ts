@@ -30,6 +30,8 @@ export interface AdminOptions {
   maxBodyBytes: number;
   /** Logger for scaling events. */
   logger: Logger;
+  /** When set, `/add` and `/rm` are refused with a 400 saying this (e.g. several workers). */
+  scalingOff?: string;
 }
 
 /** The admin routes as a Hono app, to mount at `/`. Other methods on its paths get a 405. */
@@ -44,6 +46,7 @@ export function createAdminApp(backend: AdminBackend, options: AdminOptions): Ho
   app.get("/rep", (c) => c.json(successBody(backend.snapshot())));
 
   const scale = (kind: ScaleKind) => async (c: Context) => {
+    if (options.scalingOff) return c.json(failureBody(options.scalingOff), 400);
     const checked = parseScaleRequest(await c.req.text(), kind, options.maxBatch);
     if (!checked.ok) return c.json(failureBody(checked.message), 400);
     const { n, hostnames } = checked.value;

@@ -12,7 +12,8 @@ import { createProxy } from "./proxy.ts";
 import { RetryBudget } from "./retry_budget.ts";
 import type { RouteTarget } from "./replica_manager.ts";
 import { failureBody } from "./responses.ts";
-import { routingKeyOf } from "./routing_key.ts";
+import { queryParam, routingKeyOf } from "./routing_key.ts";
+import type { Upstream } from "./upstream.ts";
 import { errorMessage } from "./util.ts";
 
 /** What the app needs from the replica manager. */
@@ -37,8 +38,8 @@ export interface BalancerAppOptions {
   keyHeader: string;
   /** Logger. */
   logger: Logger;
-  /** HTTP client for the proxy. Default the global `fetch`. */
-  fetch?: typeof fetch;
+  /** How the proxy reaches replicas. */
+  upstream: Upstream;
   /** Random source for key-less requests. Default `Math.random`. */
   random?: () => number;
   /** Requests answered at once at most (then 503). */
@@ -49,10 +50,42 @@ export interface BalancerAppOptions {
   bodyTimeoutMs: number;
   /** Retries allowed per request over a 10 s window (a retry budget); 1 = no cap. */
   retryBudget: number;
+  /** When set, `/add` and `/rm` are refused with a 400 saying this. */
+  scalingOff?: string;
+}
+
+/** The admin paths; every other path is proxied. */
+export const ADMIN_PATHS: ReadonlySet<string> = new Set(["/rep", "/add", "/rm"]);
+
+/** The balancer: its Hono app, and the proxy on its own for the fast path. */
+export interface BalancerApp {
+  /** Admin API and proxy as one Hono app (`app.request()` in tests). */
+  readonly app: Hono;
+  /**
+   * What `Deno.serve` runs: admin paths through Hono, everything else straight to the proxy
+   * (Hono's context and router cost more than the rest of a proxied request's JS).
+   */
+  readonly handler: (request: Request, info?: Deno.ServeHandlerInfo) => Promise<Response>;
+}
+
+/** The client's address when served by `Deno.serve`. */
+function addressOf(info: { remoteAddr?: Deno.Addr } | undefined): string | undefined {
+  const addr = info?.remoteAddr;
+  return addr && "hostname" in addr ? addr.hostname : undefined;
+}
+
+/** The path of a request URL, without parsing it. */
+function pathOf(url: string): string {
+  const start = url.indexOf("/", url.indexOf("//") + 2);
+  const end = url.indexOf("?", start);
+  return end < 0 ? url.slice(start) : url.slice(start, end);
 }
 
 /** Builds the balancer app. Pure: no I/O until a request arrives. */
-export function createBalancerApp(backend: BalancerBackend, options: BalancerAppOptions): Hono {
+export function createBalancerApp(
+  backend: BalancerBackend,
+  options: BalancerAppOptions,
+): BalancerApp {
   const app = new Hono();
   app.route(
     "/",
@@ -60,6 +93,7 @@ export function createBalancerApp(backend: BalancerBackend, options: BalancerApp
       maxBatch: options.maxBatch,
       maxBodyBytes: options.maxAdminBodyBytes,
       logger: options.logger,
+      scalingOff: options.scalingOff,
     }),
   );
   const keyOptions = {
@@ -67,25 +101,39 @@ export function createBalancerApp(backend: BalancerBackend, options: BalancerApp
     header: options.keyHeader,
     random: options.random,
   };
-  app.all(
-    "*",
-    createProxy({
-      route: (key, n) => backend.route(key, n),
-      keyOf: (c) => routingKeyOf(c.req, keyOptions),
-      responseTimeoutMs: options.responseTimeoutMs,
-      retryBodyBytes: options.retryBodyBytes,
-      logger: options.logger,
-      fetch: options.fetch,
-      maxInFlight: options.maxInFlight,
-      requestDeadlineMs: options.requestDeadlineMs,
-      bodyTimeoutMs: options.bodyTimeoutMs,
-      random: options.random,
-      budget: options.retryBudget < 1 ? new RetryBudget({ ratio: options.retryBudget }) : undefined,
-    }),
-  );
+  const proxy = createProxy({
+    route: (key, n) => backend.route(key, n),
+    keyOf: (headers, query) =>
+      routingKeyOf({
+        query: (name) => queryParam(query, name),
+        header: (name) => headers.get(name) ?? undefined,
+      }, keyOptions),
+    responseTimeoutMs: options.responseTimeoutMs,
+    retryBodyBytes: options.retryBodyBytes,
+    logger: options.logger,
+    upstream: options.upstream,
+    maxInFlight: options.maxInFlight,
+    requestDeadlineMs: options.requestDeadlineMs,
+    bodyTimeoutMs: options.bodyTimeoutMs,
+    random: options.random,
+    budget: options.retryBudget < 1 ? new RetryBudget({ ratio: options.retryBudget }) : undefined,
+  });
+  app.all("*", (c) => proxy(c.req.raw, addressOf(c.env as { remoteAddr?: Deno.Addr })));
   app.onError((error, c) => {
     options.logger.error("request.failed", { path: c.req.path, reason: errorMessage(error) });
     return c.json(failureBody("Internal error in the load balancer"), 500);
   });
-  return app;
+  const handler = async (request: Request, info?: Deno.ServeHandlerInfo) => {
+    if (ADMIN_PATHS.has(pathOf(request.url))) return await app.fetch(request, info);
+    try {
+      return await proxy(request, addressOf(info));
+    } catch (error) {
+      options.logger.error("request.failed", {
+        path: pathOf(request.url),
+        reason: errorMessage(error),
+      });
+      return Response.json(failureBody("Internal error in the load balancer"), { status: 500 });
+    }
+  };
+  return { app, handler };
 }

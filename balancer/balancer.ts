@@ -9,6 +9,8 @@ import { createRing, type Ring } from "../ring/mod.ts";
 import { createBalancerApp } from "./app.ts";
 import type { BalancerConfig } from "./config.ts";
 import { HealthMonitor } from "./health.ts";
+import { Http1Client } from "./http1_client.ts";
+import { fetchUpstream, type Upstream } from "./upstream.ts";
 import type { Logger } from "./logger.ts";
 import type { Provider } from "./provider.ts";
 import { ReplicaManager } from "./replica_manager.ts";
@@ -19,7 +21,11 @@ export interface BalancerDeps {
   provider: Provider;
   /** Logger. */
   logger: Logger;
-  /** HTTP client for heartbeats and proxying. Default the global `fetch`. */
+  /**
+   * HTTP client for heartbeats and, when given, for proxying too (tests route it to
+   * in-memory replicas). Default: the global `fetch` for heartbeats, the lean HTTP/1.1
+   * client for proxying to `http://` replicas.
+   */
   fetch?: typeof fetch;
   /** Random source (hostnames, key-less requests, jitter). Default `Math.random`. */
   random?: () => number;
@@ -27,8 +33,10 @@ export interface BalancerDeps {
 
 /** A wired balancer. Nothing runs until `start()`. */
 export interface Balancer {
-  /** The Hono app: serve it with `Deno.serve(balancer.app.fetch)`. */
+  /** The Hono app (admin API and proxy), for `app.request()` in tests. */
   readonly app: Hono;
+  /** What to serve: `Deno.serve(balancer.handler)` (admin via Hono, proxy direct). */
+  readonly handler: (request: Request, info?: Deno.ServeHandlerInfo) => Promise<Response>;
   /** The replica manager. */
   readonly manager: ReplicaManager;
   /** The ring requests are routed by (the manager owns its membership). */
@@ -70,7 +78,14 @@ export function createBalancer(config: BalancerConfig, deps: BalancerDeps): Bala
     heartbeatIntervalMs: config.heartbeatIntervalMs,
     random: deps.random,
   });
-  const app = createBalancerApp(manager, {
+  // Proxying: the lean HTTP/1.1 client for http:// replicas, fetch for the rest (https).
+  const http1 = deps.fetch ? undefined : new Http1Client();
+  const viaFetch = fetchUpstream(deps.fetch ?? globalThis.fetch);
+  const upstream: Upstream = http1
+    ? (request) =>
+      request.origin.startsWith("http://") ? http1.upstream(request) : viaFetch(request)
+    : viaFetch;
+  const { app, handler } = createBalancerApp(manager, {
     maxBatch: config.maxReplicas,
     maxAdminBodyBytes: config.maxAdminBodyBytes,
     responseTimeoutMs: config.responseTimeoutMs,
@@ -78,15 +93,19 @@ export function createBalancer(config: BalancerConfig, deps: BalancerDeps): Bala
     keyParam: config.keyParam,
     keyHeader: config.keyHeader,
     logger,
-    fetch: deps.fetch,
+    upstream,
     random: deps.random,
     maxInFlight: config.maxInFlight,
     requestDeadlineMs: config.requestDeadlineMs,
     bodyTimeoutMs: config.bodyTimeoutMs,
     retryBudget: config.retryBudget,
+    scalingOff: config.workers > 1
+      ? "/add and /rm are not available with --workers > 1: each worker has its own ring"
+      : undefined,
   });
   return {
     app,
+    handler,
     manager,
     ring,
     async start() {
@@ -99,6 +118,9 @@ export function createBalancer(config: BalancerConfig, deps: BalancerDeps): Bala
         await manager.add(missing, names);
       }
     },
-    close: () => manager.close({ keepReplicas: config.keepReplicas }),
+    async close() {
+      await manager.close({ keepReplicas: config.keepReplicas });
+      http1?.close();
+    },
   };
 }

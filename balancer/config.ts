@@ -88,6 +88,8 @@ export interface BalancerConfig {
   spares: number;
   /** Lowest log level printed. */
   logLevel: LogLevel;
+  /** Processes serving the port together (`reusePort`); more than 1 needs static backends. */
+  workers: number;
 }
 
 /** Most replicas of any ring (the spec ring holds fewer: 56 with its defaults). */
@@ -211,6 +213,13 @@ const INTS = {
     max: 600_000,
     unit: "ms",
   },
+  workers: {
+    flag: "workers",
+    env: "LB_WORKERS",
+    fallback: 1,
+    min: 1,
+    max: 64,
+  },
   maxAdminBodyBytes: {
     flag: "max-admin-body",
     env: "LB_MAX_ADMIN_BODY_BYTES",
@@ -293,6 +302,8 @@ Every option can also be set by the environment variable in brackets; flags win.
                           (auto: 1 with --provider docker, 0 with process)
   --keep-replicas true|false  leave replicas running on exit, to be adopted [LB_KEEP_REPLICAS] (false)
   --log-level debug|info|warn|error  [LB_LOG_LEVEL] (info)
+  --workers N             processes sharing the port (reusePort, Linux); with --provider static
+                          only; /add and /rm are then refused [LB_WORKERS] (1)
   -h, --help              this text
 `;
 
@@ -382,7 +393,13 @@ export function parseConfig(
       .match(/true|1/) !== null,
     spares: 0,
     logLevel: oneOf(str(STRINGS.logLevel), LOG_LEVELS, "--log-level"),
+    workers: int(INTS.workers),
   };
+  if (config.workers > 1 && config.provider !== "static") {
+    throw new ConfigError(
+      `--workers ${config.workers} needs --provider static: each worker would start replicas of its own`,
+    );
+  }
   if (!config.host) throw new ConfigError(`--host must not be empty`);
   for (
     const [what, value] of [["--docker-network", config.dockerNetwork], [

@@ -42,6 +42,48 @@ function createProvider(
   });
 }
 
+/** Set in the environment of the extra worker processes `--workers` starts. */
+const WORKER_ENV = "RINGLB_WORKER";
+
+/**
+ * Starts `count` more processes of this balancer on `port` (`reusePort`: the kernel spreads
+ * connections over them). They hold a pipe from this one on stdin and exit when it closes,
+ * like replicas do, so none outlives it.
+ */
+function startWorkers(count: number, port: number, logger: Logger): Deno.ChildProcess[] {
+  const config = new URL("../deno.json", import.meta.url).pathname;
+  return Array.from({ length: count }, (_, i) => {
+    const child = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--allow-net",
+        "--allow-env",
+        "--allow-read",
+        `--config=${config}`,
+        new URL(import.meta.url).pathname,
+        ...Deno.args,
+        "--port",
+        String(port),
+      ],
+      env: { [WORKER_ENV]: String(i + 2) },
+      stdin: "piped",
+      stdout: "null",
+      stderr: "inherit",
+    }).spawn();
+    logger.info("worker.started", { worker: i + 2, pid: child.pid });
+    return child;
+  });
+}
+
+/** A worker exits when the process that started it goes away (its stdin closes). */
+async function exitWithParent(): Promise<void> {
+  const buffer = new Uint8Array(64);
+  while ((await Deno.stdin.read(buffer)) !== null) {
+    // nothing is ever sent
+  }
+  Deno.exit(0);
+}
+
 async function main(): Promise<number> {
   const env = Deno.env.toObject();
   let parsed;
@@ -57,7 +99,10 @@ async function main(): Promise<number> {
     return 0;
   }
   const { config } = parsed;
+  const worker = env[WORKER_ENV];
   const logger = createLogger({ level: config.logLevel });
+  if (worker) exitWithParent();
+  let workers: Deno.ChildProcess[] = [];
   let provider: Provider;
   try {
     provider = createProvider(config, logger, env);
@@ -84,6 +129,15 @@ async function main(): Promise<number> {
       const drained = new AbortController();
       await Promise.race([server?.shutdown(), delay(config.drainTimeoutMs, drained.signal)]);
       drained.abort();
+      // Workers drain their own clients the same way on SIGTERM.
+      for (const child of workers) {
+        try {
+          child.kill("SIGTERM");
+        } catch {
+          // already gone
+        }
+      }
+      await Promise.all(workers.map((child) => child.status));
       await balancer.close();
       logger.info("balancer.stopped");
       done.resolve(0);
@@ -113,14 +167,20 @@ async function main(): Promise<number> {
     server = Deno.serve({
       port: config.port,
       hostname: config.host,
+      reusePort: config.workers > 1,
       onListen: ({ hostname, port }) => {
+        if (worker) return;
         const shown = hostname === "0.0.0.0" ? "localhost" : hostname;
+        const also = config.workers > 1 ? ` and ${config.workers} workers` : "";
         console.log(
-          `balancer listening on http://${shown}:${port}/ with ${config.replicas} replicas`,
+          `balancer listening on http://${shown}:${port}/ with ${config.replicas} replicas${also}`,
         );
         logger.info("balancer.listening", { host: hostname, port });
       },
-    }, balancer.app.fetch);
+    }, balancer.handler);
+    if (config.workers > 1 && !worker) {
+      workers = startWorkers(config.workers - 1, (server.addr as Deno.NetAddr).port, logger);
+    }
   } catch (error) {
     console.error(
       `balancer: cannot listen on ${config.host}:${config.port}: ${errorMessage(error)}`,

@@ -10,28 +10,29 @@
  * @module
  */
 
-import type { Context } from "hono";
 import type { RoutingKey } from "../ring/mod.ts";
 import type { Logger } from "./logger.ts";
 import type { RouteTarget } from "./replica_manager.ts";
 import type { RetryBudget } from "./retry_budget.ts";
 import { failureResponse, unknownEndpoint } from "./responses.ts";
+import type { Upstream, UpstreamResponse } from "./upstream.ts";
+import { requestHeaders } from "./upstream.ts";
 import { delay, errorMessage, rootMessage, type Timer } from "./util.ts";
 
 /** Options of {@linkcode createProxy}. */
 export interface ProxyOptions {
   /** Replicas to try for a key, owner first. */
   route(key: RoutingKey, n: number): RouteTarget[];
-  /** The routing key of a request. */
-  keyOf(c: Context): RoutingKey;
+  /** The routing key of a request, from its headers and its query (`?…`, or ""). */
+  keyOf(headers: Headers, query: string): RoutingKey;
   /** A replica must start its answer within this. Default 15 000 ms. */
   responseTimeoutMs: number;
   /** Request bodies up to this size are buffered so they can be resent to the next replica. */
   retryBodyBytes: number;
   /** Logger for retries. */
   logger: Logger;
-  /** HTTP client. Default the global `fetch`. */
-  fetch?: typeof fetch;
+  /** Sends a request to a replica (the lean HTTP/1.1 client, or a `fetch`). */
+  upstream: Upstream;
   /** Requests answered at once at most; more get a 503 with `Retry-After`. */
   maxInFlight: number;
   /** All tries of one request together get this long, ms (then 504). */
@@ -44,70 +45,57 @@ export interface ProxyOptions {
   budget?: RetryBudget;
 }
 
+/** Who this balancer is in `Via` (RFC 9110 §7.6.3). */
+const VIA = "1.1 ringlb";
+
 /**
- * Headers that describe one connection, not the message (RFC 9110 §7.6.1), plus
- * `proxy-connection`; they are never forwarded in either direction.
+ * The header fields sent to a replica: the client's end-to-end ones, `X-Forwarded-For`
+ * (appended to), `-Proto`, `-Host`, and `Via` (appended to).
  */
-const HOP_BY_HOP = [
-  "connection",
-  "keep-alive",
-  "proxy-authenticate",
-  "proxy-authorization",
-  "proxy-connection",
-  "te",
-  "trailer",
-  "transfer-encoding",
-  "upgrade",
-];
-
-/** Removes hop-by-hop headers, including any the `Connection` header names. */
-export function stripHopByHop(headers: Headers): Headers {
-  for (const token of (headers.get("connection") ?? "").split(",")) {
-    // A token that is no header name (`Connection: a b`) names nothing to remove.
-    if (/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(token.trim())) headers.delete(token.trim());
+function forwardHeaders(raw: Request, client: string | undefined): [string, string][] {
+  const headers = requestHeaders(raw.headers);
+  let forwardedFor = client;
+  let via = VIA;
+  let host = "";
+  for (let i = headers.length - 1; i >= 0; i--) {
+    const [name, value] = headers[i];
+    if (name === "x-forwarded-for") forwardedFor = client ? `${value}, ${client}` : value;
+    else if (name === "via") via = `${value}, ${VIA}`;
+    else continue;
+    headers.splice(i, 1);
   }
-  for (const name of HOP_BY_HOP) headers.delete(name);
+  // The client's Host, or the authority of the request URL when it has none.
+  const url = raw.url;
+  const authority = url.indexOf("//") + 2;
+  host = raw.headers.get("host") ?? url.slice(authority, url.indexOf("/", authority));
+  if (forwardedFor) headers.push(["x-forwarded-for", forwardedFor]);
+  headers.push(["x-forwarded-proto", raw.url.startsWith("https:") ? "https" : "http"]);
+  if (host) headers.push(["x-forwarded-host", host]);
+  headers.push(["via", via]);
   return headers;
 }
 
-/** The client's address when served by `Deno.serve` (Hono passes its info as `c.env`). */
-function clientAddress(c: Context): string | undefined {
-  const addr = (c.env as { remoteAddr?: Deno.Addr } | undefined)?.remoteAddr;
-  return addr && "hostname" in addr ? addr.hostname : undefined;
-}
-
-/** The headers sent to a replica: the client's, less hop-by-hop, plus `X-Forwarded-*`. */
-function forwardHeaders(c: Context, url: URL): Headers {
-  const headers = stripHopByHop(new Headers(c.req.raw.headers));
-  headers.delete("host"); // fetch sets the replica's; the client's goes in X-Forwarded-Host
-  headers.delete("content-length"); // fetch sets it from the body it sends
-  const client = clientAddress(c);
-  if (client) {
-    const before = headers.get("x-forwarded-for");
-    headers.set("x-forwarded-for", before ? `${before}, ${client}` : client);
-  }
-  headers.set("x-forwarded-proto", url.protocol.slice(0, -1));
-  headers.set("x-forwarded-host", c.req.header("host") ?? url.host);
-  return headers;
-}
-
-/** A replica's response as the client gets it; its body may not stall longer than `idleMs`. */
+/**
+ * A replica's answer as the client gets it, plus `Via`. Bytes are answered at once; a
+ * streamed body may not stall longer than `idleMs`, and ends when its replica is ejected.
+ */
 function passThrough(
-  res: Response,
+  res: UpstreamResponse,
   idleMs: number,
   what: string,
   ejected: AbortSignal,
   onDone: () => void,
 ): Response {
-  const headers = stripHopByHop(new Headers(res.headers));
-  if (headers.has("content-encoding")) {
-    // fetch decoded the body; the encoding and length no longer describe it.
-    headers.delete("content-encoding");
-    headers.delete("content-length");
+  const headers = res.headers;
+  const via = headers.findIndex(([name]) => name === "via");
+  if (via >= 0) headers[via] = ["via", `${headers[via][1]}, ${VIA}`];
+  else headers.push(["via", VIA]);
+  const init = { status: res.status, statusText: res.statusText, headers };
+  if (!(res.body instanceof ReadableStream)) {
+    onDone();
+    return new Response(res.body, init);
   }
-  const body = res.body && withIdleTimeout(res.body, idleMs, what, { ejected, onDone });
-  if (!body) onDone();
-  return new Response(body, { status: res.status, statusText: res.statusText, headers });
+  return new Response(withIdleTimeout(res.body, idleMs, what, { ejected, onDone }), init);
 }
 
 /** The 503 for a request no replica is serving. */
@@ -252,15 +240,16 @@ export function withIdleTimeout(
 }
 
 /** Builds the proxy handler. */
-export function createProxy(options: ProxyOptions): (c: Context) => Promise<Response> {
-  const fetchFn = options.fetch ?? globalThis.fetch;
-  const { logger, responseTimeoutMs, maxInFlight, budget } = options;
+export function createProxy(
+  options: ProxyOptions,
+): (request: Request, client?: string) => Promise<Response> {
+  const { upstream, logger, responseTimeoutMs, maxInFlight, budget } = options;
   const random = options.random ?? Math.random;
   let inFlight = 0;
 
   // Admission: past `maxInFlight` requests being answered, new ones get a 503 at once
   // instead of queueing without bound.
-  return async (c) => {
+  return async (request, client) => {
     if (inFlight >= maxInFlight) {
       return failureResponse(503, `Too many requests in flight (${maxInFlight}); retry later`, {
         "retry-after": "1",
@@ -275,7 +264,7 @@ export function createProxy(options: ProxyOptions): (c: Context) => Promise<Resp
     };
     let streaming = false;
     try {
-      const res = await forward(c, () => {
+      const res = await forward(request, client, () => {
         streaming = true;
         return finish;
       });
@@ -286,12 +275,18 @@ export function createProxy(options: ProxyOptions): (c: Context) => Promise<Resp
   };
 
   /** Forwards one request; `stream()` is called when a replica's answer is passed on. */
-  async function forward(c: Context, stream: () => () => void): Promise<Response> {
+  async function forward(
+    raw: Request,
+    client: string | undefined,
+    stream: () => () => void,
+  ): Promise<Response> {
     budget?.request();
-    const raw = c.req.raw;
-    const url = new URL(raw.url);
-    const path = url.pathname;
-    const key = options.keyOf(c);
+    // Path and query from the URL string: no URL object on the hot path.
+    const url = raw.url;
+    const pathAndQuery = url.slice(url.indexOf("/", url.indexOf("//") + 2));
+    const queryAt = pathAndQuery.indexOf("?");
+    const path = queryAt < 0 ? pathAndQuery : pathAndQuery.slice(0, queryAt);
+    const key = options.keyOf(raw.headers, queryAt < 0 ? "" : pathAndQuery.slice(queryAt));
     let targets = options.route(key, MAX_TRIES);
     if (targets.length === 0) return noReplica(path);
 
@@ -313,7 +308,7 @@ export function createProxy(options: ProxyOptions): (c: Context) => Promise<Resp
     }
     const resendable = !(body instanceof ReadableStream);
     const idempotent = IDEMPOTENT.has(raw.method);
-    const headers = forwardHeaders(c, url);
+    const headers = forwardHeaders(raw, client);
     const failures: string[] = [];
 
     const tried = new Set<string>();
@@ -367,17 +362,18 @@ export function createProxy(options: ProxyOptions): (c: Context) => Promise<Resp
         sending = sending.pipeThrough(new TransformStream({ flush: startClock }));
       } else startClock();
       try {
-        const res = await fetchFn(target.url + path + url.search, {
+        const res = await upstream({
+          origin: target.url,
+          target: pathAndQuery,
           method: raw.method,
           headers,
           body: sending,
-          redirect: "manual",
           signal: attempt.signal,
         });
         clearTimeout(timer);
         target.outcome(res.status < 500);
         if (res.status === 404) {
-          await res.body?.cancel();
+          if (res.body instanceof ReadableStream) await res.body.cancel();
           return failureResponse(400, unknownEndpoint(path));
         }
         passedOn = true;
