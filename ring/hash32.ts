@@ -31,6 +31,16 @@ const word = (b: Uint8Array, i: number): number =>
 const round = (acc: number, lane: number): number =>
   Math.imul(rotl((acc + Math.imul(lane, P2)) | 0, 13), P1);
 
+/** xxHash32's final mix. */
+function avalanche(h: number): number {
+  h ^= h >>> 15;
+  h = Math.imul(h, P2);
+  h ^= h >>> 13;
+  h = Math.imul(h, P3);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
 /**
  * xxHash32 of `length` bytes of `bytes` (default all of them) with `seed`.
  *
@@ -64,12 +74,7 @@ export function xxh32(bytes: Uint8Array, seed = 0, length = bytes.length): numbe
   for (; i < length; i++) {
     h = Math.imul(rotl((h + Math.imul(bytes[i], P5)) | 0, 11), P1);
   }
-  h ^= h >>> 15;
-  h = Math.imul(h, P2);
-  h ^= h >>> 13;
-  h = Math.imul(h, P3);
-  h ^= h >>> 16;
-  return h >>> 0;
+  return avalanche(h);
 }
 
 const C1 = 0xcc9e2d51;
@@ -115,12 +120,7 @@ function xxh32Integer(n: number, seed: number): number {
   let h = (seed + P5 + 8) | 0;
   h = Math.imul(rotl((h + Math.imul(lo, P3)) | 0, 17), P4);
   h = Math.imul(rotl((h + Math.imul(hi, P3)) | 0, 17), P4);
-  h ^= h >>> 15;
-  h = Math.imul(h, P2);
-  h ^= h >>> 13;
-  h = Math.imul(h, P3);
-  h ^= h >>> 16;
-  return h >>> 0;
+  return avalanche(h);
 }
 
 /** Writes `text` as UTF-8 into `scratch` (grown when needed); returns the length. */

@@ -18,6 +18,7 @@ import { DockerClient } from "../balancer/docker_client.ts";
 import { parseLine } from "../balancer/logger.ts";
 import { rep, startBalancer, waitFor } from "./helpers.ts";
 import { dockerKiller, type Killer, minMedianMax, processKiller } from "./killers.ts";
+import { type Cli, cli } from "./cli.ts";
 
 /** One request as the client saw it. */
 interface Sample {
@@ -59,18 +60,10 @@ replica was not replaced within 3 s, or load could not be sent.
   --out FILE            timeline JSON (results/chaos-<provider>-<time>.json)
   -h, --help            this text`;
 
-function fail(message: string): never {
-  console.error(`chaos: ${message}`);
-  Deno.exit(2);
-}
-
-function intOption(value: string | undefined, name: string, min: number, max: number): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < min || n > max) {
-    fail(`--${name} must be an integer from ${min} to ${max}, got '${value}'`);
-  }
-  return n;
-}
+const CLI: Cli = cli("chaos");
+const fail: Cli["fail"] = CLI.fail;
+const intOption: Cli["int"] = CLI.int;
+const badArgs: Cli["badArgs"] = CLI.badArgs;
 
 function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return Number.NaN;
@@ -95,7 +88,7 @@ async function main(): Promise<void> {
       strict: true,
     });
   } catch (error) {
-    fail(`${(error as Error).message.split("\n")[0]} (balancer flags go after --)`);
+    badArgs(error, "balancer flags go after --");
   }
   const { values, positionals } = parsed;
   if (values.help) {

@@ -34,6 +34,7 @@ import type {
 } from "./results.ts";
 import { loadStats } from "./experiments.ts";
 import { startBalancer } from "../helpers.ts";
+import { type Cli, cli } from "../cli.ts";
 
 const USAGE = `Usage: deno task analyze [options]
 
@@ -52,18 +53,10 @@ results/*.json, docs/analysis/*.svg and docs/analysis/REPORT.md (under --out).
 
 A full run takes about 3 minutes on 2 cores.`;
 
-function fail(message: string): never {
-  console.error(`analyze: ${message}`);
-  Deno.exit(2);
-}
-
-function intOption(value: string | undefined, name: string, min: number, max: number): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < min || n > max) {
-    fail(`--${name} must be an integer from ${min} to ${max}, got '${value}'`);
-  }
-  return n;
-}
+const CLI: Cli = cli("analyze");
+const fail: Cli["fail"] = CLI.fail;
+const intOption: Cli["int"] = CLI.int;
+const badArgs: Cli["badArgs"] = CLI.badArgs;
 
 async function commit(): Promise<string | undefined> {
   try {
@@ -252,7 +245,7 @@ async function main(): Promise<number> {
       strict: true,
     });
   } catch (error) {
-    fail(`${(error as Error).message.split("\n")[0]} (see --help)`);
+    badArgs(error);
   }
   const { values } = parsed;
   if (values.help) {

@@ -22,11 +22,18 @@ import {
   startRinglb,
 } from "./peers.ts";
 import { treeCpuMicros, treeRssKiB } from "./proc_stats.ts";
-import { runWrk, WRK_SCRIPT, type WrkResult } from "./wrk.ts";
+import { pacedScript, runWrk, WRK_SCRIPT, type WrkResult } from "./wrk.ts";
+import { type Cli, cli } from "../cli.ts";
 
 const ROOT = new URL("../../", import.meta.url);
 const BALANCER_CPUS = "0";
 const LOAD_CPUS = "1";
+/**
+ * The light-load run, for the latency a balancer adds far from saturation: this many
+ * connections, each pausing this long between requests (about 6,000 req/s offered).
+ */
+const LIGHT_CONNECTIONS = 16;
+const LIGHT_DELAY_MS = 2;
 
 const USAGE = `Usage: deno task bench [options]
 
@@ -44,18 +51,10 @@ nginx-light haproxy) and skipped, with a note, when not.
   --out DIR          where bench-<time>.json and bench.md go (results)
   -h, --help         this text`;
 
-function fail(message: string): never {
-  console.error(`bench: ${message}`);
-  Deno.exit(2);
-}
-
-function intOption(value: string | undefined, name: string, min: number, max: number): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < min || n > max) {
-    fail(`--${name} must be an integer from ${min} to ${max}, got '${value}'`);
-  }
-  return n;
-}
+const CLI: Cli = cli("bench");
+const fail: Cli["fail"] = CLI.fail;
+const intOption: Cli["int"] = CLI.int;
+const badArgs: Cli["badArgs"] = CLI.badArgs;
 
 const median = (values: number[]) =>
   [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
@@ -102,7 +101,7 @@ async function main(): Promise<number> {
       strict: true,
     });
   } catch (error) {
-    fail(`${(error as Error).message.split("\n")[0]} (see --help)`);
+    badArgs(error);
   }
   const { values } = parsed;
   if (values.help) {
@@ -136,11 +135,14 @@ async function main(): Promise<number> {
   const dir = await Deno.makeTempDir({ prefix: "ringlb-bench-" });
   const script = `${dir}/ids.lua`;
   await Deno.writeTextFile(script, WRK_SCRIPT);
+  const paced = `${dir}/ids-paced.lua`;
+  await Deno.writeTextFile(paced, pacedScript(LIGHT_DELAY_MS));
   const started: Peer[] = [];
   const runs: Run[] = [];
   const memory: Record<string, number> = {};
   const spread: Record<string, number> = {};
   const soak: { t: number; rssKiB: number }[] = [];
+  const light: (WrkResult & { target: string })[] = [];
   try {
     const backends = await startBackends(dir, LOAD_CPUS, ROOT);
     started.push(...backends);
@@ -177,8 +179,8 @@ async function main(): Promise<number> {
       started.push(peer);
       targets.push(peer);
     }
-    const wrk = (url: string, s: number) =>
-      runWrk({ url, script, connections, threads: 1, seconds: s, cpus: LOAD_CPUS });
+    const wrk = (url: string, s: number, c = connections, lua = script) =>
+      runWrk({ url, script: lua, connections: c, threads: 1, seconds: s, cpus: LOAD_CPUS });
 
     console.error(`bench: warm-up, 2 s per target`);
     for (const target of targets) await wrk(target.url, 2);
@@ -203,6 +205,11 @@ async function main(): Promise<number> {
       }
     }
     for (const target of targets) spread[target.name] = await keySpread(target.url);
+    // Light load: a few connections, far below saturation, for the latency a proxy adds.
+    for (const target of targets) {
+      const result = await wrk(target.url, seconds, LIGHT_CONNECTIONS, paced);
+      light.push({ target: target.name, ...result });
+    }
     const ours = targets.find((t) => t.name.startsWith("ringlb"));
     if (ours) {
       memory.afterLoadKiB = treeRssKiB(ours.pid);
@@ -262,10 +269,25 @@ async function main(): Promise<number> {
       } | ${r.spread === undefined || r.name.startsWith("direct") ? "–" : r.spread.toFixed(2)} |`
     ),
   ].join("\n");
-  const drift = soak.length > 6 ? soak.at(-1)!.rssKiB / soak[5].rssKiB - 1 : undefined;
+  const lightDirect = light.find((r) => r.target.startsWith("direct"));
+  const lightTable = [
+    `| light load (${LIGHT_CONNECTIONS} connections, ${LIGHT_DELAY_MS} ms between requests) | req/s | p50 ms | p99 ms | p99 added over direct, ms |`,
+    `|---|---:|---:|---:|---:|`,
+    ...light.map((r) =>
+      `| ${r.target} | ${Math.round(r.rps).toLocaleString("en-US")} | ${r.p50.toFixed(2)} | ${
+        r.p99.toFixed(2)
+      } | ${lightDirect && r !== lightDirect ? (r.p99 - lightDirect.p99).toFixed(2) : "–"} |`
+    ),
+  ].join("\n");
+  // Drift: the median RSS of the last minute against that of the second (the first is warm-up;
+  // single samples swing ±5 % with the GC).
+  const minute = (from: number) => median(soak.slice(from, from + 6).map((s) => s.rssKiB));
+  const drift = soak.length >= 24 ? minute(soak.length - 6) / minute(6) - 1 : undefined;
   const when = new Date().toISOString();
   const machine = `${navigator.hardwareConcurrency} CPUs, Deno ${Deno.version.deno}`;
   const markdown = `${table}
+
+${lightTable}
 
 Command: \`deno task bench --seconds ${seconds} --reps ${reps} --connections ${connections} --ring ${values.ring}\`
 on ${
@@ -281,7 +303,8 @@ share CPU ${LOAD_CPUS}.${
   }${
     drift === undefined
       ? ""
-      : ` Soak (5 min): RSS drift ${(drift * 100).toFixed(1)} % from minute 1 to minute 5.`
+      : ` Soak (5 min): RSS drift ${(drift * 100).toFixed(1)} %, median of the last minute ` +
+        `against the second.`
   }${notes.length ? `\n\n${notes.join("; ")}.` : ""}
 `;
   console.log(`\n${markdown}`);
@@ -298,6 +321,7 @@ share CPU ${LOAD_CPUS}.${
         connections,
         ring: values.ring,
         notes,
+        light,
         runs,
         rows,
         memory,

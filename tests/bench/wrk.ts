@@ -38,6 +38,14 @@ done = function(summary, latency, requests)
 end
 `;
 
+/**
+ * The same, paced: each connection waits `delayMs` between requests, so a few connections
+ * offer a fixed, moderate load instead of running flat out (wrk is a closed loop).
+ */
+export function pacedScript(delayMs: number): string {
+  return `${WRK_SCRIPT}\ndelay = function()\n  return ${delayMs}\nend\n`;
+}
+
 /** Options of {@linkcode runWrk}. */
 export interface WrkOptions {
   /** Target base URL (loopback). */

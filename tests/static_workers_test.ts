@@ -1,0 +1,71 @@
+/**
+ * `--provider static` with `--workers 2`, as real processes on loopback: both workers serve
+ * the port, routing agrees, scaling is refused, and SIGTERM leaves no worker behind.
+ */
+
+import assert from "node:assert/strict";
+import { createServerApp } from "../server/mod.ts";
+import { isAlive, killQuietly, startBalancer, waitFor } from "./helpers.ts";
+
+/** The pids whose parent is `ppid`. */
+function childPids(ppid: number): number[] {
+  const pids: number[] = [];
+  for (const entry of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(entry.name)) continue;
+    try {
+      const stat = Deno.readTextFileSync(`/proc/${entry.name}/stat`);
+      if (Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]) === ppid) {
+        pids.push(Number(entry.name));
+      }
+    } catch {
+      // ended meanwhile
+    }
+  }
+  return pids;
+}
+
+Deno.test("--provider static --workers 2: both serve, keys agree, /add refused, no orphan", async () => {
+  const servers = ["a", "b", "c"].map((id) =>
+    Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, createServerApp({ id }).fetch)
+  );
+  const backends = servers.map((s, i) => `${"abc"[i]}=http://127.0.0.1:${s.addr.port}`);
+  let workers: number[] = [];
+  try {
+    await using lb = await startBalancer([
+      "--provider",
+      "static",
+      "--backends",
+      backends.join(","),
+      "--ring",
+      "ketama",
+      "--workers",
+      "2",
+    ]);
+    await waitFor(() => (workers = childPids(lb.pid)).length === 1, "the second worker", 10_000);
+    // Every connection is a new one (no keep-alive), so the kernel spreads them over both.
+    const ticks = (pid: number) => {
+      const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      return Number(fields[11]) + Number(fields[12]);
+    };
+    const before = ticks(workers[0]);
+    const owners = new Map<number, Set<string>>();
+    for (let i = 0; i < 400; i++) {
+      const id = 100_000 + (i % 12) * 7919;
+      const res = await fetch(`${lb.url}/home?id=${id}`, { headers: { connection: "close" } });
+      assert.equal(res.status, 200);
+      const body = await res.text();
+      owners.set(id, (owners.get(id) ?? new Set()).add(body));
+    }
+    for (const [id, seen] of owners) assert.equal(seen.size, 1, `id ${id} went to ${[...seen]}`);
+    assert.ok(ticks(workers[0]) > before, "the second worker served some of the connections");
+    const add = await fetch(`${lb.url}/add`, { method: "POST", body: '{"n":1}' });
+    assert.equal(add.status, 400);
+    assert.match((await add.json()).message, /not available with --workers > 1/);
+    assert.equal(await lb.stop(), 0);
+    await waitFor(() => workers.every((pid) => !isAlive(pid)), "workers gone", 10_000);
+  } finally {
+    for (const pid of workers) killQuietly(pid);
+    await Promise.all(servers.map((s) => s.shutdown()));
+  }
+});
