@@ -32,6 +32,8 @@ export interface AdminOptions {
   logger: Logger;
   /** When set, `/add` and `/rm` are refused with a 400 saying this (e.g. several workers). */
   scalingOff?: string;
+  /** Whether a replica that fails to start is replaced (default true; not static backends). */
+  respawns?: boolean;
 }
 
 /** The admin routes as a Hono app, to mount at `/`. Other methods on its paths get a 405. */
@@ -59,10 +61,10 @@ export function createAdminApp(backend: AdminBackend, options: AdminOptions): Ho
     } catch (error) {
       if (error instanceof ReplicaRequestError) return c.json(failureBody(error.message), 400);
       if (error instanceof ReplicaStartError) {
-        return c.json(
-          failureBody(`${error.message}; a replacement with a random name is being started`),
-          503,
-        );
+        const next = options.respawns === false
+          ? "it joins the ring once it answers its heartbeats"
+          : "a replacement with a random name is being started";
+        return c.json(failureBody(`${error.message}; ${next}`), 503);
       }
       options.logger.error(`admin.${kind}.failed`, { reason: errorMessage(error) });
       throw error;

@@ -20,7 +20,7 @@ export type Checked<T> = { ok: true; value: T } | { ok: false; message: string }
 export type ScaleKind = "add" | "rm";
 
 /** A DNS label (RFC 1123): what a replica's hostname must be to be reachable by name. */
-const DNS_LABEL = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
+export const DNS_LABEL = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
 
 const SPEC_TOO_MANY_NAMES: Record<ScaleKind, string> = {
   add: "Length of hostname list is more than newly added instances",

@@ -52,6 +52,8 @@ export interface BalancerAppOptions {
   retryBudget: number;
   /** When set, `/add` and `/rm` are refused with a 400 saying this. */
   scalingOff?: string;
+  /** Whether a replica that fails to start is replaced (not for static backends). */
+  respawns?: boolean;
 }
 
 /** The admin paths; every other path is proxied. */
@@ -94,6 +96,7 @@ export function createBalancerApp(
       maxBodyBytes: options.maxAdminBodyBytes,
       logger: options.logger,
       scalingOff: options.scalingOff,
+      respawns: options.respawns,
     }),
   );
   const keyOptions = {

@@ -11,6 +11,7 @@ import type { BalancerConfig } from "./config.ts";
 import { HealthMonitor } from "./health.ts";
 import { Http1Client } from "./http1_client.ts";
 import { fetchUpstream, type Upstream } from "./upstream.ts";
+import { delay, errorMessage } from "./util.ts";
 import type { Logger } from "./logger.ts";
 import type { Provider } from "./provider.ts";
 import { ReplicaManager } from "./replica_manager.ts";
@@ -99,6 +100,7 @@ export function createBalancer(config: BalancerConfig, deps: BalancerDeps): Bala
     requestDeadlineMs: config.requestDeadlineMs,
     bodyTimeoutMs: config.bodyTimeoutMs,
     retryBudget: config.retryBudget,
+    respawns: deps.provider.respawns !== false,
     scalingOff: config.workers > 1
       ? "/add and /rm are not available with --workers > 1: each worker has its own ring"
       : undefined,
@@ -115,7 +117,17 @@ export function createBalancer(config: BalancerConfig, deps: BalancerDeps): Bala
       const missing = config.replicas - adopted;
       if (missing > 0) {
         const names = config.names.filter((name) => !manager.has(name)).slice(0, missing);
-        await manager.add(missing, names);
+        const adding = manager.add(missing, names);
+        if (deps.provider.respawns !== false) {
+          await adding;
+          return;
+        }
+        // Static backends: serve once the first heartbeats are in; one that is down joins
+        // when it answers (it is not replaced), so there is nothing worth waiting for.
+        adding.catch((error) =>
+          logger.warn("balancer.start_degraded", { reason: errorMessage(error) })
+        );
+        await Promise.race([adding.catch(() => {}), delay(config.heartbeatTimeoutMs + 200)]);
       }
     },
     async close() {

@@ -29,15 +29,28 @@ export interface Http1ClientOptions {
 
 const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"]);
 const INITIAL_BUFFER = 16 * 1024;
+/** An HTTP token (RFC 9110 §5.6.2), lower case: a header name. */
+const TOKEN = /^[!#$%&'*+.^_`|~0-9a-z-]+$/;
+/** A field value a `Response` accepts: visible characters, spaces, tabs, obs-text. */
+const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 /** Bodies up to this size that arrive with the head (or the next read) come back as bytes. */
 const SMALL_BODY = 64 * 1024;
 
-/** A connection failed; `message` says how in the words `describeFailure` knows. */
+/**
+ * How an exchange with a replica failed. Only `refused` proves the request was not
+ * delivered; the proxy decides retries on this, never on message text.
+ */
+export type UpstreamFailure = "refused" | "connect" | "reset" | "closed" | "protocol";
+
+/** An exchange with a replica failed; `kind` says how. */
 export class UpstreamError extends TypeError {
-  /** @param message What failed. @param cause The underlying error. */
-  constructor(message: string, cause?: unknown) {
+  /** How it failed. */
+  readonly kind: UpstreamFailure;
+  /** @param kind How it failed. @param message What failed. @param cause The underlying error. */
+  constructor(kind: UpstreamFailure, message: string, cause?: unknown) {
     super(message, { cause });
     this.name = "UpstreamError";
+    this.kind = kind;
   }
 }
 
@@ -53,13 +66,46 @@ class Connection {
   /** When it went idle last, `performance.now()`. */
   idleSince = 0;
   closed = false;
+  /** In the pool: anything read now (bytes nobody asked for, or the end) closes it. */
+  idle = false;
+  /** A read started while idle; the next `fill()` takes its result. */
+  #pending: Promise<number | null> | undefined;
 
   constructor(conn: Deno.TcpConn) {
     this.conn = conn;
   }
 
+  /**
+   * Goes idle with a read outstanding (as Go's net/http does): a server that closes the
+   * connection, or sends bytes it should not, is noticed before the connection is reused.
+   */
+  watch(): void {
+    this.idle = true;
+    this.start = this.end = 0;
+    this.#pending = this.conn.read(this.buffer).then(
+      (n) => {
+        if (this.idle) this.close();
+        return n;
+      },
+      (error) => {
+        if (this.idle) this.close();
+        throw error;
+      },
+    );
+    this.#pending.catch(() => {}); // an idle failure is handled by closing
+  }
+
   /** Reads more bytes; resolves false at end of stream. */
   async fill(): Promise<boolean> {
+    const pending = this.#pending;
+    if (pending) {
+      // The read started while idle, into the (then empty) buffer.
+      this.#pending = undefined;
+      const n = await pending;
+      if (n === null) return false;
+      this.end += n;
+      return true;
+    }
     if (this.start === this.end) this.start = this.end = 0;
     if (this.end === this.buffer.length) {
       if (this.start > 0) {
@@ -182,6 +228,7 @@ export class Http1Client {
         conn.close();
         continue;
       }
+      conn.idle = false;
       return conn;
     }
     return undefined;
@@ -195,6 +242,7 @@ export class Http1Client {
       return;
     }
     conn.idleSince = performance.now();
+    conn.watch();
     list.push(conn);
     this.#idle.set(origin, list);
   }
@@ -202,20 +250,38 @@ export class Http1Client {
   async #connect(request: UpstreamRequest): Promise<Connection> {
     const url = new URL(request.origin);
     if (url.protocol !== "http:") {
-      throw new UpstreamError(`not an http:// origin: ${request.origin}`);
+      throw new UpstreamError("connect", `not an http:// origin: ${request.origin}`);
     }
+    const { signal } = request;
+    const connecting = Deno.connect({
+      hostname: url.hostname.replace(/^\[|\]$/g, ""),
+      port: Number(url.port || 80),
+    });
+    // A connect can take minutes (SYNs to a dead host): the attempt's signal cuts it short.
+    let onAbort: (() => void) | undefined;
+    const aborted = new Promise<never>((_, reject) => {
+      onAbort = () => reject(signal.reason);
+      signal.addEventListener("abort", onAbort, { once: true });
+    });
     try {
-      const conn = await Deno.connect({
-        hostname: url.hostname.replace(/^\[|\]$/g, ""),
-        port: Number(url.port || 80),
-      });
+      const conn = await Promise.race([connecting, aborted]);
       conn.setNoDelay(true);
       return new Connection(conn);
     } catch (error) {
-      if (error instanceof Deno.errors.ConnectionRefused) {
-        throw new UpstreamError(`connection refused by ${request.origin}`, error);
+      if (signal.aborted) {
+        connecting.then((late) => late.close(), () => {});
+        throw signal.reason;
       }
-      throw new UpstreamError(`cannot connect to ${request.origin}: ${messageOf(error)}`, error);
+      if (error instanceof Deno.errors.ConnectionRefused) {
+        throw new UpstreamError("refused", `connection refused by ${request.origin}`, error);
+      }
+      throw new UpstreamError(
+        "connect",
+        `cannot connect to ${request.origin}: ${messageOf(error)}`,
+        error,
+      );
+    } finally {
+      signal.removeEventListener("abort", onAbort!);
     }
   }
 
@@ -224,6 +290,11 @@ export class Http1Client {
     const { signal } = request;
     const onAbort = () => conn.close();
     signal.addEventListener("abort", onAbort, { once: true });
+    if (signal.aborted) {
+      conn.close();
+      signal.removeEventListener("abort", onAbort);
+      throw signal.reason;
+    }
     const fresh = conn.uses === 0;
     conn.uses++;
     let handedOver = false;
@@ -266,7 +337,11 @@ export class Http1Client {
       if (body instanceof ReadableStream) await this.#sendChunked(conn, body);
     } catch (error) {
       if (!fresh && !(body instanceof ReadableStream)) throw new StaleConnection(error);
-      throw new UpstreamError(`connection reset while sending: ${messageOf(error)}`, error);
+      throw new UpstreamError(
+        "reset",
+        `connection reset while sending: ${messageOf(error)}`,
+        error,
+      );
     }
   }
 
@@ -287,7 +362,9 @@ export class Http1Client {
       const head = this.#parseHead(conn, end, request.method);
       // Interim answers (100 Continue, 103 Early Hints) are skipped; 101 is not supported.
       if (head.status >= 100 && head.status < 200) {
-        if (head.status === 101) throw new UpstreamError("the replica switched protocols (101)");
+        if (head.status === 101) {
+          throw new UpstreamError("protocol", "the replica switched protocols (101)");
+        }
         continue;
       }
       return head;
@@ -306,7 +383,7 @@ export class Http1Client {
       }
       scanned = conn.end - conn.start;
       if (conn.end - conn.start > this.#maxHead) {
-        throw new UpstreamError(`response head larger than ${this.#maxHead} bytes`);
+        throw new UpstreamError("protocol", `response head larger than ${this.#maxHead} bytes`);
       }
       const nothingYet = conn.end === conn.start;
       let more: boolean;
@@ -314,11 +391,11 @@ export class Http1Client {
         more = await conn.fill();
       } catch (error) {
         if (nothingYet && !fresh) throw new StaleConnection(error);
-        throw new UpstreamError(`connection reset: ${messageOf(error)}`, error);
+        throw new UpstreamError("reset", `connection reset: ${messageOf(error)}`, error);
       }
       if (!more) {
         if (nothingYet && !fresh) throw new StaleConnection(new Error("closed"));
-        throw new UpstreamError("connection closed before the response head");
+        throw new UpstreamError("closed", "connection closed before the response head");
       }
     }
   }
@@ -327,45 +404,64 @@ export class Http1Client {
     const text = latin1(conn.buffer, conn.start, end - 4);
     conn.start = end;
     const lines = text.split("\r\n");
-    const status = /^HTTP\/1\.([01]) (\d{3})(?: (.*))?$/.exec(lines[0]);
-    if (!status) throw new UpstreamError(`malformed status line: ${lines[0].slice(0, 80)}`);
+    const status = /^HTTP\/1\.([01]) ([1-5]\d\d)(?: ([\t\x20-\x7e\x80-\xff]*))?$/.exec(lines[0]);
+    if (!status) {
+      throw new UpstreamError("protocol", `malformed status line: ${lines[0].slice(0, 80)}`);
+    }
     const http10 = status[1] === "0";
     const code = Number(status[2]);
     const headers: [string, string][] = [];
     let length: number | undefined;
     let chunked = false;
-    let connection = "";
+    const connection: string[] = [];
     for (let i = 1; i < lines.length; i++) {
       const line = lines[i];
       const colon = line.indexOf(":");
-      if (colon <= 0) throw new UpstreamError(`malformed header line: ${line.slice(0, 80)}`);
-      const name = line.slice(0, colon).trim().toLowerCase();
+      const name = colon > 0 ? line.slice(0, colon).toLowerCase() : "";
       const value = line.slice(colon + 1).trim();
+      // Only what a Response can carry: a token for the name, no control bytes in the value.
+      if (!TOKEN.test(name) || !FIELD_VALUE.test(value)) {
+        throw new UpstreamError("protocol", `malformed header line: ${line.slice(0, 80)}`);
+      }
       if (name === "content-length") {
         const n = Number(value);
-        if (!/^\d+$/.test(value) || (length !== undefined && length !== n)) {
-          throw new UpstreamError(`bad content-length: ${value.slice(0, 40)}`);
+        if (!/^\d{1,15}$/.test(value) || (length !== undefined && length !== n)) {
+          throw new UpstreamError("protocol", `bad content-length: ${value.slice(0, 40)}`);
         }
         length = n;
+        continue; // set again below from the framing actually used
       } else if (name === "transfer-encoding") {
-        chunked = /(?:^|,)\s*chunked\s*$/i.test(value);
-        if (!chunked) throw new UpstreamError(`unsupported transfer-encoding: ${value}`);
+        // Only plain chunked: a coding under it (gzip, chunked) would be passed on decoded wrong.
+        if (value.toLowerCase() !== "chunked") {
+          throw new UpstreamError("protocol", `unsupported transfer-encoding: ${value}`);
+        }
+        chunked = true;
         continue;
       } else if (name === "connection") {
-        connection = value.toLowerCase();
+        for (const token of value.toLowerCase().split(",")) {
+          if (token.trim()) connection.push(token.trim());
+        }
       }
       if (!HOP_BY_HOP.has(name)) headers.push([name, value]);
     }
     // Fields the Connection header names are hop-by-hop too.
-    const named = connection.split(",").map((t) => t.trim()).filter(Boolean);
-    const kept = named.length ? headers.filter(([name]) => !named.includes(name)) : headers;
+    const kept = connection.length
+      ? headers.filter(([name]) => !connection.includes(name))
+      : headers;
     let framing: Framing;
-    if (method === "HEAD" || code === 204 || code === 304 || code < 200) framing = { kind: "none" };
+    const bodiless = method === "HEAD" || code === 204 || code === 205 || code === 304 ||
+      code < 200;
+    if (bodiless) framing = { kind: "none" };
     else if (chunked) framing = { kind: "chunked" };
     else if (length !== undefined) framing = { kind: "length", remaining: length };
     else framing = { kind: "close" };
-    const keepAlive = framing.kind !== "close" &&
-      (http10 ? named.includes("keep-alive") : !named.includes("close"));
+    // The length the client gets is the one used (chunked wins over Content-Length: RFC 9112
+    // §6.3, and such a message is not trusted to leave the connection clean).
+    if (framing.kind === "length" || (method === "HEAD" && length !== undefined && !chunked)) {
+      kept.push(["content-length", String(length)]);
+    }
+    const keepAlive = framing.kind !== "close" && !bodiless && !(chunked && length !== undefined) &&
+      (http10 ? connection.includes("keep-alive") : !connection.includes("close"));
     return { status: code, statusText: status[3] ?? "", headers: kept, framing, keepAlive };
   }
 
@@ -383,7 +479,7 @@ export class Http1Client {
       // Small bodies usually arrive with the head, or with the next read: then they come
       // back as bytes. Anything else is streamed.
       if (conn.end - conn.start < framing.remaining && framing.remaining <= SMALL_BODY) {
-        if (!(await conn.fill())) throw new UpstreamError("connection closed mid-body");
+        if (!(await conn.fill())) throw new UpstreamError("closed", "connection closed mid-body");
       }
       if (conn.end - conn.start >= framing.remaining) {
         const bytes = conn.buffer.slice(conn.start, conn.start + framing.remaining);
@@ -426,13 +522,15 @@ export class Http1Client {
             return line;
           }
         }
-        if (conn.end - conn.start > 4096) throw new UpstreamError("chunk size line too long");
-        if (!(await conn.fill())) throw new UpstreamError("connection closed mid-body");
+        if (conn.end - conn.start > 4096) {
+          throw new UpstreamError("protocol", "chunk size line too long");
+        }
+        if (!(await conn.fill())) throw new UpstreamError("closed", "connection closed mid-body");
       }
     };
     const need = async () => {
       if (conn.start === conn.end && !(await conn.fill())) {
-        throw new UpstreamError("connection closed mid-body");
+        throw new UpstreamError("closed", "connection closed mid-body");
       }
     };
     return new ReadableStream<Uint8Array>({
@@ -456,8 +554,11 @@ export class Http1Client {
             controller.enqueue(take(Infinity));
           } else {
             if (chunkLeft === 0) {
-              const size = parseInt((await needLine()).split(";")[0].trim(), 16);
-              if (!Number.isFinite(size) || size < 0) throw new UpstreamError("bad chunk size");
+              const sizeText = (await needLine()).split(";")[0].trim();
+              const size = /^[0-9a-f]{1,12}$/i.test(sizeText) ? parseInt(sizeText, 16) : -1;
+              if (size < 0) {
+                throw new UpstreamError("protocol", "bad chunk size");
+              }
               if (size === 0) {
                 // Trailers (ignored) up to the blank line.
                 while ((await needLine()) !== "");
@@ -472,7 +573,7 @@ export class Http1Client {
             chunkLeft -= bytes.length;
             if (chunkLeft === 0) {
               const end = await needLine();
-              if (end !== "") throw new UpstreamError("chunk not followed by CRLF");
+              if (end !== "") throw new UpstreamError("protocol", "chunk not followed by CRLF");
             }
             controller.enqueue(bytes);
           }
@@ -497,11 +598,11 @@ class StaleConnection extends Error {
 
 function unwrap(error: unknown): unknown {
   if (error instanceof StaleConnection) {
-    return new UpstreamError(`connection closed: ${messageOf(error.cause)}`, error.cause);
+    return new UpstreamError("closed", `connection closed: ${messageOf(error.cause)}`, error.cause);
   }
   if (error instanceof UpstreamError || error instanceof DOMException) return error;
   if (error instanceof Deno.errors.ConnectionReset || error instanceof Deno.errors.BrokenPipe) {
-    return new UpstreamError(`connection reset: ${messageOf(error)}`, error);
+    return new UpstreamError("reset", `connection reset: ${messageOf(error)}`, error);
   }
   return error;
 }

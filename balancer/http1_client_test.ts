@@ -67,6 +67,10 @@ function rawServer(answer: (head: string, n: number) => string | Uint8Array, clo
   const { port } = listener.addr as Deno.NetAddr;
   return {
     origin: `http://127.0.0.1:${port}`,
+    /** Writes `bytes` on the latest connection, unasked. */
+    async inject(bytes: string) {
+      await conns.at(-1)!.write(new TextEncoder().encode(bytes));
+    },
     get connections() {
       return connections;
     },
@@ -141,12 +145,14 @@ Deno.test("http1: a large answer is streamed whole; HEAD and 204 have no body", 
     const res = await client.request(get(server.origin));
     assert.ok(res.body instanceof ReadableStream);
     assert.equal((await text(res.body)).length, big.length);
+    assert.equal(client.idle(server.origin), 1, "pooled once the body was read");
     const head = await client.request(get(server.origin, "/", { method: "HEAD" }));
     assert.equal(head.body, null);
     const none = await client.request(get(server.origin, "/none"));
     assert.equal(none.status, 204);
     assert.equal(none.body, null);
-    assert.equal(client.idle(server.origin), 1);
+    // Bodiless answers are not trusted to leave the connection clean: not pooled.
+    assert.equal(client.idle(server.origin), 0);
   } finally {
     client.close();
     await server.close();
@@ -239,4 +245,85 @@ Deno.test("http1: failures say refused, closed or reset; an abort stops a slow a
   assert.ok(performance.now() - started < 1000);
   client.close();
   await slow.close();
+});
+
+Deno.test("http1: bytes a replica sends on an idle pooled connection close it", async () => {
+  const server = rawServer((_, n) =>
+    `HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n${n === 1 ? "ok" : "no"}`
+  );
+  const client = new Http1Client();
+  try {
+    assert.equal(await text((await client.request(get(server.origin))).body), "ok");
+    assert.equal(client.idle(server.origin), 1);
+    // A stray answer nobody asked for arrives while the connection is idle.
+    await server.inject("HTTP/1.1 200 OK\r\ncontent-length: 6\r\n\r\nSTOLEN");
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const next = await client.request(get(server.origin));
+    // The idle connection was closed when the stray bytes came: a new one answers "ok" (its
+    // first answer), where the old one would have handed over "STOLEN".
+    assert.equal(await text(next.body), "ok");
+    assert.equal(server.connections, 2);
+  } finally {
+    client.close();
+    server.close();
+  }
+});
+
+Deno.test("http1: chunked wins over Content-Length; duplicate Connection fields add up", async () => {
+  const server = rawServer((head) =>
+    head.includes("/both")
+      ? "HTTP/1.1 200 OK\r\ncontent-length: 3\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"
+      : "HTTP/1.1 200 OK\r\nconnection: close\r\nconnection: x-other\r\nx-other: 1\r\ncontent-length: 2\r\n\r\nok"
+  );
+  const client = new Http1Client();
+  try {
+    const both = await client.request(get(server.origin, "/both"));
+    assert.equal(await text(both.body), "hello");
+    assert.ok(!both.headers.some(([name]) => name === "content-length"), "no stale length");
+    assert.equal(client.idle(server.origin), 0, "such a connection is not reused");
+    const closing = await client.request(get(server.origin, "/close"));
+    assert.equal(await text(closing.body), "ok");
+    assert.ok(!closing.headers.some(([name]) => name === "x-other"), "named by Connection");
+    assert.equal(client.idle(server.origin), 0, "'close' in the first Connection field counts");
+  } finally {
+    client.close();
+    server.close();
+  }
+});
+
+Deno.test("http1: malformed answers are protocol errors, never passed on", async () => {
+  const answers: Record<string, string> = {
+    "/status": "HTTP/1.1 099 Odd\r\ncontent-length: 0\r\n\r\n",
+    "/name": "HTTP/1.1 200 OK\r\nbad name: 1\r\ncontent-length: 0\r\n\r\n",
+    "/te": "HTTP/1.1 200 OK\r\ntransfer-encoding: gzip, chunked\r\n\r\n0\r\n\r\n",
+    "/chunk": "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n0x5\r\nhello\r\n0\r\n\r\n",
+  };
+  const server = rawServer((head) => answers[head.split(" ")[1]]);
+  const client = new Http1Client();
+  try {
+    for (const path of Object.keys(answers)) {
+      const failed = client.request(get(server.origin, path)).then(async (res) => {
+        await text(res.body);
+      });
+      await assert.rejects(
+        failed,
+        (e: unknown) => e instanceof UpstreamError && e.kind === "protocol",
+        path,
+      );
+    }
+  } finally {
+    client.close();
+    server.close();
+  }
+});
+
+Deno.test("http1: an aborted signal stops the request before it is sent", async () => {
+  const server = rawServer(() => "HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n");
+  const client = new Http1Client();
+  const abort = new AbortController();
+  abort.abort(new DOMException("gone", "AbortError"));
+  await assert.rejects(client.request(get(server.origin, "/", { signal: abort.signal })), /gone/);
+  assert.equal(server.connections, 0);
+  client.close();
+  server.close();
 });

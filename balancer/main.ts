@@ -9,6 +9,7 @@
  * @module
  */
 
+import { fileURLToPath } from "node:url";
 import { describeRing } from "../ring/mod.ts";
 import { createBalancer } from "./balancer.ts";
 import { type BalancerConfig, ConfigError, HELP, parseConfig } from "./config.ts";
@@ -50,8 +51,13 @@ const WORKER_ENV = "RINGLB_WORKER";
  * connections over them). They hold a pipe from this one on stdin and exit when it closes,
  * like replicas do, so none outlives it.
  */
-function startWorkers(count: number, port: number, logger: Logger): Deno.ChildProcess[] {
-  const config = new URL("../deno.json", import.meta.url).pathname;
+function startWorkers(
+  count: number,
+  port: number,
+  logger: Logger,
+  stopping: () => boolean,
+): Deno.ChildProcess[] {
+  const config = fileURLToPath(new URL("../deno.json", import.meta.url));
   return Array.from({ length: count }, (_, i) => {
     const child = new Deno.Command(Deno.execPath(), {
       args: [
@@ -60,7 +66,7 @@ function startWorkers(count: number, port: number, logger: Logger): Deno.ChildPr
         "--allow-env",
         "--allow-read",
         `--config=${config}`,
-        new URL(import.meta.url).pathname,
+        fileURLToPath(import.meta.url),
         ...Deno.args,
         "--port",
         String(port),
@@ -71,6 +77,11 @@ function startWorkers(count: number, port: number, logger: Logger): Deno.ChildPr
       stderr: "inherit",
     }).spawn();
     logger.info("worker.started", { worker: i + 2, pid: child.pid });
+    child.status.then((status) => {
+      if (!stopping()) {
+        logger.error("worker.exited", { worker: i + 2, pid: child.pid, code: status.code });
+      }
+    });
     return child;
   });
 }
@@ -147,7 +158,10 @@ async function main(): Promise<number> {
     }
   };
   for (const signal of ["SIGINT", "SIGTERM"] as const) {
-    Deno.addSignalListener(signal, () => shutdown(signal));
+    // A worker stops on its parent's SIGTERM only: Ctrl-C reaches the whole process group,
+    // and the parent drains first, then stops its workers.
+    if (worker && signal === "SIGINT") Deno.addSignalListener(signal, () => {});
+    else Deno.addSignalListener(signal, () => shutdown(signal));
   }
 
   logger.info("balancer.starting", {
@@ -179,7 +193,8 @@ async function main(): Promise<number> {
       },
     }, balancer.handler);
     if (config.workers > 1 && !worker) {
-      workers = startWorkers(config.workers - 1, (server.addr as Deno.NetAddr).port, logger);
+      const port = (server.addr as Deno.NetAddr).port;
+      workers = startWorkers(config.workers - 1, port, logger, () => shuttingDown);
     }
   } catch (error) {
     console.error(

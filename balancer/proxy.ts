@@ -17,6 +17,7 @@ import type { RetryBudget } from "./retry_budget.ts";
 import { failureResponse, unknownEndpoint } from "./responses.ts";
 import type { Upstream, UpstreamResponse } from "./upstream.ts";
 import { requestHeaders } from "./upstream.ts";
+import { UpstreamError } from "./http1_client.ts";
 import { delay, errorMessage, rootMessage, type Timer } from "./util.ts";
 
 /** Options of {@linkcode createProxy}. */
@@ -61,7 +62,7 @@ function forwardHeaders(raw: Request, client: string | undefined): [string, stri
     const [name, value] = headers[i];
     if (name === "x-forwarded-for") forwardedFor = client ? `${value}, ${client}` : value;
     else if (name === "via") via = `${value}, ${VIA}`;
-    else continue;
+    else if (name !== "x-forwarded-host" && name !== "x-forwarded-proto") continue;
     headers.splice(i, 1);
   }
   // The client's Host, or the authority of the request URL when it has none.
@@ -107,6 +108,14 @@ function noReplica(path: string): Response {
 
 /** A fetch failure in a few words. */
 function describeFailure(error: unknown): string {
+  // The lean client says how it failed; only its kind decides a retry, never text a replica
+  // could have sent.
+  if (error instanceof UpstreamError) {
+    if (error.kind === "refused") return "connection refused";
+    if (error.kind === "reset") return "connection reset";
+    if (error.kind === "closed") return "connection closed";
+    return error.message;
+  }
   const message = rootMessage(error);
   if (/refused/i.test(message)) return "connection refused";
   if (/reset/i.test(message)) return "connection reset";
@@ -376,13 +385,31 @@ export function createProxy(
           if (res.body instanceof ReadableStream) await res.body.cancel();
           return failureResponse(400, unknownEndpoint(path));
         }
-        passedOn = true;
         const what = `replica '${target.name}'`;
-        const finish = stream();
-        return passThrough(res, responseTimeoutMs, what, target.ejected, () => {
-          release();
-          finish();
-        });
+        // The answer counts as passed on (and its replica as busy) until its body has been
+        // sent or given up; `finish` (admission) exists only once the Response does.
+        const admission: { finish?: () => void; ended: boolean } = { ended: false };
+        let response: Response;
+        try {
+          response = passThrough(res, responseTimeoutMs, what, target.ejected, () => {
+            release();
+            if (admission.finish) admission.finish();
+            else admission.ended = true;
+          });
+        } catch (error) {
+          // An answer Deno cannot build a Response from: not worth a retry elsewhere.
+          if (res.body instanceof ReadableStream) res.body.cancel().catch(() => {});
+          return failureResponse(
+            502,
+            `Replica '${target.name}' sent an answer that cannot be passed on: ${
+              errorMessage(error)
+            }`,
+          );
+        }
+        passedOn = true;
+        admission.finish = stream();
+        if (admission.ended) admission.finish();
+        return response;
       } catch (error) {
         if (raw.signal.aborted) return failureResponse(499, "Client closed the request");
         // The client stopped sending its (streamed) body: not the replica's fault.

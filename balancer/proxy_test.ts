@@ -136,3 +136,64 @@ Deno.test("a client stalling mid-upload (streamed body) gets a 408, and the repl
     await upstream.shutdown();
   }
 });
+
+Deno.test("X-Forwarded-Host and -Proto from the client are replaced, not trusted", async () => {
+  const replica = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    (req) =>
+      Response.json({
+        host: req.headers.get("x-forwarded-host"),
+        proto: req.headers.get("x-forwarded-proto"),
+      }),
+  );
+  const { proxy, close } = proxyTo(`http://127.0.0.1:${replica.addr.port}`);
+  try {
+    const res = await proxy(
+      new Request("http://lb.example/home", {
+        headers: { "x-forwarded-host": "evil.example", "x-forwarded-proto": "https" },
+      }),
+    );
+    assert.deepEqual(await res.json(), { host: "lb.example", proto: "http" });
+  } finally {
+    close();
+    await replica.shutdown();
+  }
+});
+
+Deno.test("a 205 passes; a malformed answer is a 502 that frees its slot", async () => {
+  // A raw replica: 205 with a length (bodiless: fine), then a header no Response can carry.
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const answers = [
+    "HTTP/1.1 205 Reset Content\r\ncontent-length: 0\r\n\r\n",
+    "HTTP/1.1 200 OK\r\nx-bad: a\u0001b\r\ncontent-length: 2\r\n\r\nok",
+  ];
+  let served = 0;
+  (async () => {
+    for await (const conn of listener) {
+      const buf = new Uint8Array(4096);
+      await conn.read(buf).catch(() => null);
+      await conn.write(new TextEncoder().encode(answers[Math.min(served++, 1)])).catch(() => {});
+      conn.close();
+    }
+  })().catch(() => {});
+  const outcomes: boolean[] = [];
+  const port = (listener.addr as Deno.NetAddr).port;
+  const { proxy, close } = proxyTo(`http://127.0.0.1:${port}`, { maxInFlight: 1 }, outcomes);
+  try {
+    const reset = await proxy(new Request("http://lb/home"));
+    assert.equal(reset.status, 205);
+    assert.equal(await reset.text(), "");
+    const bad = await proxy(new Request("http://lb/home"));
+    assert.equal(bad.status, 502);
+    assert.match((await bad.json()).message, /u: malformed header line: x-bad/);
+    assert.equal(served, 2);
+    assert.deepEqual(outcomes, [true, false], "the malformed answer counts against the replica");
+    // maxInFlight is 1: a leaked slot would turn this into a 503.
+    const after = await proxy(new Request("http://lb/home"));
+    assert.notEqual(after.status, 503);
+    await after.body?.cancel();
+  } finally {
+    close();
+    listener.close();
+  }
+});

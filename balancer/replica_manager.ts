@@ -474,6 +474,7 @@ export class ReplicaManager {
   #onReady(replica: Replica): void {
     if (replica.state !== "starting") return;
     clearTimeout(replica.startTimer);
+    replica.errors = 0; // failures from before it (re)joined say nothing about it now
     if (replica.spare) {
       replica.state = "ready";
       this.#startFailures = 0;

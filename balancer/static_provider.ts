@@ -6,6 +6,7 @@
  * @module
  */
 
+import { DNS_LABEL } from "./admin_input.ts";
 import {
   HostnameConflictError,
   type Provider,
@@ -24,7 +25,8 @@ export interface StaticBackend {
 
 /**
  * Parses `--backends`: comma-separated `URL` or `name=URL` items. A URL is `http://host:port`
- * (or `https://`), without a path; its name defaults to `host:port`. Throws `Error` with a
+ * (or `https://`), without a path; its name, a DNS label, defaults to its host and port with
+ * other characters as `-` (`127-0-0-1-18081`). Throws `Error` with a
  * one-line message on a bad item or a repeated name or URL.
  */
 export function parseBackends(text: string): StaticBackend[] {
@@ -46,8 +48,17 @@ export function parseBackends(text: string): StaticBackend[] {
       throw new Error(`'${urlText}' must have no path or query: requests keep their own`);
     }
     if (url.username || url.password) throw new Error(`'${urlText}' must not hold credentials`);
-    const name = hasName ? raw.slice(0, eq).trim() : url.host;
-    if (!name) throw new Error(`'${raw}' has an empty name`);
+    // Names are DNS labels, like every replica's (so /rm and /add can name them); an unnamed
+    // backend is called after its host and port: 127.0.0.1:18081 → 127-0-0-1-18081.
+    const name = hasName
+      ? raw.slice(0, eq).trim()
+      : url.host.toLowerCase().replace(/[^a-z0-9-]+/g, "-").replace(/^-+|-+$/g, "");
+    if (!DNS_LABEL.test(name)) {
+      throw new Error(
+        `backend name '${name}' must be a DNS label (1-63 letters, digits or '-', ` +
+          `not starting or ending with '-')`,
+      );
+    }
     const base = `${url.protocol}//${url.host}`;
     if (backends.some((b) => b.name === name)) throw new Error(`backend name '${name}' twice`);
     if (backends.some((b) => b.url === base)) throw new Error(`backend ${base} twice`);

@@ -8,7 +8,7 @@ import { waitFor } from "./testing.ts";
 
 Deno.test("parseBackends: URLs and name=URL items, with one-line errors", () => {
   assert.deepEqual(parseBackends("http://127.0.0.1:18081, web-2=http://127.0.0.1:18082/"), [
-    { name: "127.0.0.1:18081", url: "http://127.0.0.1:18081" },
+    { name: "127-0-0-1-18081", url: "http://127.0.0.1:18081" },
     { name: "web-2", url: "http://127.0.0.1:18082" },
   ]);
   assert.deepEqual(parseBackends(""), []);
@@ -20,6 +20,7 @@ Deno.test("parseBackends: URLs and name=URL items, with one-line errors", () => 
   assert.throws(() => parseBackends("http://u:p@h:1"), /credentials/);
   assert.throws(() => parseBackends("a=http://h:1,a=http://h:2"), /backend name 'a' twice/);
   assert.throws(() => parseBackends("http://h:1,b=http://h:1"), /backend http:\/\/h:1 twice/);
+  assert.throws(() => parseBackends("web_1=http://h:1"), /'web_1' must be a DNS label/);
 });
 
 Deno.test("--provider static: the backends are the replicas; bad combinations refused", () => {

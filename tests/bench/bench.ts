@@ -20,6 +20,7 @@ import {
   startHaproxy,
   startNginx,
   startRinglb,
+  versions,
 } from "./peers.ts";
 import { treeCpuMicros, treeRssKiB } from "./proc_stats.ts";
 import { pacedScript, runWrk, WRK_SCRIPT, type WrkResult } from "./wrk.ts";
@@ -138,6 +139,14 @@ async function main(): Promise<number> {
   const paced = `${dir}/ids-paced.lua`;
   await Deno.writeTextFile(paced, pacedScript(LIGHT_DELAY_MS));
   const started: Peer[] = [];
+  // Ctrl-C or SIGTERM: stop what was started before going.
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    Deno.addSignalListener(signal, async () => {
+      console.error(`\nbench: ${signal}: stopping ${started.length} processes`);
+      for (const peer of [...started].reverse()) await peer.stop().catch(() => {});
+      Deno.exit(130);
+    });
+  }
   const runs: Run[] = [];
   const memory: Record<string, number> = {};
   const spread: Record<string, number> = {};
@@ -320,6 +329,7 @@ share CPU ${LOAD_CPUS}.${
         reps,
         connections,
         ring: values.ring,
+        versions: versions(),
         notes,
         light,
         runs,

@@ -51,6 +51,17 @@ async function listening(port: number, what: string, child?: Deno.ChildProcess):
   throw new Error(`${what} did not listen on port ${port} within 10 s`);
 }
 
+/** Throws when something already listens on `port`: it would be measured instead. */
+function assertFree(port: number, what: string): void {
+  try {
+    Deno.listen({ hostname: "127.0.0.1", port }).close();
+  } catch {
+    throw new Error(
+      `port ${port} is in use (a process left from an earlier run?); ${what} needs it`,
+    );
+  }
+}
+
 /** Starts `args` pinned to `cpus`, waits for `port`, returns a peer stopped by `signal`. */
 async function spawn(
   name: string,
@@ -60,6 +71,7 @@ async function spawn(
   signal: Deno.Signal = "SIGTERM",
   path = "",
 ): Promise<Peer> {
+  assertFree(port, name);
   const child = new Deno.Command("taskset", {
     args: ["-c", cpus, ...args],
     stdin: "null",
@@ -108,6 +120,7 @@ http { access_log off; default_type application/json; keepalive_requests 1000000
 }
 `,
     );
+    for (const port of BACKEND_PORTS.slice(1)) assertFree(port, "the backends");
     const peer = await spawn(
       "backends (nginx)",
       cpus,
@@ -115,25 +128,35 @@ http { access_log off; default_type application/json; keepalive_requests 1000000
       18081,
       "SIGQUIT",
     );
-    for (const port of BACKEND_PORTS.slice(1)) await listening(port, "backends");
+    try {
+      for (const port of BACKEND_PORTS.slice(1)) await listening(port, "backends");
+    } catch (error) {
+      await peer.stop();
+      throw error;
+    }
     return [peer];
   }
   const server = new URL("server/main.ts", root).pathname;
   const peers: Peer[] = [];
-  for (const [i, port] of BACKEND_PORTS.entries()) {
-    peers.push(
-      await spawn(`backend ${BACKEND_NAMES[i]} (deno)`, cpus, [
-        "env",
-        `PORT=${port}`,
-        `SERVER_ID=${BACKEND_NAMES[i]}`,
-        Deno.execPath(),
-        "run",
-        "--allow-net",
-        "--allow-env",
-        `--config=${new URL("deno.json", root).pathname}`,
-        server,
-      ], port),
-    );
+  try {
+    for (const [i, port] of BACKEND_PORTS.entries()) {
+      peers.push(
+        await spawn(`backend ${BACKEND_NAMES[i]} (deno)`, cpus, [
+          "env",
+          `PORT=${port}`,
+          `SERVER_ID=${BACKEND_NAMES[i]}`,
+          Deno.execPath(),
+          "run",
+          "--allow-net",
+          "--allow-env",
+          `--config=${new URL("deno.json", root).pathname}`,
+          server,
+        ], port),
+      );
+    }
+  } catch (error) {
+    for (const peer of peers) await peer.stop();
+    throw error;
   }
   return peers;
 }
@@ -230,4 +253,17 @@ ${
 `,
   );
   return spawn("HAProxy", cpus, ["haproxy", "-db", "-f", conf], port, "SIGUSR1");
+}
+
+/** `nginx -v`, `haproxy -v` and `wrk -v`, for the record (absent ones are left out). */
+export function versions(): Record<string, string> {
+  const found: Record<string, string> = { deno: Deno.version.deno };
+  for (const name of ["nginx", "haproxy", "wrk"]) {
+    if (!installed(name)) continue;
+    const out = new Deno.Command(name, { args: ["-v"], stdout: "piped", stderr: "piped" })
+      .outputSync();
+    const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+    found[name] = text.split("\n")[0].trim();
+  }
+  return found;
 }
