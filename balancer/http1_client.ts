@@ -12,7 +12,7 @@
  */
 
 import type { Upstream, UpstreamRequest, UpstreamResponse } from "./upstream.ts";
-import { HOP_BY_HOP } from "./upstream.ts";
+import { HOP_BY_HOP, TOKEN } from "./upstream.ts";
 
 /** Options of {@linkcode Http1Client}. */
 export interface Http1ClientOptions {
@@ -29,8 +29,6 @@ export interface Http1ClientOptions {
 
 const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"]);
 const INITIAL_BUFFER = 16 * 1024;
-/** An HTTP token (RFC 9110 §5.6.2), lower case: a header name. */
-const TOKEN = /^[!#$%&'*+.^_`|~0-9a-z-]+$/;
 /** A field value a `Response` accepts: visible characters, spaces, tabs, obs-text. */
 const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 /** Bodies up to this size that arrive with the head (or the next read) come back as bytes. */

@@ -57,7 +57,8 @@ export const HOP_BY_HOP: ReadonlySet<string> = new Set([
   "upgrade",
 ]);
 
-const TOKEN = /^[!#$%&'*+.^_`|~0-9a-z-]+$/;
+/** An HTTP token (RFC 9110 §5.6.2) in lower case: a header field name. */
+export const TOKEN = /^[!#$%&'*+.^_`|~0-9a-z-]+$/;
 
 /**
  * The header fields of `entries` minus hop-by-hop ones and any the `Connection` field names,
