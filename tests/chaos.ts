@@ -13,7 +13,6 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
 import { DockerClient } from "../balancer/docker_client.ts";
 import { parseLine } from "../balancer/logger.ts";
 import { rep, startBalancer, waitFor } from "./helpers.ts";
@@ -60,10 +59,9 @@ replica was not replaced within 3 s, or load could not be sent.
   --out FILE            timeline JSON (results/chaos-<provider>-<time>.json)
   -h, --help            this text`;
 
-const CLI: Cli = cli("chaos");
+const CLI: Cli = cli("chaos", USAGE);
 const fail: Cli["fail"] = CLI.fail;
 const intOption: Cli["int"] = CLI.int;
-const badArgs: Cli["badArgs"] = CLI.badArgs;
 
 function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return Number.NaN;
@@ -71,30 +69,19 @@ function percentile(sorted: number[], p: number): number {
 }
 
 async function main(): Promise<void> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: Deno.args,
-      options: {
-        duration: { type: "string", default: "30" },
-        rate: { type: "string", default: "200" },
-        "kill-interval": { type: "string", default: "2000" },
-        provider: { type: "string", default: "process" },
-        slow: { type: "boolean" },
-        out: { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
-      allowPositionals: true,
-      strict: true,
-    });
-  } catch (error) {
-    badArgs(error, "balancer flags go after --");
-  }
-  const { values, positionals } = parsed;
-  if (values.help) {
-    console.log(USAGE);
-    return;
-  }
+  const { values, positionals } = CLI.parse({
+    options: {
+      duration: { type: "string", default: "30" },
+      rate: { type: "string", default: "200" },
+      "kill-interval": { type: "string", default: "2000" },
+      provider: { type: "string", default: "process" },
+      slow: { type: "boolean" },
+      out: { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
+    allowPositionals: true,
+    strict: true,
+  }, "balancer flags go after --");
   const durationS = intOption(values.duration, "duration", 1, 3600);
   const rate = intOption(values.rate, "rate", 1, 5000);
   const killInterval = intOption(values["kill-interval"], "kill-interval", 200, 600_000);

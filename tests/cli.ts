@@ -1,9 +1,11 @@
 /**
- * What the command-line scripts in tests/ (chaos, analyze, bench) share: a one-line error
- * and exit code 2 for bad input, and checked integer options.
+ * What the command-line scripts in tests/ (chaos, analyze, bench) share: flag parsing with
+ * `--help`, a one-line error and exit code 2 for bad input, and checked integer options.
  *
  * @module
  */
+
+import { parseArgs, type ParseArgsConfig } from "node:util";
 
 /** The helpers for one script, whose messages start with `name:`. */
 export interface Cli {
@@ -11,12 +13,15 @@ export interface Cli {
   fail(message: string): never;
   /** `value` as an integer in [min, max], or {@linkcode Cli.fail} naming `--name`. */
   int(value: string | undefined, name: string, min: number, max: number): number;
-  /** Fails with the first line of a `parseArgs` error and `hint`. */
-  badArgs(error: unknown, hint?: string): never;
+  /**
+   * `Deno.args` parsed by `config` (give it a `help` boolean option): prints the usage and
+   * exits 0 on `--help`; a bad flag is a one-line error naming `hint`.
+   */
+  parse<T extends ParseArgsConfig>(config: T, hint?: string): ReturnType<typeof parseArgs<T>>;
 }
 
-/** The helpers for the script called `name`. */
-export function cli(name: string): Cli {
+/** The helpers for the script called `name`, whose `--help` prints `usage`. */
+export function cli(name: string, usage: string): Cli {
   const fail = (message: string): never => {
     console.error(`${name}: ${message}`);
     Deno.exit(2);
@@ -30,9 +35,19 @@ export function cli(name: string): Cli {
       }
       return n;
     },
-    badArgs(error, hint = "see --help") {
-      const message = error instanceof Error ? error.message.split("\n")[0] : String(error);
-      return fail(`${message} (${hint})`);
+    parse<T extends ParseArgsConfig>(config: T, hint = "see --help") {
+      let parsed;
+      try {
+        parsed = parseArgs<T>({ args: Deno.args, ...config });
+      } catch (error) {
+        const message = error instanceof Error ? error.message.split("\n")[0] : String(error);
+        return fail(`${message} (${hint})`);
+      }
+      if ((parsed.values as { help?: boolean }).help) {
+        console.log(usage);
+        Deno.exit(0);
+      }
+      return parsed;
     },
   };
 }

@@ -42,21 +42,30 @@ async function collect(
   }
 }
 
-/** The processes whose parent is `ppid`, with their `SERVER_ID`, read from /proc. */
-export function childrenOf(ppid: number): Map<number, string> {
-  const found = new Map<number, string>();
+/** The pids whose parent is `ppid`, read from /proc. */
+export function childPids(ppid: number): number[] {
+  const pids: number[] = [];
   for (const entry of Deno.readDirSync("/proc")) {
     if (!/^\d+$/.test(entry.name)) continue;
     try {
       const stat = Deno.readTextFileSync(`/proc/${entry.name}/stat`);
       // Field 4 (after the parenthesised command, which may hold spaces) is the parent pid.
-      const parent = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-      if (parent !== ppid) continue;
-      const id = serverIdOf(Number(entry.name));
-      if (id !== undefined) found.set(Number(entry.name), id);
+      if (Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]) === ppid) {
+        pids.push(Number(entry.name));
+      }
     } catch {
       // The process ended while we looked.
     }
+  }
+  return pids;
+}
+
+/** The processes whose parent is `ppid`, with their `SERVER_ID` (replicas only). */
+export function childrenOf(ppid: number): Map<number, string> {
+  const found = new Map<number, string>();
+  for (const pid of childPids(ppid)) {
+    const id = serverIdOf(pid);
+    if (id !== undefined) found.set(pid, id);
   }
   return found;
 }

@@ -5,24 +5,7 @@
 
 import assert from "node:assert/strict";
 import { createServerApp } from "../server/mod.ts";
-import { isAlive, killQuietly, startBalancer, waitFor } from "./helpers.ts";
-
-/** The pids whose parent is `ppid`. */
-function childPids(ppid: number): number[] {
-  const pids: number[] = [];
-  for (const entry of Deno.readDirSync("/proc")) {
-    if (!/^\d+$/.test(entry.name)) continue;
-    try {
-      const stat = Deno.readTextFileSync(`/proc/${entry.name}/stat`);
-      if (Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]) === ppid) {
-        pids.push(Number(entry.name));
-      }
-    } catch {
-      // ended meanwhile
-    }
-  }
-  return pids;
-}
+import { childPids, isAlive, killQuietly, startBalancer, waitFor } from "./helpers.ts";
 
 /** Inodes of the TCP sockets listening on `port` (IPv4), from /proc/net/tcp. */
 function listeningInodes(port: number): Set<string> {

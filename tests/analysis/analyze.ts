@@ -10,11 +10,11 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
 import { allCharts } from "./charts.ts";
 import {
   buildRing,
   disruption,
+  loadStats,
   ringFlags,
   seededIds,
   specRingAnatomy,
@@ -32,7 +32,6 @@ import type {
   RunMeta,
   ScaleRow,
 } from "./results.ts";
-import { loadStats } from "./experiments.ts";
 import { startBalancer } from "../helpers.ts";
 import { type Cli, cli } from "../cli.ts";
 
@@ -53,10 +52,9 @@ results/*.json, docs/analysis/*.svg and docs/analysis/REPORT.md (under --out).
 
 A full run takes about 3 minutes on 2 cores.`;
 
-const CLI: Cli = cli("analyze");
+const CLI: Cli = cli("analyze", USAGE);
 const fail: Cli["fail"] = CLI.fail;
 const intOption: Cli["int"] = CLI.int;
-const badArgs: Cli["badArgs"] = CLI.badArgs;
 
 async function commit(): Promise<string | undefined> {
   try {
@@ -227,31 +225,20 @@ async function rerender(resultsDir: string, docsDir: string): Promise<number> {
 }
 
 async function main(): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: Deno.args,
-      options: {
-        quick: { type: "boolean" },
-        seed: { type: "string", default: "42" },
-        requests: { type: "string" },
-        keys: { type: "string" },
-        chaos: { type: "string" },
-        "skip-chaos": { type: "boolean" },
-        "from-results": { type: "boolean" },
-        out: { type: "string", default: "." },
-        help: { type: "boolean", short: "h" },
-      },
-      strict: true,
-    });
-  } catch (error) {
-    badArgs(error);
-  }
-  const { values } = parsed;
-  if (values.help) {
-    console.log(USAGE);
-    return 0;
-  }
+  const { values } = CLI.parse({
+    options: {
+      quick: { type: "boolean" },
+      seed: { type: "string", default: "42" },
+      requests: { type: "string" },
+      keys: { type: "string" },
+      chaos: { type: "string" },
+      "skip-chaos": { type: "boolean" },
+      "from-results": { type: "boolean" },
+      out: { type: "string", default: "." },
+      help: { type: "boolean", short: "h" },
+    },
+    strict: true,
+  });
   const quick = values.quick ?? false;
   const requests = intOption(values.requests ?? (quick ? "500" : "10000"), "requests", 10, 1e6);
   const keys = intOption(values.keys ?? (quick ? "20000" : "1000000"), "keys", 100, 1e7);

@@ -11,7 +11,6 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
 import {
   BACKEND_NAMES,
   installed,
@@ -52,10 +51,9 @@ nginx-light haproxy) and skipped, with a note, when not.
   --out DIR          where bench-<time>.json and bench.md go (results)
   -h, --help         this text`;
 
-const CLI: Cli = cli("bench");
+const CLI: Cli = cli("bench", USAGE);
 const fail: Cli["fail"] = CLI.fail;
 const intOption: Cli["int"] = CLI.int;
-const badArgs: Cli["badArgs"] = CLI.badArgs;
 
 const median = (values: number[]) =>
   [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
@@ -85,30 +83,19 @@ async function keySpread(url: string): Promise<number> {
 }
 
 async function main(): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: Deno.args,
-      options: {
-        seconds: { type: "string", default: "10" },
-        reps: { type: "string", default: "3" },
-        connections: { type: "string", default: "64" },
-        ring: { type: "string", default: "maglev" },
-        only: { type: "string", default: "ringlb,ringlb-2,nginx,haproxy,direct" },
-        soak: { type: "boolean" },
-        out: { type: "string", default: "results" },
-        help: { type: "boolean", short: "h" },
-      },
-      strict: true,
-    });
-  } catch (error) {
-    badArgs(error);
-  }
-  const { values } = parsed;
-  if (values.help) {
-    console.log(USAGE);
-    return 0;
-  }
+  const { values } = CLI.parse({
+    options: {
+      seconds: { type: "string", default: "10" },
+      reps: { type: "string", default: "3" },
+      connections: { type: "string", default: "64" },
+      ring: { type: "string", default: "maglev" },
+      only: { type: "string", default: "ringlb,ringlb-2,nginx,haproxy,direct" },
+      soak: { type: "boolean" },
+      out: { type: "string", default: "results" },
+      help: { type: "boolean", short: "h" },
+    },
+    strict: true,
+  });
   const seconds = intOption(values.seconds, "seconds", 1, 600);
   const reps = intOption(values.reps, "reps", 1, 20);
   const connections = intOption(values.connections, "connections", 1, 10_000);
