@@ -302,11 +302,12 @@ Deno.test("a replica slower than --response-timeout is a 504; other keys are una
   const other = [...Array(200).keys()].find((k) =>
     t.balancer.manager.route(k, 1)[0].name !== owner.name
   )!;
-  const started = performance.now();
+  let slowSettled = false;
+  Promise.resolve(slow).finally(() => slowSettled = true);
   const fast = await t.request(`/home?id=${other}`);
   assert.equal(fast.status, 200);
   await fast.body?.cancel();
-  assert.ok(performance.now() - started < 100, "not held up by the slow replica");
+  assert.equal(slowSettled, false, "answered while the slow request still waits");
   const res = await slow;
   assert.equal(res.status, 504);
   assert.equal(
@@ -351,7 +352,8 @@ Deno.test("headers: hop-by-hop dropped both ways, X-Forwarded-* added, status an
 });
 
 Deno.test("a killed replica is ejected at once and replaced under a new name", async () => {
-  await using t = await setup();
+  // Heartbeats a minute apart: only the exit itself can be what ejects it.
+  await using t = await setup(["--heartbeat-interval", "60000"]);
   t.cluster.get("Server 2").kill();
   await waitFor(
     () => t.balancer.manager.serving === 3 && !t.balancer.manager.has("Server 2"),
@@ -430,7 +432,7 @@ Deno.test("/rm counts pending replacements: removing all leaves none to respawn"
   assert.equal(await res.text(), '{"message":{"N":0,"replicas":[]},"status":"successful"}');
   t.cluster.failAllStarts = false;
   const startsBefore = t.cluster.started.length;
-  await new Promise((resolve) => setTimeout(resolve, 400)); // longer than the respawn backoff
+  await waitFor(() => !t.balancer.manager.reconcilePending, "the pending respawn has run");
   assert.equal(t.cluster.started.length, startsBefore, "nothing was respawned");
   assert.equal(t.balancer.manager.desired, 0);
 });
@@ -668,12 +670,13 @@ Deno.test("--request-deadline bounds all tries together: 504 when it runs out", 
     "--request-deadline",
     "80",
   ]);
-  for (const name of t.cluster.alive()) t.cluster.get(name).faults.delayMs = 1_000;
-  const started = performance.now();
+  for (const name of t.cluster.alive()) t.cluster.get(name).faults.delayMs = 60_000;
   const res = await t.request("/home?id=12");
   assert.equal(res.status, 504);
-  assert.match((await res.json()).message, /did not answer '\/home' within 8\d ms$/);
-  assert.ok(performance.now() - started < 1_000);
+  assert.equal(
+    (await res.json()).message,
+    "<Error> No answer for '/home' within the request deadline of 80 ms",
+  );
 });
 
 Deno.test("a client that stalls while sending its body gets a 408", async () => {
@@ -732,9 +735,8 @@ Deno.test("--bounded-load: one hot key's concurrent requests spread under the ca
       if (bounded) assert.ok(sorted[0] <= 5 && sorted.length === 3, `${method}: ${sorted}`);
       else assert.deepEqual(sorted, [12], method);
       const ring = t.balancer.ring;
-      if (bounded && ring instanceof BoundedLoadRing) {
-        assert.equal(ring.inFlight, 0, "every acquire released");
-      }
+      assert.equal(ring instanceof BoundedLoadRing, bounded, "--bounded-load wraps the ring");
+      if (ring instanceof BoundedLoadRing) assert.equal(ring.inFlight, 0, "every acquire released");
     }
   }
 });

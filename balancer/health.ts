@@ -56,6 +56,14 @@ interface Watch {
 const STARTUP_INTERVAL_MS = 50;
 
 /**
+ * `ms` ± 10 %, uniformly: the wait between two heartbeats of a healthy replica. The jitter
+ * keeps the heartbeats of replicas started together from all landing at the same moment.
+ */
+export function jittered(ms: number, random: () => number): number {
+  return ms * (0.9 + 0.2 * random());
+}
+
+/**
  * Polls `GET <url>/heartbeat` for every watched replica. A 2xx within the timeout is a
  * success; anything else (error status, refused connection, timeout) is a failure.
  * Before a replica's first success it is polled quickly and failures are not counted:
@@ -108,14 +116,9 @@ export class HealthMonitor {
     for (const name of [...this.#watches.keys()]) this.unwatch(name);
   }
 
-  /** One round; a callback that throws is logged, never an unhandled rejection. */
+  /** One round; anything it throws is logged, never an unhandled rejection. */
   #check(watch: Watch): void {
-    this.#round(watch).catch((error) =>
-      this.#options.logger.error("heartbeat.callback_failed", {
-        name: watch.name,
-        reason: errorMessage(error),
-      })
-    );
+    this.#round(watch).catch((error) => this.#callbackFailed(watch, error));
   }
 
   async #round(watch: Watch): Promise<void> {
@@ -125,7 +128,7 @@ export class HealthMonitor {
       watch.failures = 0;
       if (!watch.up) {
         watch.up = true;
-        watch.callbacks.onUp();
+        this.#notify(watch, () => watch.callbacks.onUp());
       }
     } else if (watch.up) {
       watch.failures++;
@@ -136,16 +139,33 @@ export class HealthMonitor {
       });
       if (watch.failures >= this.#options.failThreshold) {
         this.unwatch(watch.name);
-        watch.callbacks.onDown(`${watch.failures} heartbeats failed, last: ${failure}`);
+        const reason = `${watch.failures} heartbeats failed, last: ${failure}`;
+        this.#notify(watch, () => watch.callbacks.onDown(reason));
         return;
       }
     }
     if (watch.abort.signal.aborted) return; // a callback unwatched it
     const { intervalMs, random } = this.#options;
     const wait = watch.up
-      ? intervalMs * (0.9 + 0.2 * random())
+      ? jittered(intervalMs, random)
       : Math.min(intervalMs, watch.downIntervalMs);
     watch.timer = setTimeout(() => this.#check(watch), wait);
+  }
+
+  /** Calls a watcher back; one that throws is logged, and the watch goes on. */
+  #notify(watch: Watch, callback: () => void): void {
+    try {
+      callback();
+    } catch (error) {
+      this.#callbackFailed(watch, error);
+    }
+  }
+
+  #callbackFailed(watch: Watch, error: unknown): void {
+    this.#options.logger.error("heartbeat.callback_failed", {
+      name: watch.name,
+      reason: errorMessage(error),
+    });
   }
 
   /** One heartbeat: `undefined` on success, else why it failed. */

@@ -12,7 +12,7 @@
  */
 
 import type { Upstream, UpstreamRequest, UpstreamResponse } from "./upstream.ts";
-import { HOP_BY_HOP, TOKEN } from "./upstream.ts";
+import { HOP_BY_HOP, IDEMPOTENT, TOKEN } from "./upstream.ts";
 
 /** Options of {@linkcode Http1Client}. */
 export interface Http1ClientOptions {
@@ -25,9 +25,10 @@ export interface Http1ClientOptions {
   freshMs?: number;
   /** Largest response head, bytes (then the request fails). Default 64 KiB. */
   maxHeadBytes?: number;
+  /** Clock for how long connections were idle, ms. Default `performance.now`. */
+  now?: () => number;
 }
 
-const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"]);
 const INITIAL_BUFFER = 16 * 1024;
 /** A field value a `Response` accepts: visible characters, spaces, tabs, obs-text. */
 const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
@@ -55,6 +56,10 @@ export class UpstreamError extends TypeError {
 /** One TCP connection and its read buffer. */
 class Connection {
   readonly conn: Deno.TcpConn;
+  /** The origin it is connected to (its pool). */
+  readonly origin: string;
+  /** Called when it closes while idle, to take it out of its pool. */
+  readonly #onIdleClose: (conn: Connection) => void;
   buffer = new Uint8Array(INITIAL_BUFFER);
   /** Unread bytes are `buffer[start, end)`. */
   start = 0;
@@ -69,8 +74,10 @@ class Connection {
   /** A read started while idle; the next `fill()` takes its result. */
   #pending: Promise<number | null> | undefined;
 
-  constructor(conn: Deno.TcpConn) {
+  constructor(conn: Deno.TcpConn, origin: string, onIdleClose: (conn: Connection) => void) {
     this.conn = conn;
+    this.origin = origin;
+    this.#onIdleClose = onIdleClose;
   }
 
   /**
@@ -82,11 +89,11 @@ class Connection {
     this.start = this.end = 0;
     this.#pending = this.conn.read(this.buffer).then(
       (n) => {
-        if (this.idle) this.close();
+        if (this.idle) this.#closeIdle();
         return n;
       },
       (error) => {
-        if (this.idle) this.close();
+        if (this.idle) this.#closeIdle();
         throw error;
       },
     );
@@ -125,6 +132,11 @@ class Connection {
   async writeAll(bytes: Uint8Array): Promise<void> {
     let offset = 0;
     while (offset < bytes.length) offset += await this.conn.write(bytes.subarray(offset));
+  }
+
+  #closeIdle(): void {
+    this.close();
+    this.#onIdleClose(this);
   }
 
   close(): void {
@@ -171,6 +183,7 @@ export class Http1Client {
   readonly #maxIdle: number;
   readonly #freshMs: number;
   readonly #maxHead: number;
+  readonly #now: () => number;
   #closed = false;
 
   /** @param options Pool sizes and limits. */
@@ -178,6 +191,7 @@ export class Http1Client {
     this.#maxIdle = options.maxIdlePerOrigin ?? 256;
     this.#freshMs = options.freshMs ?? 2000;
     this.#maxHead = options.maxHeadBytes ?? 64 * 1024;
+    this.#now = options.now ?? (() => performance.now());
   }
 
   /** The client as an {@linkcode Upstream}. */
@@ -187,6 +201,14 @@ export class Http1Client {
   idle(origin: string): number {
     return this.#idle.get(origin)?.length ?? 0;
   }
+
+  /** Takes a connection that closed while idle out of its pool. */
+  readonly #dropIdle = (conn: Connection): void => {
+    const list = this.#idle.get(conn.origin);
+    const at = list?.indexOf(conn) ?? -1;
+    if (at >= 0) list!.splice(at, 1);
+    if (list?.length === 0) this.#idle.delete(conn.origin);
+  };
 
   /** Closes every idle connection; connections in use close when their exchange ends. */
   close(): void {
@@ -222,7 +244,7 @@ export class Http1Client {
     while (list?.length) {
       const conn = list.pop()!;
       if (conn.closed) continue;
-      if (!retryable && performance.now() - conn.idleSince > this.#freshMs) {
+      if (!retryable && this.#now() - conn.idleSince > this.#freshMs) {
         conn.close();
         continue;
       }
@@ -239,7 +261,7 @@ export class Http1Client {
       conn.close(); // extra bytes after a response: the connection cannot be trusted
       return;
     }
-    conn.idleSince = performance.now();
+    conn.idleSince = this.#now();
     conn.watch();
     list.push(conn);
     this.#idle.set(origin, list);
@@ -264,7 +286,7 @@ export class Http1Client {
     try {
       const conn = await Promise.race([connecting, aborted]);
       conn.setNoDelay(true);
-      return new Connection(conn);
+      return new Connection(conn, request.origin, this.#dropIdle);
     } catch (error) {
       if (signal.aborted) {
         connecting.then((late) => late.close(), () => {});

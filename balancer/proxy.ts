@@ -16,8 +16,8 @@ import type { RouteTarget } from "./replica_manager.ts";
 import type { RetryBudget } from "./retry_budget.ts";
 import { failureResponse, unknownEndpoint } from "./responses.ts";
 import type { Upstream, UpstreamResponse } from "./upstream.ts";
-import { requestHeaders } from "./upstream.ts";
-import { UpstreamError } from "./http1_client.ts";
+import { IDEMPOTENT, requestHeaders } from "./upstream.ts";
+import { UpstreamError, type UpstreamFailure } from "./http1_client.ts";
 import { delay, errorMessage, rootMessage, type Timer } from "./util.ts";
 
 /** Options of {@linkcode createProxy}. */
@@ -99,6 +99,15 @@ function passThrough(
   return new Response(withIdleTimeout(res.body, idleMs, what, { ejected, onDone }), init);
 }
 
+/** The 504 for a request whose tries together ran past `--request-deadline`. */
+function deadlineExceeded(path: string, deadlineMs: number, failures: string[]): Response {
+  const tried = failures.length ? ` (${failures.join("; ")})` : "";
+  return failureResponse(
+    504,
+    `No answer for '${path}' within the request deadline of ${deadlineMs} ms${tried}`,
+  );
+}
+
 /** The 503 for a request no replica is serving. */
 function noReplica(path: string): Response {
   return failureResponse(503, `No replica is available to serve '${path}'`, {
@@ -106,21 +115,38 @@ function noReplica(path: string): Response {
   });
 }
 
-/** A fetch failure in a few words. */
-function describeFailure(error: unknown): string {
+/** How a try failed, as far as retrying goes. */
+interface TryFailure {
+  /**
+   * `refused` proves the request was not delivered; after any other failure (`ejected`: the
+   * replica died while answering) the replica may have acted on it.
+   */
+  readonly kind: UpstreamFailure | "ejected" | "other";
+  /** In a few words, for the 502's message and the log. */
+  readonly text: string;
+}
+
+const FAILURE_TEXT: Readonly<Record<string, string>> = {
+  refused: "connection refused",
+  reset: "connection reset",
+  closed: "connection closed",
+};
+
+/** What a failed try's error says about delivery (see {@linkcode TryFailure}). */
+function classify(error: unknown): TryFailure {
   // The lean client says how it failed; only its kind decides a retry, never text a replica
   // could have sent.
   if (error instanceof UpstreamError) {
-    if (error.kind === "refused") return "connection refused";
-    if (error.kind === "reset") return "connection reset";
-    if (error.kind === "closed") return "connection closed";
-    return error.message;
+    return { kind: error.kind, text: FAILURE_TEXT[error.kind] ?? error.message };
   }
+  // `fetch` (https:// replicas, the in-memory test cluster) says it only in words.
   const message = rootMessage(error);
-  if (/refused/i.test(message)) return "connection refused";
-  if (/reset/i.test(message)) return "connection reset";
-  if (/closed|incomplete message/i.test(message)) return "connection closed";
-  return message;
+  if (/refused/i.test(message)) return { kind: "refused", text: FAILURE_TEXT.refused };
+  if (/reset/i.test(message)) return { kind: "reset", text: FAILURE_TEXT.reset };
+  if (/closed|incomplete message/i.test(message)) {
+    return { kind: "closed", text: FAILURE_TEXT.closed };
+  }
+  return { kind: "other", text: message };
 }
 
 /**
@@ -193,8 +219,14 @@ const RETRY_BACKOFF_MS = 10;
 /** … up to this. */
 const RETRY_BACKOFF_CAP_MS = 100;
 
-/** Methods whose requests can be repeated without changing the outcome (RFC 9110 §9.2.2). */
-const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"]);
+/**
+ * The pause before retry number `retry` (1 for the first), ms: exponential backoff with full
+ * jitter, uniform in [0, min(100, 10 · 2^(retry − 1))), so that the retries of many requests
+ * that failed together do not arrive together.
+ */
+export function retryBackoffMs(retry: number, random: () => number): number {
+  return random() * Math.min(RETRY_BACKOFF_CAP_MS, RETRY_BACKOFF_MS * 2 ** (retry - 1));
+}
 
 /**
  * Passes `body` through, but fails it (and cancels the replica's side) when no chunk
@@ -331,21 +363,11 @@ export function createProxy(
       const target = targets.find(untried);
       if (!target || tries >= MAX_TRIES) break;
       tried.add(target.name);
-      if (tries++ > 0) {
-        // Exponential backoff with full jitter between tries: 0–10 ms, 0–20 ms, … 0–100 ms.
-        const cap = Math.min(RETRY_BACKOFF_CAP_MS, RETRY_BACKOFF_MS * 2 ** (tries - 2));
-        await delay(random() * cap, raw.signal);
-      }
+      if (tries++ > 0) await delay(retryBackoffMs(tries - 1, random), raw.signal);
       if (raw.signal.aborted) return failureResponse(499, "Client closed the request");
       // Each try gets the response timeout, but no more than what the deadline leaves.
       const tryMs = Math.min(responseTimeoutMs, deadline - performance.now());
-      if (tryMs <= 0) {
-        const tried = failures.length ? ` (${failures.join("; ")})` : "";
-        return failureResponse(
-          504,
-          `No answer for '${path}' within the request deadline of ${options.requestDeadlineMs} ms${tried}`,
-        );
-      }
+      if (tryMs <= 0) return deadlineExceeded(path, options.requestDeadlineMs, failures);
       const attempt = new AbortController();
       const onClientGone = () => attempt.abort(new DOMException("client went away", "AbortError"));
       raw.signal.addEventListener("abort", onClientGone, { once: true });
@@ -415,20 +437,26 @@ export function createProxy(
         // The client stopped sending its (streamed) body: not the replica's fault.
         if (clientStalled) return failureResponse(408, `Request body: ${clientStalled.message}`);
         if (timedOut) {
-          // A try the deadline cut short says little about the replica.
-          if (tryMs >= responseTimeoutMs) target.outcome(false);
+          // A try the deadline cut short says little about the replica: the deadline ran out.
+          if (tryMs < responseTimeoutMs) {
+            return deadlineExceeded(path, options.requestDeadlineMs, failures);
+          }
+          target.outcome(false);
           return failureResponse(
             504,
-            `Replica '${target.name}' did not answer '${path}' within ${Math.round(tryMs)} ms`,
+            `Replica '${target.name}' did not answer '${path}' within ${responseTimeoutMs} ms`,
           );
         }
-        const reason = target.ejected.aborted ? "died while answering" : describeFailure(error);
+        const failure: TryFailure = target.ejected.aborted
+          ? { kind: "ejected", text: "died while answering" }
+          : classify(error);
+        const reason = failure.text;
         target.outcome(false);
         failures.push(`${target.name}: ${reason}`);
         // A refused connection proves nothing was sent; after any other failure the replica
         // may have acted on the request, so only an idempotent one is sent again.
         const another = tries < MAX_TRIES && targets.some(untried);
-        let retry = another && resendable && (idempotent || reason === "connection refused");
+        let retry = another && resendable && (idempotent || failure.kind === "refused");
         if (retry && budget && !budget.tryRetry()) {
           retry = false;
           failures.push("retry budget spent");

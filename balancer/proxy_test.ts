@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { Http1Client } from "./http1_client.ts";
 import { silentLogger } from "./logger.ts";
-import { bufferUpTo, createProxy, type ProxyOptions } from "./proxy.ts";
+import { bufferUpTo, createProxy, type ProxyOptions, retryBackoffMs } from "./proxy.ts";
+import { type CraftedAction, CraftedReplica, waitFor } from "./testing.ts";
 import { endToEnd } from "./upstream.ts";
 
 function streamOf(...chunks: string[]): ReadableStream<Uint8Array> {
@@ -196,4 +197,257 @@ Deno.test("a 205 passes; a malformed answer is a 502 that frees its slot", async
     close();
     listener.close();
   }
+});
+
+/** A target the proxy can route to, with its outcomes recorded and its ejection at hand. */
+interface TestTarget {
+  name: string;
+  url: string;
+  outcomes: boolean[];
+  eject: AbortController;
+}
+
+/**
+ * A proxy over the real HTTP/1.1 client whose every key is routed to `targets`, in this
+ * order. The route ignores `n` (a bounded-load ring asked again may offer new replicas), so
+ * the proxy's own limit on tries is what is tested.
+ */
+function proxyOver(targets: TestTarget[], extra: Partial<ProxyOptions> = {}) {
+  const client = new Http1Client();
+  const proxy = createProxy({
+    route: () =>
+      targets.map((t) => ({
+        name: t.name,
+        url: t.url,
+        ejected: t.eject.signal,
+        enter: () => () => {},
+        outcome: (ok: boolean) => t.outcomes.push(ok),
+      })),
+    keyOf: () => 1,
+    responseTimeoutMs: 5_000,
+    retryBodyBytes: 1024,
+    logger: silentLogger,
+    maxInFlight: 10,
+    requestDeadlineMs: 30_000,
+    bodyTimeoutMs: 5_000,
+    upstream: client.upstream,
+    random: () => 0,
+    ...extra,
+  });
+  return { proxy, [Symbol.dispose]: () => client.close() };
+}
+
+function target(name: string, url: string): TestTarget {
+  return { name, url, outcomes: [], eject: new AbortController() };
+}
+
+/** The URL of a loopback port nothing listens on: connections are refused. */
+function refusingUrl(): string {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  listener.close();
+  return `http://127.0.0.1:${listener.addr.port}`;
+}
+
+const request = (method: string, body?: string) =>
+  new Request("http://lb/home?id=1", { method, body });
+
+/**
+ * [what the first replica does, method, whether the request may be sent to the second].
+ * Only a refused connection proves the request was not delivered; after a reset, a close or
+ * garbage it may have been acted on, so only idempotent methods go to the next replica.
+ */
+const RETRY_RULES: [CraftedAction | "refused", string, boolean][] = [
+  ["refused", "GET", true],
+  ["refused", "POST", true],
+  ["refused", "PATCH", true],
+  ["reset", "GET", true],
+  ["reset", "POST", false],
+  ["close", "GET", true],
+  ["close", "POST", false],
+  [{ send: "SMTP ready\r\n\r\n", close: true }, "GET", true],
+  [{ send: "SMTP ready\r\n\r\n", close: true }, "POST", false],
+  ["reset", "HEAD", true],
+  ["reset", "OPTIONS", true],
+  ["reset", "PUT", true],
+  ["reset", "DELETE", true],
+  ["reset", "PATCH", false],
+  ["close", "PATCH", false],
+];
+
+Deno.test("retries: a request goes to the next replica only when it cannot have been acted on twice", async () => {
+  for (const [action, method, retried] of RETRY_RULES) {
+    const what = `${method} after ${JSON.stringify(action)}`;
+    await using first = await CraftedReplica.start("a", () => action === "refused" ? "ok" : action);
+    await using second = await CraftedReplica.start("b");
+    const a = target("a", action === "refused" ? refusingUrl() : first.url);
+    const b = target("b", second.url);
+    using p = proxyOver([a, b]);
+    const body = method === "GET" || method === "HEAD" ? undefined : "payload";
+    const res = await p.proxy(request(method, body));
+    await res.body?.cancel();
+    assert.equal(res.status, retried ? 200 : 502, what);
+    assert.equal(first.received.length, action === "refused" ? 0 : 1, `${what}: tries on a`);
+    assert.equal(second.received.length, retried ? 1 : 0, `${what}: tries on b`);
+    if (retried && body) assert.deepEqual(second.bodies, [body], `${what}: the body, intact`);
+    assert.deepEqual(a.outcomes, [false], `${what}: a's failure is reported`);
+    assert.deepEqual(b.outcomes, retried ? [true] : [], `${what}: b's success is reported`);
+  }
+});
+
+Deno.test("retries: a body too large to buffer is streamed once and never resent, even after a refusal", async () => {
+  await using second = await CraftedReplica.start("b");
+  const a = target("a", refusingUrl());
+  const b = target("b", second.url);
+  using p = proxyOver([a, b], { retryBodyBytes: 16 });
+  const res = await p.proxy(request("PUT", "x".repeat(4096)));
+  await res.body?.cancel();
+  assert.equal(res.status, 502);
+  assert.equal(second.received.length, 0);
+});
+
+Deno.test("retries: at most 5 replicas are tried for one request, however many there are", async () => {
+  const replicas = await Promise.all(
+    Array.from({ length: 7 }, (_, i) => CraftedReplica.start(`r${i}`, () => "close")),
+  );
+  try {
+    const targets = replicas.map((r) => target(r.name, r.url));
+    using p = proxyOver(targets);
+    const res = await p.proxy(request("GET"));
+    await res.body?.cancel();
+    assert.equal(res.status, 502);
+    assert.deepEqual(replicas.map((r) => r.received.length), [1, 1, 1, 1, 1, 0, 0]);
+  } finally {
+    await Promise.all(replicas.map((r) => r.close()));
+  }
+});
+
+Deno.test("retries: a timeout, a 5xx and a 404 are answered at once, not retried", async () => {
+  for (
+    const [action, status] of [
+      ["stall", 504],
+      [{ send: "HTTP/1.1 503 Busy\r\ncontent-length: 0\r\n\r\n" }, 503],
+      [{ send: "HTTP/1.1 500 Oops\r\ncontent-length: 0\r\n\r\n" }, 500],
+      [{ send: "HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n" }, 400],
+    ] as const
+  ) {
+    await using first = await CraftedReplica.start("a", () => action);
+    await using second = await CraftedReplica.start("b");
+    const a = target("a", first.url);
+    const b = target("b", second.url);
+    using p = proxyOver([a, b], { responseTimeoutMs: 100 });
+    const res = await p.proxy(request("GET"));
+    await res.body?.cancel();
+    assert.equal(res.status, status, JSON.stringify(action));
+    assert.equal(second.received.length, 0, JSON.stringify(action));
+    // A 404 is an answer, not a failure of the replica.
+    assert.deepEqual(a.outcomes, [status !== 400 ? false : true], JSON.stringify(action));
+  }
+});
+
+Deno.test("retries: backoff with full jitter between tries, from retryBackoffMs", async () => {
+  assert.deepEqual(
+    [1, 2, 3, 4, 5, 6].map((retry) => retryBackoffMs(retry, () => 1)),
+    [10, 20, 40, 80, 100, 100],
+  );
+  assert.deepEqual([1, 3, 5].map((retry) => retryBackoffMs(retry, () => 0.5)), [5, 20, 50]);
+  assert.equal(retryBackoffMs(4, () => 0), 0);
+
+  // Through the proxy: one random draw per retry, and the pauses really happen (timers never
+  // fire early, so 10 + 20 + 40 + 80 ms is a floor; no upper bound is asserted).
+  const replicas = await Promise.all([
+    ...Array.from({ length: 4 }, (_, i) => CraftedReplica.start(`r${i}`, () => "close")),
+    CraftedReplica.start("ok"),
+  ]);
+  try {
+    let draws = 0;
+    using p = proxyOver(replicas.map((r) => target(r.name, r.url)), {
+      random: () => (draws++, 1),
+    });
+    const started = performance.now();
+    const res = await p.proxy(request("GET"));
+    assert.equal(res.status, 200);
+    await res.body?.cancel();
+    assert.equal(draws, 4, "one draw per retry");
+    assert.ok(performance.now() - started >= 150 - 4, "the backoff pauses were waited");
+  } finally {
+    await Promise.all(replicas.map((r) => r.close()));
+  }
+});
+
+Deno.test("deadline: a try cut short by --request-deadline is the deadline's 504, and not held against the replica", async () => {
+  await using first = await CraftedReplica.start("a", () => "stall");
+  const a = target("a", first.url);
+  using p = proxyOver([a], { requestDeadlineMs: 100, responseTimeoutMs: 60_000 });
+  const res = await p.proxy(request("GET"));
+  assert.equal(res.status, 504);
+  assert.equal(
+    (await res.json()).message,
+    "<Error> No answer for '/home' within the request deadline of 100 ms",
+  );
+  assert.deepEqual(a.outcomes, [], "the replica was not given its full time");
+});
+
+Deno.test("deadline: a try that used its whole --response-timeout is the replica's 504 and counts against it", async () => {
+  await using first = await CraftedReplica.start("a", () => "stall");
+  const a = target("a", first.url);
+  using p = proxyOver([a], { requestDeadlineMs: 60_000, responseTimeoutMs: 100 });
+  const res = await p.proxy(request("GET"));
+  assert.equal(res.status, 504);
+  assert.equal(
+    (await res.json()).message,
+    "<Error> Replica 'a' did not answer '/home' within 100 ms",
+  );
+  assert.deepEqual(a.outcomes, [false]);
+});
+
+Deno.test("deadline: no try starts once the deadline has passed during a backoff", async () => {
+  await using second = await CraftedReplica.start("b");
+  const a = target("a", refusingUrl());
+  const b = target("b", second.url);
+  // The first retry waits 10 ms (random 1); the deadline is 5 ms.
+  using p = proxyOver([a, b], { requestDeadlineMs: 5, random: () => 1 });
+  const res = await p.proxy(request("GET"));
+  assert.equal(res.status, 504);
+  assert.equal(
+    (await res.json()).message,
+    "<Error> No answer for '/home' within the request deadline of 5 ms (a: connection refused)",
+  );
+  assert.equal(second.received.length, 0);
+});
+
+Deno.test("ejection: a request waiting on a replica that is ejected is retried at once if idempotent, else 502", async () => {
+  for (const [method, retried] of [["GET", true], ["POST", false]] as const) {
+    await using first = await CraftedReplica.start("a", () => "stall");
+    await using second = await CraftedReplica.start("b");
+    const a = target("a", first.url);
+    using p = proxyOver([a, target("b", second.url)], { responseTimeoutMs: 60_000 });
+    const pending = p.proxy(request(method, method === "POST" ? "x" : undefined));
+    await waitFor(() => first.received.length === 1, "the request reached a");
+    a.eject.abort(new Error("replica 'a' ended: killed by SIGKILL"));
+    const res = await pending;
+    assert.equal(res.status, retried ? 200 : 502, method);
+    if (!retried) assert.match((await res.json()).message, /a: died while answering/);
+    else await res.body?.cancel();
+    assert.equal(second.received.length, retried ? 1 : 0, method);
+  }
+});
+
+Deno.test("ejection: an answer being streamed fails as soon as its replica is ejected", async () => {
+  // A chunked answer whose first chunk arrives, then nothing: only the ejection can end it
+  // (the response timeout is a minute).
+  await using first = await CraftedReplica.start("a", () => ({
+    send: "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\nfirst\r\n",
+  }));
+  const a = target("a", first.url);
+  using p = proxyOver([a], { responseTimeoutMs: 60_000 });
+  const res = await p.proxy(request("GET"));
+  assert.equal(res.status, 200);
+  const reader = res.body!.getReader();
+  assert.equal(new TextDecoder().decode((await reader.read()).value), "first");
+  const ended = new Error("replica 'a' ended: killed by SIGKILL");
+  a.eject.abort(ended);
+  const gaveUp = new Promise<never>((_, reject) =>
+    setTimeout(() => reject(new Error("the stream outlived its replica by 5 s")), 5_000)
+  );
+  await assert.rejects(Promise.race([reader.read(), gaveUp]), (e: unknown) => e === ended);
 });

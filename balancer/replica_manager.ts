@@ -135,6 +135,15 @@ export function hostKey(name: string): string {
 const MAX_RESPAWN_BACKOFF_MS = 5_000;
 
 /**
+ * How long to wait before spawning again after `failures` failed starts in a row, ms: none
+ * after a success, then 100 ms doubling up to 5 s, so a replica that cannot start (a bad
+ * image, a full disk) is not respawned in a hot loop.
+ */
+export function respawnBackoffMs(failures: number): number {
+  return failures === 0 ? 0 : Math.min(100 * 2 ** (failures - 1), MAX_RESPAWN_BACKOFF_MS);
+}
+
+/**
  * Reconciles the replicas that run with the number wanted. All state changes happen
  * synchronously between awaits, so the admin API, health callbacks and process exits can
  * interleave freely without double-spawning or losing a replica.
@@ -172,6 +181,11 @@ export class ReplicaManager {
   /** Number of replicas wanted. */
   get desired(): number {
     return this.#desired;
+  }
+
+  /** Whether a reconcile (spawning what is missing) is scheduled and has not run yet. */
+  get reconcilePending(): boolean {
+    return this.#respawnTimer !== undefined;
   }
 
   /** The managed replicas (starting or serving), ordered by ordinal. Spares are not listed. */
@@ -655,7 +669,7 @@ export class ReplicaManager {
   #scheduleReconcile(): void {
     if (this.#closed || this.#respawnTimer !== undefined) return;
     const failures = this.#startFailures;
-    const wait = failures === 0 ? 0 : Math.min(100 * 2 ** (failures - 1), MAX_RESPAWN_BACKOFF_MS);
+    const wait = respawnBackoffMs(failures);
     if (wait > 0) {
       this.#options.logger.warn("replica.respawn_backoff", { wait_ms: wait, failures });
     }

@@ -57,6 +57,19 @@ export const HOP_BY_HOP: ReadonlySet<string> = new Set([
   "upgrade",
 ]);
 
+/**
+ * Methods whose requests can be repeated without changing the outcome (RFC 9110 §9.2.2): only
+ * these are sent again after a failure that may have delivered the request.
+ */
+export const IDEMPOTENT: ReadonlySet<string> = new Set([
+  "GET",
+  "HEAD",
+  "OPTIONS",
+  "PUT",
+  "DELETE",
+  "TRACE",
+]);
+
 /** An HTTP token (RFC 9110 §5.6.2) in lower case: a header field name. */
 export const TOKEN = /^[!#$%&'*+.^_`|~0-9a-z-]+$/;
 
