@@ -112,11 +112,10 @@ Deno.test("headers: X-Forwarded-* and Via set, hop-by-hop dropped, encodings pas
 });
 
 Deno.test("a client stalling mid-upload (streamed body) gets a 408, and the replica is not blamed", async () => {
-  const upstream = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
-    return new Response(`got ${(await req.arrayBuffer()).byteLength}`);
-  });
+  // The replica reads the upload; it never ends (the proxy gives up on the client first).
+  await using upstream = await CraftedReplica.start("u");
   const outcomes: boolean[] = [];
-  const { proxy, close } = proxyTo(`http://127.0.0.1:${upstream.addr.port}`, {}, outcomes);
+  const { proxy, close } = proxyTo(upstream.url, {}, outcomes);
   const stalled = new ReadableStream<Uint8Array>({
     start(controller) {
       controller.enqueue(new Uint8Array(4096)); // more than retryBodyBytes: streamed
@@ -134,7 +133,6 @@ Deno.test("a client stalling mid-upload (streamed body) gets a 408, and the repl
     assert.deepEqual(outcomes, [], "no failure reported against the replica");
   } finally {
     close();
-    await upstream.shutdown();
   }
 });
 

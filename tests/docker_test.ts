@@ -12,7 +12,7 @@ import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { DockerClient } from "../balancer/docker_client.ts";
 import { containerName, LABELS } from "../balancer/docker_provider.ts";
-import { rep, startBalancer, steadyLoad, waitFor } from "./helpers.ts";
+import { newReport, rep, startBalancer, steadyLoad, waitFor } from "./helpers.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const CI = Deno.env.get("CI") === "true";
@@ -187,9 +187,14 @@ Deno.test({
         "docker kill of a replica under load: no failed GET, N = 3 again with a new name",
         async () => {
           let healed = false;
-          const load = steadyLoad(url, () => healed, { concurrency: 4, maxMs: 15_000 });
-          await new Promise((resolve) => setTimeout(resolve, 300));
+          const progress = newReport();
+          const load = steadyLoad(url, () => healed, {
+            concurrency: 4,
+            maxMs: 15_000,
+            report: progress,
+          });
           const victim = (await rep(url)).replicas[2];
+          await waitFor(() => (progress.byReplica.get(victim) ?? 0) > 0, "traffic reaches it");
           const killedAt = performance.now();
           await client.killContainer(containerName(victim));
           await waitFor(
@@ -201,7 +206,9 @@ Deno.test({
             5_000,
           );
           const healMs = performance.now() - killedAt;
-          await new Promise((resolve) => setTimeout(resolve, 300));
+          // Some traffic after the heal: the replacement serves its keys.
+          const sentAtHeal = progress.sent;
+          await waitFor(() => progress.sent >= sentAtHeal + 40, "traffic after the heal");
           healed = true;
           const report = await load;
           assert.deepEqual(report.failures, [], `failed GETs out of ${report.sent}`);
@@ -311,6 +318,114 @@ Deno.test({
       assert.deepEqual(await client.listContainers([`${LABELS.owner}=${owner}`]), []);
     } finally {
       await sweep(client, `${LABELS.owner}=${owner}`, owner);
+      client.close();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "docker provider rules: /events ejects without heartbeats; foreign and other owners' containers untouched; dead ones removed on adoption; LB_KEEP_REPLICAS",
+  ignore,
+  sanitizeResources: false,
+  async fn() {
+    if (problem) throw new Error(`CI=true but ${problem}`);
+    const tag = `${Deno.pid}`;
+    const [ownerA, ownerB] = [`ringlb-test-a-${tag}`, `ringlb-test-b-${tag}`];
+    const network = `ringlb-test-rules-${tag}`;
+    const foreign = `foreign-${tag}`;
+    const image = "ringlb-test:latest";
+    const client = new DockerClient();
+    const labelsOf = (owner: string) => [`${LABELS.owner}=${owner}`];
+    const running = async (owner: string) =>
+      (await client.listContainers(labelsOf(owner))).filter((c) => c.State === "running")
+        .map((c) => c.Id).sort();
+    // Heartbeats a minute apart: a replica's death can only be seen on the event stream.
+    const start = (owner: string, names: string, env: Record<string, string> = {}) =>
+      startBalancer([
+        "--provider=docker",
+        `--docker-network=${network}`,
+        `--docker-owner=${owner}`,
+        `--docker-image=${image}`,
+        "--spares=0",
+        "--heartbeat-interval=60000",
+        `--replicas=${names.split(",").length}`,
+        `--names=${names}`,
+      ], env);
+    try {
+      await run([Deno.execPath(), "task", "docker:prepare"]);
+      await run(["docker", "build", "-q", "-t", image, "."]);
+      await client.createNetwork(network, {});
+      // A container the balancers do not own, and a dead one that A owns.
+      const foreignId = await client.createContainer(foreign, { Image: image });
+      const deadId = await client.createContainer(`dead-${tag}`, {
+        Image: image,
+        Labels: {
+          [LABELS.owner]: ownerA,
+          [LABELS.role]: "replica",
+          [LABELS.hostname]: `dead-${tag}`,
+          [LABELS.ordinal]: "1",
+        },
+      });
+
+      const a = await start(ownerA, `a-1-${tag},a-2-${tag}`, { LB_KEEP_REPLICAS: "true" });
+      await using b = await start(ownerB, `b-1-${tag}`);
+      try {
+        await assert.rejects(client.inspectContainer(deadId), /No such container/);
+        assert.ok(a.log.some((l) => l.includes("docker.removed_dead")), "A removed its dead one");
+        assert.deepEqual((await rep(a.url)).replicas, [`a-1-${tag}`, `a-2-${tag}`]);
+        assert.deepEqual((await rep(b.url)).replicas, [`b-1-${tag}`]);
+        assert.equal((await running(ownerA)).length, 2);
+        const bIds = await running(ownerB);
+        assert.equal(bIds.length, 1, "B started its own replica; A adopted none of B's");
+
+        // Names held by a foreign container or by another owner's replica: 400, untouched.
+        for (const name of [foreign, `b-1-${tag}`]) {
+          const res = await fetch(`${a.url}/add`, {
+            method: "POST",
+            body: JSON.stringify({ n: 1, hostnames: [name] }),
+          });
+          assert.equal(res.status, 400, name);
+          assert.match((await res.json()).message, /not own/, name);
+        }
+        const untouched = await client.inspectContainer(foreignId);
+        assert.equal(untouched.State.Status, "created", "the foreign container was left as it was");
+        assert.deepEqual(await running(ownerB), bIds, "B's replica was left running");
+        assert.equal((await rep(a.url)).N, 2);
+
+        // docker kill: seen on /events at once (heartbeats are a minute apart), replaced.
+        const victim = `a-2-${tag}`;
+        await client.killContainer(victim);
+        // Replaced: the replacement is serving (in /rep it is listed from its spawn on).
+        await waitFor(
+          () => a.log.some((l) => l.includes("replica.ready") && l.includes("name=replica-")),
+          "the killed replica's replacement serves",
+          15_000,
+        );
+        assert.ok(!(await rep(a.url)).replicas.includes(victim));
+        assert.ok(
+          a.log.some((l) => l.includes(`name=${victim}`) && l.includes("container died")),
+          "ejected by its die event",
+        );
+
+        // LB_KEEP_REPLICAS: A exits and leaves its replicas; a new A adopts the same ones.
+        const kept = await running(ownerA);
+        const before = (await rep(a.url)).replicas;
+        assert.equal(await a.stop("SIGTERM"), 0);
+        assert.deepEqual(await running(ownerA), kept, "A's replicas outlive it");
+        await using again = await start(ownerA, `a-1-${tag},a-2-${tag}`);
+        assert.deepEqual((await rep(again.url)).replicas, before, "adopted, same names and order");
+        assert.deepEqual(await running(ownerA), kept, "the same containers, nothing new");
+        assert.equal(await again.stop("SIGTERM"), 0);
+        assert.deepEqual(await running(ownerA), [], "without LB_KEEP_REPLICAS they are removed");
+        assert.deepEqual(await running(ownerB), bIds, "B's replica untouched by A's exits");
+      } finally {
+        await a[Symbol.asyncDispose]();
+      }
+    } finally {
+      for (const owner of [ownerA, ownerB]) await sweep(client, labelsOf(owner)[0], network);
+      await client.removeContainer(foreign).catch(() => {});
+      await client.removeNetwork(network).catch(() => {});
       client.close();
     }
   },

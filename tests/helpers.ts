@@ -190,6 +190,23 @@ export interface LoadReport {
   byReplica: Map<string, number>;
 }
 
+/** Options of {@linkcode steadyLoad}. */
+export interface LoadOptions {
+  /** Request loops. Default 4. */
+  concurrency?: number;
+  /** Longest run, ms. Default 10 000. */
+  maxMs?: number;
+  /** Most requests in all. Default 20 000. */
+  maxRequests?: number;
+  /** The report to fill as answers come (to watch the run's progress). Default a new one. */
+  report?: LoadReport;
+}
+
+/** An empty {@linkcode LoadReport}. */
+export function newReport(): LoadReport {
+  return { sent: 0, failures: [], byReplica: new Map() };
+}
+
 /**
  * Sends `GET /home?id=<random>` from `concurrency` loops until `until()` is true or
  * `maxMs` passed, at most `maxRequests` in all. Bounded in count and time, loopback only.
@@ -197,9 +214,8 @@ export interface LoadReport {
 export async function steadyLoad(
   baseUrl: string,
   until: () => boolean,
-  { concurrency = 4, maxMs = 10_000, maxRequests = 20_000 } = {},
+  { concurrency = 4, maxMs = 10_000, maxRequests = 20_000, report = newReport() }: LoadOptions = {},
 ): Promise<LoadReport> {
-  const report: LoadReport = { sent: 0, failures: [], byReplica: new Map() };
   const deadline = performance.now() + maxMs;
   const loop = async () => {
     while (!until() && performance.now() < deadline && report.sent < maxRequests) {

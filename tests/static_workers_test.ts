@@ -18,6 +18,39 @@ function listeningInodes(port: number): Set<string> {
   return inodes;
 }
 
+/** The inode of the accepted socket on `port` whose peer is local port `peer` (IPv4). */
+function acceptedInode(port: number, peer: number): string | undefined {
+  const hex = (p: number) => p.toString(16).toUpperCase().padStart(4, "0");
+  for (const line of Deno.readTextFileSync("/proc/net/tcp").split("\n").slice(1)) {
+    const f = line.trim().split(/\s+/);
+    if (f.length > 9 && f[1].endsWith(`:${hex(port)}`) && f[2].endsWith(`:${hex(peer)}`)) {
+      return f[9];
+    }
+  }
+  return undefined;
+}
+
+/** A kept-alive HTTP/1.1 connection to the balancer, and which process accepted it. */
+async function connection(port: number, pids: number[]) {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  const inode = acceptedInode(port, conn.localAddr.port);
+  const owner = pids.find((pid) => inode && socketInodes(pid).includes(inode));
+  const get = async (path: string): Promise<string> => {
+    await conn.write(new TextEncoder().encode(`GET ${path} HTTP/1.1\r\nhost: lb\r\n\r\n`));
+    let text = "";
+    const buffer = new Uint8Array(4096);
+    for (;;) {
+      const n = await conn.read(buffer);
+      if (n === null) throw new Error("the balancer closed the connection");
+      text += new TextDecoder().decode(buffer.subarray(0, n));
+      const end = text.indexOf("\r\n\r\n");
+      const length = Number(/content-length: (\d+)/i.exec(text)?.[1]);
+      if (end >= 0 && text.length >= end + 4 + length) return text.slice(end + 4);
+    }
+  };
+  return { owner, get, close: () => conn.close() };
+}
+
 /** Inodes of the sockets process `pid` holds. */
 function socketInodes(pid: number): string[] {
   const inodes: string[] = [];
@@ -32,7 +65,7 @@ function socketInodes(pid: number): string[] {
   return inodes;
 }
 
-Deno.test("--provider static --workers 2: both serve, keys agree, /add refused, no orphan", async () => {
+Deno.test("--provider static --workers 2: both processes serve, keys agree, /add refused, no orphan", async () => {
   const servers = ["a", "b", "c"].map((id) =>
     Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, createServerApp({ id }).fetch)
   );
@@ -59,15 +92,31 @@ Deno.test("--provider static --workers 2: both serve, keys agree, /add refused, 
       socketInodes(workers[0]).some((inode) => listening.has(inode)),
       "one is the worker's",
     );
-    const owners = new Map<number, Set<string>>();
-    for (let i = 0; i < 120; i++) {
-      const id = 100_000 + (i % 12) * 7919;
-      const res = await fetch(`${lb.url}/home?id=${id}`, { headers: { connection: "close" } });
-      assert.equal(res.status, 200);
-      const body = await res.text();
-      owners.set(id, (owners.get(id) ?? new Set()).add(body));
+    // Which process accepted each connection, read from /proc: the kernel spreads new
+    // connections over the two listening sockets.
+    const conns = await Promise.all(
+      Array.from({ length: 24 }, () => connection(port, [lb.pid, workers[0]])),
+    );
+    try {
+      const byOwner = Map.groupBy(conns, (c) => c.owner);
+      assert.deepEqual(
+        [...byOwner.keys()].sort(),
+        [lb.pid, workers[0]].sort(),
+        "both processes accepted connections",
+      );
+      // The same keys through a connection of each process: the same replica answers.
+      const [first, second] = [byOwner.get(lb.pid)![0], byOwner.get(workers[0])![0]];
+      const answers = new Set<string>();
+      for (let i = 0; i < 12; i++) {
+        const path = `/home?id=${100_000 + i * 7919}`;
+        const [a, b] = [await first.get(path), await second.get(path)];
+        assert.equal(a, b, `${path}: the workers route it alike`);
+        answers.add(a);
+      }
+      assert.ok(answers.size >= 2, "and the keys are spread over the backends");
+    } finally {
+      for (const c of conns) c.close();
     }
-    for (const [id, seen] of owners) assert.equal(seen.size, 1, `id ${id} went to ${[...seen]}`);
     const add = await fetch(`${lb.url}/add`, { method: "POST", body: '{"n":1}' });
     assert.equal(add.status, 400);
     assert.match((await add.json()).message, /not available with --workers > 1/);

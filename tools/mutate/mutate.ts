@@ -39,11 +39,12 @@ export const TARGETS: readonly Target[] = [
   },
   {
     file: "balancer/health.ts",
-    tests: ["balancer/static_provider_test.ts", "balancer/app_test.ts"],
+    tests: ["balancer/health_test.ts", "balancer/static_provider_test.ts"],
   },
   {
     file: "balancer/replica_manager.ts",
     tests: [
+      "balancer/replica_manager_test.ts",
       "balancer/app_test.ts",
       "balancer/static_provider_test.ts",
       "balancer/admin_fuzz_test.ts",
