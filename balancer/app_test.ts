@@ -758,3 +758,22 @@ Deno.test("--bounded-load: in-flight counts return to 0 after failed tries and r
   assert.equal(ring.inFlight, 0);
   for (const name of t.cluster.alive()) assert.equal(ring.load(name), 0, name);
 });
+
+Deno.test("fetch transport: failures read from its words; a POST after any but a refusal gets a 502 naming it", async () => {
+  await using t = await setup(["--heartbeat-interval", "60000"]);
+  const [owner] = t.balancer.manager.route(31, 1);
+  for (
+    const [words, summary] of [
+      ["connection reset by peer", "connection reset"],
+      ["connection closed before message completed", "connection closed"],
+      ["incomplete message", "connection closed"],
+      ["invalid HTTP version parsed", "error sending request: invalid HTTP version parsed"],
+    ]
+  ) {
+    t.cluster.get(owner.name).dropAfterReceive = words;
+    const res = await t.request("/charge?id=31", { method: "POST", body: "pay 10" });
+    assert.equal(res.status, 502, words);
+    const { message } = await res.json();
+    assert.ok(message.endsWith(`(${owner.name}: ${summary})`), `${words}: ${message}`);
+  }
+});

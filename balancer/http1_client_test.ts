@@ -395,3 +395,168 @@ Deno.test("http1: an aborted signal stops the request before it is sent", async 
   client.close();
   server.close();
 });
+
+Deno.test("http1: what is sent: Host, the caller's fields, and the body's framing", async () => {
+  await using replica = await CraftedReplica.start("a");
+  const client = new Http1Client();
+  try {
+    const streamed = ReadableStream.from([bytes("ab"), new Uint8Array(0), bytes("cd")]);
+    const sent: [string, Partial<UpstreamRequest>, string[]][] = [
+      ["GET", { headers: [["x-a", "1"]] }, ["x-a: 1"]],
+      ["POST", {}, ["content-length: 0"]],
+      ["DELETE", {}, []],
+      ["PUT", { body: bytes("hello") }, ["content-length: 5"]],
+      // An empty chunk in a stream must not end the chunked body early.
+      ["POST", { body: streamed }, ["transfer-encoding: chunked"]],
+    ];
+    for (const [method, extra] of sent) {
+      await client.request(get(replica.url, "/p?q=1", { method, ...extra }));
+    }
+    const host = `host: ${replica.url.slice("http://".length)}`;
+    sent.forEach(([method, , fields], i) => {
+      assert.deepEqual(replica.heads[i], [host, ...fields], method);
+    });
+    assert.deepEqual(replica.bodies, ["", "", "", "hello", "abcd"]);
+    assert.deepEqual(replica.received.slice(0, 1), ["GET /p?q=1"]);
+  } finally {
+    client.close();
+  }
+});
+
+Deno.test("http1: at most maxIdlePerOrigin idle connections are kept", async () => {
+  await using replica = await CraftedReplica.start("a");
+  const client = new Http1Client({ maxIdlePerOrigin: 1 });
+  try {
+    await Promise.all([client.request(get(replica.url)), client.request(get(replica.url))]);
+    assert.equal(replica.connections, 2);
+    assert.equal(client.idle(replica.url), 1, "the second one was closed");
+    await client.request(get(replica.url));
+    assert.equal(replica.connections, 2, "the kept one is reused");
+  } finally {
+    client.close();
+  }
+});
+
+Deno.test("http1: bytes after an answer, or a client closed meanwhile: the connection is not kept", async () => {
+  await using replica = await CraftedReplica.start(
+    "a",
+    ({ target }) =>
+      target === "/extra" ? { send: "HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nokEXTRA" } : "ok",
+  );
+  const client = new Http1Client();
+  assert.equal(await text((await client.request(get(replica.url, "/extra"))).body), "ok");
+  assert.equal(client.idle(replica.url), 0, "extra bytes: not trusted");
+  const pending = client.request(get(replica.url));
+  client.close();
+  assert.equal((await pending).status, 200);
+  assert.equal(client.idle(replica.url), 0, "closed: nothing is kept");
+});
+
+Deno.test("http1: heads larger than the read buffer are read; larger than maxHeadBytes are refused", async () => {
+  const big = "v".repeat(40_000);
+  await using replica = await CraftedReplica.start("a", () => ({
+    send: `HTTP/1.1 200 OK\r\nx-big: ${big}\r\ncontent-length: 2\r\n\r\nok`,
+  }));
+  const client = new Http1Client();
+  const small = new Http1Client({ maxHeadBytes: 16 * 1024 });
+  try {
+    const res = await client.request(get(replica.url));
+    assert.equal(res.headers.find(([name]) => name === "x-big")?.[1], big);
+    assert.equal(await text(res.body), "ok");
+    await assert.rejects(small.request(get(replica.url)), ofKind("protocol"));
+  } finally {
+    client.close();
+    small.close();
+  }
+});
+
+Deno.test("http1: a chunked answer of many small chunks crossing read buffers arrives whole", async () => {
+  const chunks = Array.from({ length: 3_000 }, (_, i) => `${String(i).padStart(9, "0")}\n`);
+  const wire = chunks.map((c) => `${c.length.toString(16)}\r\n${c}\r\n`).join("");
+  await using replica = await CraftedReplica.start("a", () => ({
+    send: `HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n${wire}0\r\n\r\n`,
+  }));
+  const client = new Http1Client();
+  try {
+    const res = await client.request(get(replica.url));
+    assert.equal(await text(res.body), chunks.join(""));
+    assert.equal(client.idle(replica.url), 1, "kept once the last chunk was read");
+  } finally {
+    client.close();
+  }
+});
+
+Deno.test("http1: HTTP/1.0 keeps a connection only when asked; HEAD keeps its length; 304 has no body", async () => {
+  const answers: Record<string, string> = {
+    "/10": "HTTP/1.0 200 OK\r\ncontent-length: 2\r\n\r\nok",
+    "/10ka": "HTTP/1.0 200 OK\r\nconnection: keep-alive\r\ncontent-length: 2\r\n\r\nok",
+    "/head": "HTTP/1.1 200 OK\r\ncontent-length: 1234\r\n\r\n",
+    "/304": 'HTTP/1.1 304 Not Modified\r\ncontent-length: 1234\r\netag: "x"\r\n\r\n',
+    "/cl": "HTTP/1.1 200 OK\r\ncontent-length: 2\r\ncontent-length: 2\r\n\r\nok",
+  };
+  await using replica = await CraftedReplica.start(
+    "a",
+    ({ target }) => ({ send: answers[target] }),
+  );
+  const client = new Http1Client();
+  try {
+    await text((await client.request(get(replica.url, "/10"))).body);
+    assert.equal(client.idle(replica.url), 0, "HTTP/1.0: closed by default");
+    await text((await client.request(get(replica.url, "/10ka"))).body);
+    assert.equal(client.idle(replica.url), 1, "HTTP/1.0 with keep-alive: kept");
+    const head = await client.request(get(replica.url, "/head", { method: "HEAD" }));
+    assert.equal(head.body, null);
+    assert.deepEqual(head.headers, [["content-length", "1234"]], "HEAD: the length it would have");
+    const notModified = await client.request(get(replica.url, "/304"));
+    assert.equal(notModified.status, 304);
+    assert.equal(notModified.body, null);
+    assert.deepEqual(notModified.headers, [["etag", '"x"']]);
+    const twice = await client.request(get(replica.url, "/cl"));
+    assert.equal(await text(twice.body), "ok", "the same Content-Length twice is one");
+  } finally {
+    client.close();
+  }
+});
+
+Deno.test("http1: interim answers are skipped, a switch of protocols is refused", async () => {
+  await using replica = await CraftedReplica.start("a", ({ target }) => ({
+    send: target === "/101"
+      ? "HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\n\r\n"
+      : "HTTP/1.1 103 Early Hints\r\nlink: </a.css>\r\n\r\nHTTP/1.1 100 Continue\r\n\r\n" +
+        "HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok",
+  }));
+  const client = new Http1Client();
+  try {
+    const res = await client.request(get(replica.url, "/hints"));
+    assert.equal(res.status, 200);
+    assert.equal(await text(res.body), "ok");
+    await assert.rejects(client.request(get(replica.url, "/101")), ofKind("protocol"));
+  } finally {
+    client.close();
+  }
+});
+
+Deno.test("http1: a streamed answer cancelled by its reader closes its connection", async () => {
+  await using replica = await CraftedReplica.start("a", () => ({
+    send: "HTTP/1.1 200 OK\r\ncontent-length: 1000000\r\n\r\n" + "x".repeat(100_000),
+  }));
+  const client = new Http1Client();
+  try {
+    const res = await client.request(get(replica.url));
+    assert.ok(res.body instanceof ReadableStream);
+    const reader = res.body.getReader();
+    await reader.read();
+    await reader.cancel();
+    assert.equal(client.idle(replica.url), 0);
+    await waitFor(() => replica.connections === 1, "one connection");
+    await client.request(get(replica.url)).then((r) => (r.body as ReadableStream).cancel());
+    assert.equal(replica.connections, 2, "the cancelled one was not reused");
+  } finally {
+    client.close();
+  }
+});
+
+Deno.test("http1: an origin that is not http:// is a connect failure", async () => {
+  const client = new Http1Client();
+  await assert.rejects(client.request(get("https://127.0.0.1:1")), ofKind("connect"));
+});

@@ -44,6 +44,8 @@ export interface ProxyOptions {
   random?: () => number;
   /** Caps retries to a share of requests; none: every allowed retry is made. */
   budget?: RetryBudget;
+  /** Waits `ms` between tries, or less when `signal` aborts. Default a timer (`util.delay`). */
+  delay?: (ms: number, signal: AbortSignal) => Promise<void>;
 }
 
 /** Who this balancer is in `Via` (RFC 9110 §7.6.3). */
@@ -57,7 +59,6 @@ function forwardHeaders(raw: Request, client: string | undefined): [string, stri
   const headers = requestHeaders(raw.headers);
   let forwardedFor = client;
   let via = VIA;
-  let host = "";
   for (let i = headers.length - 1; i >= 0; i--) {
     const [name, value] = headers[i];
     if (name === "x-forwarded-for") forwardedFor = client ? `${value}, ${client}` : value;
@@ -68,7 +69,7 @@ function forwardHeaders(raw: Request, client: string | undefined): [string, stri
   // The client's Host, or the authority of the request URL when it has none.
   const url = raw.url;
   const authority = url.indexOf("//") + 2;
-  host = raw.headers.get("host") ?? url.slice(authority, url.indexOf("/", authority));
+  const host = raw.headers.get("host") ?? url.slice(authority, url.indexOf("/", authority));
   if (forwardedFor) headers.push(["x-forwarded-for", forwardedFor]);
   headers.push(["x-forwarded-proto", raw.url.startsWith("https:") ? "https" : "http"]);
   if (host) headers.push(["x-forwarded-host", host]);
@@ -88,9 +89,7 @@ function passThrough(
   onDone: () => void,
 ): Response {
   const headers = res.headers;
-  const via = headers.findIndex(([name]) => name === "via");
-  if (via >= 0) headers[via] = ["via", `${headers[via][1]}, ${VIA}`];
-  else headers.push(["via", VIA]);
+  headers.push(["via", VIA]); // `Headers` joins it to the replica's own Via, if any
   const init = { status: res.status, statusText: res.statusText, headers };
   if (!(res.body instanceof ReadableStream)) {
     onDone();
@@ -254,9 +253,10 @@ export function withIdleTimeout(
           },
           idleMs,
         );
-        onEjected = () => reject(ejected?.reason);
-        if (ejected?.aborted) onEjected();
-        ejected?.addEventListener("abort", onEjected, { once: true });
+        if (!ejected) return;
+        if (ejected.aborted) return reject(ejected.reason);
+        onEjected = () => reject(ejected.reason);
+        ejected.addEventListener("abort", onEjected);
       });
       try {
         const { done, value } = await Promise.race([reader.read(), idle]);
@@ -270,7 +270,7 @@ export function withIdleTimeout(
         onDone();
       } finally {
         clearTimeout(timer);
-        if (onEjected) ejected?.removeEventListener("abort", onEjected);
+        if (onEjected) ejected!.removeEventListener("abort", onEjected);
       }
     },
     cancel: (reason) => {
@@ -286,6 +286,7 @@ export function createProxy(
 ): (request: Request, client?: string) => Promise<Response> {
   const { upstream, logger, responseTimeoutMs, maxInFlight, budget } = options;
   const random = options.random ?? Math.random;
+  const pause = options.delay ?? delay;
   let inFlight = 0;
 
   // Admission: past `maxInFlight` requests being answered, new ones get a 503 at once
@@ -361,19 +362,20 @@ export function createProxy(
       // A retry asks the ring again: a bounded-load ring may now prefer another replica.
       if (tries > 0) targets = options.route(key, MAX_TRIES);
       const target = targets.find(untried);
-      if (!target || tries >= MAX_TRIES) break;
+      if (!target) break; // (a retry is only made while tries < MAX_TRIES: see `another`)
       tried.add(target.name);
-      if (tries++ > 0) await delay(retryBackoffMs(tries - 1, random), raw.signal);
+      if (tries++ > 0) await pause(retryBackoffMs(tries - 1, random), raw.signal);
       if (raw.signal.aborted) return failureResponse(499, "Client closed the request");
       // Each try gets the response timeout, but no more than what the deadline leaves.
       const tryMs = Math.min(responseTimeoutMs, deadline - performance.now());
       if (tryMs <= 0) return deadlineExceeded(path, options.requestDeadlineMs, failures);
+      // Ends the try early: the client left, the replica died, or it took too long. Which
+      // it was is read from the state afterwards, never from the abort's reason.
       const attempt = new AbortController();
-      const onClientGone = () => attempt.abort(new DOMException("client went away", "AbortError"));
-      raw.signal.addEventListener("abort", onClientGone, { once: true });
+      const abortTry = () => attempt.abort();
+      raw.signal.addEventListener("abort", abortTry);
       // A replica that dies while we wait will never answer: give up on it now.
-      const onEjected = () => attempt.abort(target.ejected.reason);
-      target.ejected.addEventListener("abort", onEjected, { once: true });
+      target.ejected.addEventListener("abort", abortTry);
       const release = target.enter(); // in flight until its answer has been passed on
       let passedOn = false;
       // The replica's time to answer runs from when the request is fully sent: a slow
@@ -385,7 +387,7 @@ export function createProxy(
         if (settled) return;
         timer = setTimeout(() => {
           timedOut = true;
-          attempt.abort(new DOMException("response timeout", "TimeoutError"));
+          attempt.abort();
         }, tryMs);
       };
       let sending = body;
@@ -410,13 +412,14 @@ export function createProxy(
         const what = `replica '${target.name}'`;
         // The answer counts as passed on (and its replica as busy) until its body has been
         // sent or given up; `finish` (admission) exists only once the Response does.
-        const admission: { finish?: () => void; ended: boolean } = { ended: false };
+        let finish: (() => void) | undefined;
+        let ended = false;
         let response: Response;
         try {
           response = passThrough(res, responseTimeoutMs, what, target.ejected, () => {
             release();
-            if (admission.finish) admission.finish();
-            else admission.ended = true;
+            if (finish) finish();
+            else ended = true;
           });
         } catch (error) {
           // An answer Deno cannot build a Response from: not worth a retry elsewhere.
@@ -429,8 +432,8 @@ export function createProxy(
           );
         }
         passedOn = true;
-        admission.finish = stream();
-        if (admission.ended) admission.finish();
+        finish = stream();
+        if (ended) finish();
         return response;
       } catch (error) {
         if (raw.signal.aborted) return failureResponse(499, "Client closed the request");
@@ -467,8 +470,8 @@ export function createProxy(
         if (!passedOn) release();
         settled = true;
         clearTimeout(timer);
-        raw.signal.removeEventListener("abort", onClientGone);
-        target.ejected.removeEventListener("abort", onEjected);
+        raw.signal.removeEventListener("abort", abortTry);
+        target.ejected.removeEventListener("abort", abortTry);
       }
     }
     if (failures.length === 0) return noReplica(path); // every target was ejected meanwhile

@@ -204,3 +204,50 @@ Deno.test("manager: close() stops every replica; with keepReplicas it leaves the
     await assert.rejects(t.manager.add(1), ReplicaStartError, "nothing starts after close()");
   }
 });
+
+Deno.test("manager: adopt() takes over what an earlier balancer left: numbers kept, spares kept as spares", async () => {
+  await using t = await setup([], { spares: 1 });
+  // Two numbered replicas (one promoted spare whose number was recorded), and two without a
+  // number: the newest is taken as the spare, the older one as a promoted spare whose
+  // promotion went unrecorded, which gets the lowest missing number.
+  await t.cluster.leave({ name: "B", ordinal: 2 });
+  await t.cluster.leave({ name: "old", ordinal: 0 });
+  await t.cluster.leave({ name: "D", ordinal: 4 });
+  await t.cluster.leave({ name: "new", ordinal: 0 });
+  assert.equal(await t.manager.adopt(), 3);
+  assert.equal(t.manager.desired, 3);
+  assert.deepEqual(t.manager.snapshot().replicas, ["old", "B", "D"], "old took number 1");
+  assert.deepEqual(t.manager.spares(), ["new"]);
+  await waitFor(() => t.ring.size === 3, "the adopted replicas join on their first heartbeat");
+  assert.ok(!t.ring.has("new"), "the spare stays out of the ring");
+  assert.equal(t.cluster.started.length, 0, "nothing new was started");
+});
+
+Deno.test("manager: adopt() stops a second replica claiming a name, and any past --max-replicas", async () => {
+  await using t = await setup([], { maxReplicas: 2 });
+  await t.cluster.leave({ name: "A", ordinal: 1 });
+  await t.cluster.leave({ name: "A", ordinal: 2 });
+  await t.cluster.leave({ name: "B", ordinal: 2 });
+  await t.cluster.leave({ name: "C", ordinal: 3 });
+  assert.equal(await t.manager.adopt(), 2);
+  assert.deepEqual(t.manager.snapshot().replicas, ["A", "B"]);
+  // (The fake keeps the latest replica of a name: that is the second A.)
+  assert.equal(t.cluster.get("A").alive, false, "the second A was stopped");
+  assert.equal(t.cluster.get("C").alive, false, "C was stopped");
+  await waitFor(() => t.ring.size === 2, "the first A and B serve");
+  assert.deepEqual(
+    t.events("replica.not_adopted").map((r) => `${r.fields.name}: ${r.fields.why}`),
+    ["A: duplicate hostname", "C: over --max-replicas"],
+  );
+});
+
+Deno.test("manager: an adopted replica whose number is taken gets a free one", async () => {
+  await using t = await setup([]);
+  await t.cluster.leave({ name: "A", ordinal: 1 });
+  await t.cluster.leave({ name: "B", ordinal: 1 });
+  assert.equal(await t.manager.adopt(), 2);
+  assert.deepEqual(t.manager.snapshot().replicas, ["A", "B"]);
+  await waitFor(() => t.ring.size === 2, "both serve");
+  const owners = new Set(Array.from({ length: 200 }, (_, i) => t.manager.route(i, 1)[0].name));
+  assert.deepEqual([...owners].sort(), ["A", "B"], "two numbers: both own keys");
+});

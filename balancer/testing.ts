@@ -11,6 +11,7 @@ import { type LogFields, type Logger, type LogLevel } from "./logger.ts";
 import net from "node:net";
 import { createServerApp, type Faults } from "../server/mod.ts";
 import {
+  type AdoptedReplica,
   HostnameConflictError,
   type Provider,
   type ReplicaExit,
@@ -59,6 +60,24 @@ export class FakeCluster implements Provider {
   startUnhealthy = false;
   #nextHost = 1;
   readonly #byHost = new Map<string, FakeReplica>();
+  /** Replicas left running by an earlier balancer, for `adopt()` to report (oldest first). */
+  readonly #leftovers: AdoptedReplica[] = [];
+
+  /**
+   * Starts a replica as if an earlier balancer had (its spec's ordinal 0 for a spare), for the
+   * next `adopt()` to report.
+   */
+  async leave(spec: ReplicaSpec): Promise<void> {
+    const handle = await this.start(spec);
+    this.started.pop();
+    this.startedAt.pop();
+    this.#leftovers.push({ spec, handle });
+  }
+
+  /** The replicas left by {@linkcode leave}, once. */
+  adopt(): Promise<AdoptedReplica[]> {
+    return Promise.resolve(this.#leftovers.splice(0));
+  }
 
   /** Starts an in-memory replica. */
   start(spec: ReplicaSpec): Promise<ReplicaHandle> {
@@ -214,8 +233,12 @@ export class CraftedReplica {
   readonly received: string[] = [];
   /** Bodies of the requests it read whole, in order. */
   readonly bodies: string[] = [];
+  /** Header fields (`name: value` lines, as sent) of the requests it read whole, in order. */
+  readonly heads: string[][] = [];
   /** Connections accepted so far. */
   connections = 0;
+  /** Connections that have closed since (by either side). */
+  closed = 0;
   readonly #server: net.Server;
   readonly #sockets = new Set<net.Socket>();
 
@@ -226,7 +249,10 @@ export class CraftedReplica {
   ) {
     this.#server = net.createServer((socket) => {
       this.#sockets.add(socket);
-      socket.on("close", () => this.#sockets.delete(socket));
+      socket.on("close", () => {
+        this.#sockets.delete(socket);
+        this.closed++;
+      });
       socket.on("error", () => {});
       this.#serve(socket, ++this.connections).catch(() => socket.destroy());
     });
@@ -278,6 +304,7 @@ export class CraftedReplica {
       }
       const head: string[] = [];
       for (let field = await reader.line(); field; field = await reader.line()) head.push(field);
+      this.heads.push(head);
       this.bodies.push(await reader.body(head));
       if (action === "close") {
         socket.destroy();
