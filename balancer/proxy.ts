@@ -412,7 +412,7 @@ export function createProxy(
         const what = `replica '${target.name}'`;
         // The answer counts as passed on (and its replica as busy) until its body has been
         // sent or given up; `finish` (admission) exists only once the Response does.
-        let finish: (() => void) | undefined;
+        let finish: (() => void) | undefined = undefined;
         let ended = false;
         let response: Response;
         try {
