@@ -5,7 +5,7 @@
 
 import assert from "node:assert/strict";
 import { HealthMonitor, type HealthOptions, jittered } from "./health.ts";
-import { recordingLogger, waitFor } from "./testing.ts";
+import { CraftedReplica, recordingLogger, waitFor } from "./testing.ts";
 
 /** What a heartbeat server does with one heartbeat. */
 type Beat = "ok" | "fail" | "stall";
@@ -30,7 +30,8 @@ function heartbeatServer(plan: Beat[] = [], then: Beat = "ok") {
       abandoned++;
       return new Response(null, { status: 503 });
     }
-    return new Response(null, { status: beat === "ok" ? 200 : 500 });
+    // With a body: the monitor must read or release it, or each heartbeat leaks a connection.
+    return new Response(beat, { status: beat === "ok" ? 200 : 500 });
   });
   return {
     url: `http://127.0.0.1:${server.addr.port}`,
@@ -130,6 +131,9 @@ Deno.test("health: before the first good heartbeat failures do not count and pol
   await waitFor(() => w.seen.up === 1, "up after four failures", 5_000);
   assert.deepEqual(w.seen.down, []);
   assert.equal(server.beats, 5);
+  // … every 50 ms by default (timers never fire early; the stalled one took 100 ms).
+  const gaps = server.times.slice(1).map((t, i) => t - server.times[i]);
+  assert.ok(Math.min(...gaps) >= 50 - 2, `gaps ${gaps.map(Math.round)} ms, none under 50`);
 });
 
 Deno.test("health: downIntervalMs paces the polling of a replica not up yet", async () => {
@@ -208,4 +212,14 @@ Deno.test("health: a callback that throws is logged, and polling goes on", async
   );
   const beats = server.beats;
   await waitFor(() => server.beats >= beats + 3, "heartbeats go on");
+});
+
+Deno.test("health: each heartbeat's answer is released, so heartbeats reuse one connection", async () => {
+  await using replica = await CraftedReplica.start("a", () => ({
+    send: `HTTP/1.1 200 OK\r\ncontent-length: 20000\r\n\r\n${"x".repeat(20_000)}`,
+  }));
+  using m = monitor();
+  m.health.watch("a", replica.url, watcher().callbacks);
+  await waitFor(() => replica.received.length >= 6, "six heartbeats");
+  assert.equal(replica.connections, 1, "an unread answer would hold its connection");
 });

@@ -300,6 +300,7 @@ export function createProxy(
     inFlight++;
     let finished = false;
     const finish = () => {
+      // Once: a client that cancels while the answer waits for more ends it twice.
       if (finished) return;
       finished = true;
       inFlight--;
@@ -335,7 +336,7 @@ export function createProxy(
     const deadline = performance.now() + options.requestDeadlineMs;
     let body: Uint8Array<ArrayBuffer> | ReadableStream<Uint8Array> | null = null;
     let clientStalled: IdleTimeoutError | undefined;
-    if (raw.body && raw.method !== "GET" && raw.method !== "HEAD") {
+    if (raw.body) { // (Deno gives no GET or HEAD a body, Content-Length or not)
       const client = withIdleTimeout(raw.body, options.bodyTimeoutMs, "the client", {
         onIdle: (error) => clientStalled = error,
       });
@@ -344,9 +345,9 @@ export function createProxy(
       } catch (error) {
         return failureResponse(408, `Request body: ${errorMessage(error)}`);
       }
-      // Loads (bounded-load rings) and membership may have changed during the upload.
+      // Loads (bounded-load rings) and membership may have changed during the upload (no
+      // replica left: the loop below answers 503).
       targets = options.route(key, MAX_TRIES);
-      if (targets.length === 0) return noReplica(path);
     }
     const resendable = !(body instanceof ReadableStream);
     const idempotent = IDEMPOTENT.has(raw.method);

@@ -551,9 +551,20 @@ Deno.test("ejection: an answer being streamed fails as soon as its replica is ej
   });
   await assert.rejects(Promise.race([next, gaveUp]), (e: unknown) => e === ended);
   clearTimeout(timer);
-  // Ejected before a read: the read fails at once as well.
-  const res2 = await p.proxy(request("GET"));
-  assert.equal(res2.status, 503, "an ejected replica gets no new request");
+});
+
+Deno.test("ejection: a streamed answer whose replica was ejected between reads fails at the next", async () => {
+  await using first = await CraftedReplica.start("a", () => ({
+    send: "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\nfirst\r\n",
+  }));
+  const a = target("a", first.url);
+  using p = proxyOver([a], { responseTimeoutMs: 60_000 });
+  const res = await p.proxy(request("GET"));
+  const reader = res.body!.getReader();
+  assert.equal(new TextDecoder().decode((await reader.read()).value), "first");
+  const ended = new Error("replica 'a' ended: killed by SIGKILL");
+  a.eject.abort(ended);
+  await assert.rejects(reader.read(), (e: unknown) => e === ended);
 });
 
 Deno.test("client gone: a request it abandons is abandoned at the replica too, and not held against it", async () => {
@@ -732,8 +743,8 @@ Deno.test("a retry asks the ring again: it goes where the ring sends it now", as
   await using second = await CraftedReplica.start("b");
   await using third = await CraftedReplica.start("c");
   const [a, b, c] = [target("a", first.url), target("b", second.url), target("c", third.url)];
-  let asked = 0;
-  using p = proxyOver(() => (asked++ === 0 ? [a, b] : [a, c]));
+  // The ring changes once a has been tried.
+  using p = proxyOver(() => (first.received.length === 0 ? [a, b] : [a, c]));
   const res = await p.proxy(request("GET"));
   assert.equal(res.status, 200);
   await res.body?.cancel();
@@ -786,18 +797,67 @@ Deno.test("no listener is left on a replica's ejection signal once its requests 
   await using failing = await CraftedReplica.start("b", () => "reset");
   const a = target("a", streaming.url);
   const b = target("b", failing.url);
-  let listeners = 0;
+  // Which listeners are on each signal now, by event type and function.
+  const listeners = new Set<unknown>();
   for (const t of [a, b]) {
     const signal = t.eject.signal;
     const add = signal.addEventListener.bind(signal);
     const remove = signal.removeEventListener.bind(signal);
-    signal.addEventListener = (...args: Parameters<typeof add>) => (listeners++, add(...args));
+    signal.addEventListener = (...args: Parameters<typeof add>) => {
+      listeners.add(`${t.name} ${args[0]}`).add(args[1]);
+      add(...args);
+    };
     signal.removeEventListener = (...args: Parameters<typeof remove>) => {
-      listeners--;
+      if (args[0] === "abort") listeners.delete(args[1]);
       remove(...args);
     };
   }
   using p = proxyOver([b, a]);
   for (let i = 0; i < 3; i++) assert.equal(await (await p.proxy(request("GET"))).text(), "ok");
-  assert.equal(listeners, 0, "every listener added was removed");
+  const left = [...listeners].filter((l) => typeof l === "function");
+  assert.equal(left.length, 0, "every abort listener added was removed");
+  assert.deepEqual([...listeners].filter((l) => typeof l === "string").sort(), [
+    "a abort",
+    "b abort",
+  ]);
+});
+
+Deno.test("a client that cancels while the answer waits for more frees its slot once", async () => {
+  await using replica = await CraftedReplica.start(
+    "a",
+    ({ target }) =>
+      target === "/stall" ? "stall" : {
+        send: "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\nfirst\r\n",
+      },
+  );
+  using p = proxyOver([target("a", replica.url)], { maxInFlight: 1, responseTimeoutMs: 60_000 });
+  const res = await p.proxy(new Request("http://lb/answer"));
+  const reader = res.body!.getReader();
+  await reader.read();
+  const waiting = reader.read();
+  await new Promise((resolve) => setTimeout(resolve, 0)); // (the proxy is waiting for more)
+  await reader.cancel();
+  await waiting.catch(() => {});
+  const holding = p.proxy(new Request("http://lb/stall"));
+  await waitFor(() => replica.count("GET /stall") === 1, "a request takes the one slot");
+  const refused = await p.proxy(request("GET"));
+  assert.equal(refused.status, 503, "the cancelled answer freed its slot once, not twice");
+  await refused.body?.cancel();
+  await replica.close();
+  await (await holding).body?.cancel();
+});
+
+Deno.test("the response timeout applies after a streamed upload too", async () => {
+  await using replica = await CraftedReplica.start("a", () => "stall");
+  using p = proxyOver([target("a", replica.url)], {
+    responseTimeoutMs: 100,
+    retryBodyBytes: 16,
+    requestDeadlineMs: 60_000,
+  });
+  const res = await p.proxy(request("PUT", "x".repeat(64)));
+  assert.equal(res.status, 504);
+  assert.equal(
+    (await res.json()).message,
+    "<Error> Replica 'a' did not answer '/home' within 100 ms",
+  );
 });
