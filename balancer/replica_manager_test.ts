@@ -31,7 +31,7 @@ async function setup(
     logger,
     fetch: cluster.fetch,
   });
-  const ring = new SlotRing();
+  const ring = options.ring ?? new SlotRing();
   const manager = new ReplicaManager({
     provider: cluster,
     ring,
@@ -41,6 +41,7 @@ async function setup(
     maxReplicas: 50,
     ...options,
   });
+  await manager.adopt(); // as a balancer starts: nothing to adopt, spares topped up
   if (names.length) await manager.add(names.length, names);
   const events = (event: string) => records.filter((r) => r.event === event);
   return { cluster, manager, ring, records, events, [Symbol.asyncDispose]: () => manager.close() };
@@ -250,4 +251,44 @@ Deno.test("manager: an adopted replica whose number is taken gets a free one", a
   await waitFor(() => t.ring.size === 2, "both serve");
   const owners = new Set(Array.from({ length: 200 }, (_, i) => t.manager.route(i, 1)[0].name));
   assert.deepEqual([...owners].sort(), ["A", "B"], "two numbers: both own keys");
+});
+
+Deno.test("manager: a replica the ring cannot hold is failed, not counted as serving", async () => {
+  // 16 slots and 9 virtual nodes each: a second replica does not fit.
+  await using t = await setup(["A"], { ring: new SlotRing({ slots: 16, virtualNodes: 9 }) });
+  await assert.rejects(t.manager.add(1, ["B"]), /cannot join the ring/);
+  assert.equal(t.ring.size, 1);
+  assert.ok(!t.ring.has("B"));
+  assert.equal(t.cluster.get("B").alive, false, "B was stopped");
+});
+
+Deno.test("manager: a promoted spare's new number is recorded with the provider; a failure to is logged", async () => {
+  await using t = await setup(["A", "B"], { spares: 1 });
+  await waitFor(() => t.manager.spares().length === 1, "a spare");
+  const [spare] = t.manager.spares();
+  await waitFor(() => t.cluster.get(spare).received.includes("GET /heartbeat"), "warm");
+  t.cluster.get("A").kill();
+  await waitFor(() => t.manager.has(spare), "promoted");
+  assert.deepEqual(t.cluster.promotions, [`${spare}=1`], "it took A's number");
+
+  t.cluster.failPromotions = true;
+  await waitFor(
+    () => t.manager.spares().length === 1 && t.manager.spares()[0] !== spare,
+    "a new spare",
+  );
+  const [next] = t.manager.spares();
+  await waitFor(() => t.cluster.get(next).received.includes("GET /heartbeat"), "warm");
+  t.cluster.get("B").kill();
+  await waitFor(() => t.manager.has(next), "promoted anyway");
+  await waitFor(() => t.events("replica.promotion_not_recorded").length === 1, "logged");
+});
+
+Deno.test("manager: random names that collide get a numeric suffix", async () => {
+  await using t = await setup([], { random: () => 0 });
+  await t.manager.add(3);
+  assert.deepEqual(t.manager.snapshot().replicas, [
+    "replica-000000",
+    "replica-000000-2",
+    "replica-000000-3",
+  ]);
 });

@@ -74,6 +74,18 @@ export class FakeCluster implements Provider {
     this.#leftovers.push({ spec, handle });
   }
 
+  /** Promotions the manager recorded (`promoted`), as `name=ordinal`. */
+  readonly promotions: string[] = [];
+  /** While true, recording a promotion fails. */
+  failPromotions = false;
+
+  /** Records a spare's promotion, as the Docker provider does with a volume. */
+  promoted(handle: ReplicaHandle, ordinal: number): Promise<void> {
+    if (this.failPromotions) return Promise.reject(new Error("cannot record (injected)"));
+    this.promotions.push(`${handle.name}=${ordinal}`);
+    return Promise.resolve();
+  }
+
   /** The replicas left by {@linkcode leave}, once. */
   adopt(): Promise<AdoptedReplica[]> {
     return Promise.resolve(this.#leftovers.splice(0));
