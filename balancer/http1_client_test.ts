@@ -19,6 +19,10 @@ const get = (
 
 const bytes = (text: string) => new TextEncoder().encode(text);
 
+/** Whether `error` is an UpstreamError of `kind`. */
+const ofKind = (kind: UpstreamFailure) => (error: unknown) =>
+  error instanceof UpstreamError && error.kind === kind;
+
 async function text(
   body: Uint8Array<ArrayBuffer> | ReadableStream<Uint8Array> | null,
 ): Promise<string> {
@@ -30,64 +34,6 @@ async function text(
 function serve(handler: (req: Request) => Response | Promise<Response>) {
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, handler);
   return { origin: `http://127.0.0.1:${server.addr.port}`, close: () => server.shutdown() };
-}
-
-/**
- * A raw TCP server answering each connection with `answer(requestHead)` bytes, for responses
- * Deno.serve would not write. Counts connections.
- */
-function rawServer(answer: (head: string, n: number) => string | Uint8Array, closeAfter = false) {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const conns: Deno.Conn[] = [];
-  let connections = 0;
-  (async () => {
-    for await (const conn of listener) {
-      conns.push(conn);
-      connections++;
-      (async () => {
-        const buf = new Uint8Array(65536);
-        let pending = "";
-        let n = 0;
-        for (;;) {
-          const read = await conn.read(buf).catch(() => null);
-          if (read === null) break;
-          pending += new TextDecoder().decode(buf.subarray(0, read));
-          while (pending.includes("\r\n\r\n")) {
-            const head = pending.slice(0, pending.indexOf("\r\n\r\n"));
-            const length = Number(/content-length: (\d+)/i.exec(head)?.[1] ?? 0);
-            const total = pending.indexOf("\r\n\r\n") + 4 + length;
-            if (pending.length < total) break;
-            pending = pending.slice(total);
-            const out = answer(head, ++n);
-            await conn.write(typeof out === "string" ? new TextEncoder().encode(out) : out)
-              .catch(() => {});
-            if (closeAfter) conn.close();
-          }
-        }
-      })().catch(() => {});
-    }
-  })().catch(() => {});
-  const { port } = listener.addr as Deno.NetAddr;
-  return {
-    origin: `http://127.0.0.1:${port}`,
-    /** Writes `bytes` on the latest connection, unasked. */
-    async inject(bytes: string) {
-      await conns.at(-1)!.write(new TextEncoder().encode(bytes));
-    },
-    get connections() {
-      return connections;
-    },
-    close() {
-      listener.close();
-      for (const c of conns) {
-        try {
-          c.close();
-        } catch {
-          // closed
-        }
-      }
-    },
-  };
 }
 
 Deno.test("http1: a small answer comes back as bytes, and the connection is reused", async () => {
@@ -163,41 +109,30 @@ Deno.test("http1: a large answer is streamed whole; HEAD and 204 have no body", 
 });
 
 Deno.test("http1: chunked with extensions and trailers, close-delimited, interim 100", async () => {
-  const server = rawServer((head) => {
-    if (head.includes("/chunked")) {
-      return "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n" +
-        "5;ext=1\r\nhello\r\n1\r\n \r\n5\r\nworld\r\n0\r\nx-trailer: t\r\n\r\n";
-    }
-    if (head.includes("/continue")) {
-      return "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\ncontent-length: 2\r\n\r\nok";
-    }
-    return "HTTP/1.0 200 OK\r\n\r\nuntil close";
-  }, false);
+  await using server = await CraftedReplica.start("a", ({ target }) => ({
+    send: target === "/chunked"
+      ? "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n" +
+        "5;ext=1\r\nhello\r\n1\r\n \r\n5\r\nworld\r\n0\r\nx-trailer: t\r\n\r\n"
+      : target === "/continue"
+      ? "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\ncontent-length: 2\r\n\r\nok"
+      : "HTTP/1.0 200 OK\r\n\r\nuntil close",
+    close: target === "/close",
+  }));
   const client = new Http1Client();
   try {
-    const chunked = await client.request(get(server.origin, "/chunked"));
+    const chunked = await client.request(get(server.url, "/chunked"));
     assert.equal(await text(chunked.body), "hello world");
-    const cont = await client.request(get(server.origin, "/continue"));
+    const cont = await client.request(get(server.url, "/continue"));
     assert.equal(cont.status, 201);
     assert.equal(await text(cont.body), "ok");
-    // Close-delimited: the raw server never closes, so the stream is read after a close.
-    const closing = rawServer(() => "HTTP/1.0 200 OK\r\n\r\nuntil close", true);
-    try {
-      const res = await client.request(get(closing.origin, "/"));
-      assert.equal(await text(res.body), "until close");
-      assert.equal(client.idle(closing.origin), 0, "a close-delimited connection is not reused");
-    } finally {
-      closing.close();
-    }
+    // Close-delimited: the body ends when the replica closes the connection.
+    const res = await client.request(get(server.url, "/close"));
+    assert.equal(await text(res.body), "until close");
+    assert.equal(client.idle(server.url), 0, "a close-delimited connection is not reused");
   } finally {
     client.close();
-    server.close();
   }
 });
-
-/** Whether `error` is an UpstreamError of `kind`. */
-const ofKind = (kind: UpstreamFailure) => (error: unknown) =>
-  error instanceof UpstreamError && error.kind === kind;
 
 Deno.test("http1: a pooled connection closed as the request arrives: GET sent again on a new one, POST not", async () => {
   // The stale keep-alive race: the replica closes a kept connection just as the next request
@@ -316,46 +251,44 @@ Deno.test("http1: an abort while the replica stalls rejects with the signal's re
 });
 
 Deno.test("http1: bytes a replica sends on an idle pooled connection close it", async () => {
-  const server = rawServer((_, n) =>
-    `HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n${n === 1 ? "ok" : "no"}`
-  );
+  await using server = await CraftedReplica.start("a", ({ nth }) => ({
+    send: `HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n${nth === 1 ? "ok" : "no"}`,
+  }));
   const client = new Http1Client();
   try {
-    assert.equal(await text((await client.request(get(server.origin))).body), "ok");
-    assert.equal(client.idle(server.origin), 1);
+    assert.equal(await text((await client.request(get(server.url))).body), "ok");
+    assert.equal(client.idle(server.url), 1);
     // A stray answer nobody asked for arrives while the connection is idle.
-    await server.inject("HTTP/1.1 200 OK\r\ncontent-length: 6\r\n\r\nSTOLEN");
-    await waitFor(() => client.idle(server.origin) === 0, "the idle connection is dropped");
-    const next = await client.request(get(server.origin));
+    server.inject("HTTP/1.1 200 OK\r\ncontent-length: 6\r\n\r\nSTOLEN");
+    await waitFor(() => client.idle(server.url) === 0, "the idle connection is dropped");
+    const next = await client.request(get(server.url));
     // The idle connection was closed when the stray bytes came: a new one answers "ok" (its
     // first answer), where the old one would have handed over "STOLEN".
     assert.equal(await text(next.body), "ok");
     assert.equal(server.connections, 2);
   } finally {
     client.close();
-    server.close();
   }
 });
 
 Deno.test("http1: chunked wins over Content-Length; duplicate Connection fields add up", async () => {
-  const server = rawServer((head) =>
-    head.includes("/both")
+  await using server = await CraftedReplica.start("a", ({ target }) => ({
+    send: target === "/both"
       ? "HTTP/1.1 200 OK\r\ncontent-length: 3\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"
-      : "HTTP/1.1 200 OK\r\nconnection: close\r\nconnection: x-other\r\nx-other: 1\r\ncontent-length: 2\r\n\r\nok"
-  );
+      : "HTTP/1.1 200 OK\r\nconnection: close\r\nconnection: x-other\r\nx-other: 1\r\ncontent-length: 2\r\n\r\nok",
+  }));
   const client = new Http1Client();
   try {
-    const both = await client.request(get(server.origin, "/both"));
+    const both = await client.request(get(server.url, "/both"));
     assert.equal(await text(both.body), "hello");
     assert.ok(!both.headers.some(([name]) => name === "content-length"), "no stale length");
-    assert.equal(client.idle(server.origin), 0, "such a connection is not reused");
-    const closing = await client.request(get(server.origin, "/close"));
+    assert.equal(client.idle(server.url), 0, "such a connection is not reused");
+    const closing = await client.request(get(server.url, "/close"));
     assert.equal(await text(closing.body), "ok");
     assert.ok(!closing.headers.some(([name]) => name === "x-other"), "named by Connection");
-    assert.equal(client.idle(server.origin), 0, "'close' in the first Connection field counts");
+    assert.equal(client.idle(server.url), 0, "'close' in the first Connection field counts");
   } finally {
     client.close();
-    server.close();
   }
 });
 
@@ -366,34 +299,30 @@ Deno.test("http1: malformed answers are protocol errors, never passed on", async
     "/te": "HTTP/1.1 200 OK\r\ntransfer-encoding: gzip, chunked\r\n\r\n0\r\n\r\n",
     "/chunk": "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n0x5\r\nhello\r\n0\r\n\r\n",
   };
-  const server = rawServer((head) => answers[head.split(" ")[1]]);
+  await using server = await CraftedReplica.start("a", ({ target }) => ({
+    send: answers[target],
+  }));
   const client = new Http1Client();
   try {
     for (const path of Object.keys(answers)) {
-      const failed = client.request(get(server.origin, path)).then(async (res) => {
+      const failed = client.request(get(server.url, path)).then(async (res) => {
         await text(res.body);
       });
-      await assert.rejects(
-        failed,
-        (e: unknown) => e instanceof UpstreamError && e.kind === "protocol",
-        path,
-      );
+      await assert.rejects(failed, ofKind("protocol"), path);
     }
   } finally {
     client.close();
-    server.close();
   }
 });
 
 Deno.test("http1: an aborted signal stops the request before it is sent", async () => {
-  const server = rawServer(() => "HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n");
+  await using server = await CraftedReplica.start("a");
   const client = new Http1Client();
   const abort = new AbortController();
   abort.abort(new DOMException("gone", "AbortError"));
-  await assert.rejects(client.request(get(server.origin, "/", { signal: abort.signal })), /gone/);
+  await assert.rejects(client.request(get(server.url, "/", { signal: abort.signal })), /gone/);
   assert.equal(server.connections, 0);
   client.close();
-  server.close();
 });
 
 Deno.test("http1: what is sent: Host, the caller's fields, and the body's framing", async () => {

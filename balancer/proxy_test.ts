@@ -211,24 +211,15 @@ Deno.test("X-Forwarded-Host and -Proto from the client are replaced, not trusted
 });
 
 Deno.test("a 205 passes; a malformed answer is a 502 that frees its slot", async () => {
-  // A raw replica: 205 with a length (bodiless: fine), then a header no Response can carry.
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const answers = [
-    "HTTP/1.1 205 Reset Content\r\ncontent-length: 0\r\n\r\n",
-    "HTTP/1.1 200 OK\r\nx-bad: a\u0001b\r\ncontent-length: 2\r\n\r\nok",
-  ];
-  let served = 0;
-  (async () => {
-    for await (const conn of listener) {
-      const buf = new Uint8Array(4096);
-      await conn.read(buf).catch(() => null);
-      await conn.write(new TextEncoder().encode(answers[Math.min(served++, 1)])).catch(() => {});
-      conn.close();
-    }
-  })().catch(() => {});
+  // 205 with a length (bodiless: fine), then a header no Response can carry.
+  await using replica = await CraftedReplica.start("u", ({ connection }) => ({
+    send: connection === 1
+      ? "HTTP/1.1 205 Reset Content\r\ncontent-length: 0\r\n\r\n"
+      : "HTTP/1.1 200 OK\r\nx-bad: a\u0001b\r\ncontent-length: 2\r\n\r\nok",
+    close: true,
+  }));
   const outcomes: boolean[] = [];
-  const port = (listener.addr as Deno.NetAddr).port;
-  const { proxy, close } = proxyTo(`http://127.0.0.1:${port}`, { maxInFlight: 1 }, outcomes);
+  const { proxy, close } = proxyTo(replica.url, { maxInFlight: 1 }, outcomes);
   try {
     const reset = await proxy(new Request("http://lb/home"));
     assert.equal(reset.status, 205);
@@ -236,7 +227,7 @@ Deno.test("a 205 passes; a malformed answer is a 502 that frees its slot", async
     const bad = await proxy(new Request("http://lb/home"));
     assert.equal(bad.status, 502);
     assert.match((await bad.json()).message, /u: malformed header line: x-bad/);
-    assert.equal(served, 2);
+    assert.equal(replica.received.length, 2);
     assert.deepEqual(outcomes, [true, false], "the malformed answer counts against the replica");
     // maxInFlight is 1: a leaked slot would turn this into a 503.
     const after = await proxy(new Request("http://lb/home"));
@@ -244,7 +235,6 @@ Deno.test("a 205 passes; a malformed answer is a 502 that frees its slot", async
     await after.body?.cancel();
   } finally {
     close();
-    listener.close();
   }
 });
 
@@ -778,14 +768,7 @@ Deno.test("an answer that fails mid-stream frees its admission slot once", async
     while (!(await reader.read()).done);
   });
   await reader.cancel().catch(() => {}); // a second end of the same answer
-  // One slot: a request in flight takes it, and the next is refused.
-  const holding = p.proxy(new Request("http://lb/stall"));
-  await waitFor(() => replica.count("GET /stall") === 1, "the slot is taken");
-  const refused = await p.proxy(request("GET"));
-  assert.equal(refused.status, 503, "the failed answer freed the slot once, not twice");
-  await refused.body?.cancel();
-  await replica.close();
-  await (await holding).body?.cancel();
+  await assertOneSlot(p.proxy, replica, "the failed answer freed its slot once, not twice");
 });
 
 Deno.test("no listener is left on a replica's ejection signal once its requests are done", async () => {
@@ -838,14 +821,26 @@ Deno.test("a client that cancels while the answer waits for more frees its slot 
   await new Promise((resolve) => setTimeout(resolve, 0)); // (the proxy is waiting for more)
   await reader.cancel();
   await waiting.catch(() => {});
-  const holding = p.proxy(new Request("http://lb/stall"));
+  await assertOneSlot(p.proxy, replica, "the cancelled answer freed its slot once, not twice");
+});
+
+/**
+ * With `--max-in-flight 1`: a request to `/stall` takes the one slot, and the next is
+ * refused (a slot freed twice would admit it). Closes `replica`.
+ */
+async function assertOneSlot(
+  proxy: (request: Request) => Promise<Response>,
+  replica: CraftedReplica,
+  what: string,
+): Promise<void> {
+  const holding = proxy(new Request("http://lb/stall"));
   await waitFor(() => replica.count("GET /stall") === 1, "a request takes the one slot");
-  const refused = await p.proxy(request("GET"));
-  assert.equal(refused.status, 503, "the cancelled answer freed its slot once, not twice");
+  const refused = await proxy(request("GET"));
+  assert.equal(refused.status, 503, what);
   await refused.body?.cancel();
   await replica.close();
   await (await holding).body?.cancel();
-});
+}
 
 Deno.test("the response timeout applies after a streamed upload too", async () => {
   await using replica = await CraftedReplica.start("a", () => "stall");

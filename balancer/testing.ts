@@ -286,6 +286,11 @@ export class CraftedReplica {
     return replica;
   }
 
+  /** Writes `bytes` on the connection accepted last, unasked (stray bytes on a kept one). */
+  inject(bytes: string): void {
+    [...this.#sockets].at(-1)?.write(bytes);
+  }
+
   /** How many requests reached it whose line starts with `prefix` (e.g. `POST /echo`). */
   count(prefix: string): number {
     return this.received.filter((line) => line.startsWith(prefix)).length;
