@@ -489,3 +489,49 @@ Deno.test("http1: an origin that is not http:// is a connect failure", async () 
   const client = new Http1Client();
   await assert.rejects(client.request(get("https://127.0.0.1:1")), ofKind("connect"));
 });
+
+Deno.test("http1: a head and a body split across reads, anywhere, are read whole", async () => {
+  const answer = "HTTP/1.1 200 OK\r\nx-a: 1\r\ncontent-length: 10\r\n\r\n0123456789";
+  const end = answer.indexOf("\r\n\r\n");
+  const splits = [
+    [5], // in the status line
+    [end + 1], // inside the blank line: \r | \n\r\n
+    [end + 2], // \r\n | \r\n
+    [end + 3], // \r\n\r | \n
+    [end + 4 + 5], // in the body: the rest comes with the next read
+    [end + 4 + 3, end + 4 + 6], // in the body, twice: streamed
+  ];
+  for (const at of splits) {
+    const parts = [0, ...at].map((from, i) => answer.slice(from, [...at, answer.length][i]));
+    await using replica = await CraftedReplica.start("a", () => ({ send: parts }));
+    const client = new Http1Client();
+    try {
+      const res = await client.request(get(replica.url));
+      assert.deepEqual(res.headers, [["x-a", "1"], ["content-length", "10"]], `split at ${at}`);
+      // A body that the next read completes comes back as bytes; one that needs more, streamed.
+      assert.equal(res.body instanceof ReadableStream, at.length === 2, `split at ${at}: framing`);
+      assert.equal(await text(res.body), "0123456789", `split at ${at}`);
+      assert.equal(client.idle(replica.url), 1, `split at ${at}: kept`);
+    } finally {
+      client.close();
+    }
+  }
+});
+
+Deno.test("http1: waiting for a chunk size line past 4 KiB is a protocol error", async () => {
+  // The line's end would come later: the client stops buffering it at 4 KiB.
+  const long = `5;${"x".repeat(5_000)}`;
+  await using replica = await CraftedReplica.start("a", () => ({
+    send: [
+      `HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n${long}`,
+      "\r\nhello\r\n0\r\n\r\n",
+    ],
+  }));
+  const client = new Http1Client();
+  try {
+    const res = await client.request(get(replica.url));
+    await assert.rejects(text(res.body), ofKind("protocol"));
+  } finally {
+    client.close();
+  }
+});

@@ -225,9 +225,15 @@ export interface CraftedRequest {
  *   request reached the replica, and the answer never comes;
  * - `stall`: reads it whole and never answers (the connection stays open until closed);
  * - `{ send }`: reads it whole and writes these bytes verbatim (garbage, odd framing), then
- *   closes the connection when `close` is set.
+ *   closes the connection when `close` is set; a list is written part by part, 20 ms apart,
+ *   so that the parts arrive in separate reads.
  */
-export type CraftedAction = "ok" | "close" | "reset" | "stall" | { send: string; close?: boolean };
+export type CraftedAction =
+  | "ok"
+  | "close"
+  | "reset"
+  | "stall"
+  | { send: string | string[]; close?: boolean };
 
 /**
  * A replica on a raw loopback socket that misbehaves on cue, for tests of the real HTTP/1.1
@@ -260,6 +266,7 @@ export class CraftedReplica {
     readonly decide: (request: CraftedRequest) => CraftedAction = () => "ok",
   ) {
     this.#server = net.createServer((socket) => {
+      socket.setNoDelay(true);
       this.#sockets.add(socket);
       socket.on("close", () => {
         this.#sockets.delete(socket);
@@ -328,7 +335,11 @@ export class CraftedReplica {
         return;
       }
       if (action === "stall") return; // the socket stays open until either side closes it
-      socket.write(action === "ok" ? okAnswer(this.name) : action.send);
+      const parts = action === "ok" ? [okAnswer(this.name)] : [action.send].flat();
+      for (const [i, part] of parts.entries()) {
+        if (i > 0) await new Promise((resolve) => setTimeout(resolve, 20));
+        socket.write(part);
+      }
       if (action !== "ok" && action.close) {
         socket.end();
         return;
