@@ -119,6 +119,19 @@ Deno.test("health: a refused connection counts as a failure", async () => {
   await waitFor(() => w.seen.up === 1, "up");
   await server.close();
   await waitFor(() => w.seen.down.length === 1, "ejected once nothing listens");
+  assert.doesNotMatch(w.seen.down[0], /no answer within/, "said as a refusal, not a timeout");
+});
+
+Deno.test("health: a heartbeat answered without a body (204) is a good one", async () => {
+  await using replica = await CraftedReplica.start("a", () => ({
+    send: "HTTP/1.1 204 No Content\r\n\r\n",
+  }));
+  using m = monitor({ failThreshold: 1 });
+  const w = watcher();
+  m.health.watch("a", replica.url, w.callbacks);
+  await waitFor(() => replica.received.length >= 4, "four heartbeats");
+  assert.equal(w.seen.up, 1);
+  assert.deepEqual(w.seen.down, []);
 });
 
 Deno.test("health: before the first good heartbeat failures do not count and polling is fast", async () => {

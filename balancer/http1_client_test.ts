@@ -19,6 +19,9 @@ const get = (
 
 const bytes = (text: string) => new TextEncoder().encode(text);
 
+/** A whole 200 answer with a small body. */
+const okAnswer = () => "HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
+
 /** Whether `error` is an UpstreamError of `kind`. */
 const ofKind = (kind: UpstreamFailure) => (error: unknown) =>
   error instanceof UpstreamError && error.kind === kind;
@@ -400,7 +403,8 @@ Deno.test("http1: heads larger than the read buffer are read; larger than maxHea
 });
 
 Deno.test("http1: a chunked answer of many small chunks crossing read buffers arrives whole", async () => {
-  const chunks = Array.from({ length: 3_000 }, (_, i) => `${String(i).padStart(9, "0")}\n`);
+  // 17-byte chunks: a two-digit size line each.
+  const chunks = Array.from({ length: 3_000 }, (_, i) => `${String(i).padStart(16, "0")}\n`);
   const wire = chunks.map((c) => `${c.length.toString(16)}\r\n${c}\r\n`).join("");
   await using replica = await CraftedReplica.start("a", () => ({
     send: `HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n${wire}0\r\n\r\n`,
@@ -531,6 +535,248 @@ Deno.test("http1: waiting for a chunk size line past 4 KiB is a protocol error",
   try {
     const res = await client.request(get(replica.url));
     await assert.rejects(text(res.body), ofKind("protocol"));
+  } finally {
+    client.close();
+  }
+});
+
+Deno.test("http1: sequential requests share one connection, kept across its reuses", async () => {
+  await using replica = await CraftedReplica.start("a");
+  const client = new Http1Client();
+  try {
+    for (let i = 0; i < 5; i++) await client.request(get(replica.url, `/${i}`));
+    assert.equal(replica.connections, 1);
+    assert.equal(client.idle(replica.url), 1);
+  } finally {
+    client.close();
+  }
+});
+
+Deno.test("http1: a kept connection reset while idle leaves the pool; the next POST goes out on a new one", async () => {
+  await using replica = await CraftedReplica.start("a");
+  const client = new Http1Client();
+  try {
+    await client.request(get(replica.url));
+    replica.resetLast();
+    await waitFor(() => client.idle(replica.url) === 0, "the reset connection leaves the pool");
+    const post = await client.request(get(replica.url, "/", { method: "POST", body: bytes("x") }));
+    assert.equal(post.status, 200);
+    assert.equal(replica.connections, 2);
+  } finally {
+    client.close();
+  }
+});
+
+Deno.test("http1: one kept connection closing leaves the others in the pool", async () => {
+  await using replica = await CraftedReplica.start(
+    "a",
+    ({ target }) => target === "/slow" ? { send: ["", okAnswer()] } : "ok",
+  );
+  const client = new Http1Client();
+  try {
+    // Two connections at once, both kept; the replica then closes the newer one.
+    await Promise.all([
+      client.request(get(replica.url, "/slow")),
+      client.request(get(replica.url)),
+    ]);
+    assert.equal(client.idle(replica.url), 2);
+    replica.resetLast();
+    await waitFor(() => client.idle(replica.url) === 1, "one left");
+    await client.request(get(replica.url));
+    assert.equal(replica.connections, 2, "the one left was reused");
+  } finally {
+    client.close();
+  }
+});
+
+Deno.test("http1: the POST freshness rule runs on the real clock by default", async () => {
+  await using replica = await CraftedReplica.start("a");
+  const client = new Http1Client({ freshMs: 50 });
+  try {
+    await client.request(get(replica.url));
+    const idleFrom = performance.now();
+    await waitFor(() => performance.now() - idleFrom > 80, "the connection is stale", 5_000, 10);
+    await client.request(get(replica.url, "/", { method: "POST", body: bytes("x") }));
+    assert.equal(replica.connections, 2, "the POST did not use the stale connection");
+  } finally {
+    client.close();
+  }
+});
+
+Deno.test("http1: freshMs is a bound: idle exactly that long is still fresh", async () => {
+  let now = 500;
+  await using replica = await CraftedReplica.start("a");
+  const client = new Http1Client({ freshMs: 1_000, now: () => now });
+  try {
+    await client.request(get(replica.url)); // idle from 500
+    now = 1_500;
+    await client.request(get(replica.url, "/", { method: "POST", body: bytes("x") }));
+    assert.equal(replica.connections, 1);
+  } finally {
+    client.close();
+  }
+});
+
+Deno.test("http1: a kept connection reset as the next request arrives: GET sent again on a new one", async () => {
+  await using replica = await CraftedReplica.start("a", ({ nth }) => nth === 1 ? "ok" : "reset");
+  const client = new Http1Client();
+  try {
+    await client.request(get(replica.url));
+    assert.equal((await client.request(get(replica.url, "/again"))).status, 200);
+    assert.equal(replica.connections, 2);
+  } finally {
+    client.close();
+  }
+});
+
+Deno.test("http1: an IPv6 origin is reached", async () => {
+  await using replica = await CraftedReplica.start("a", undefined, "::1");
+  const client = new Http1Client();
+  try {
+    assert.match(replica.url, /^http:\/\/\[::1\]:\d+$/);
+    assert.equal((await client.request(get(replica.url))).status, 200);
+    assert.deepEqual(replica.heads[0], [`host: ${replica.url.slice("http://".length)}`]);
+  } finally {
+    client.close();
+  }
+});
+
+Deno.test("http1: a connect that hangs (a full accept queue) is cut short by the abort", async () => {
+  // A listener that never accepts: once its queue (511) is full, SYNs are dropped and a
+  // connect hangs, as to a dead host.
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const held: Deno.Conn[] = [];
+  const client = new Http1Client();
+  try {
+    const origin = `http://127.0.0.1:${listener.addr.port}`;
+    for (;;) {
+      const next = Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
+      const conn = await Promise.race([next, new Promise<null>((r) => setTimeout(r, 200, null))]);
+      if (conn === null) {
+        next.then((late) => late.close(), () => {});
+        break;
+      }
+      held.push(conn);
+      assert.ok(held.length < 5_000, "the accept queue never filled");
+    }
+    const abort = new AbortController();
+    const pending = client.request(get(origin, "/", { signal: abort.signal }));
+    const reason = new DOMException("response timeout", "TimeoutError");
+    abort.abort(reason);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const stuck = new Promise((_, reject) => {
+      timer = setTimeout(() => reject(new Error("the connect was not cut short")), 5_000);
+    });
+    await assert.rejects(Promise.race([pending, stuck]), (e: unknown) => e === reason);
+    clearTimeout(timer);
+  } finally {
+    client.close();
+    for (const conn of held) conn.close();
+    listener.close();
+  }
+});
+
+Deno.test("http1: strict heads: status line, field lines and lengths that are not HTTP/1.1 are refused", async () => {
+  const ok = "content-length: 2\r\n\r\nok";
+  const answers: Record<string, string> = {
+    "/lead": ` HTTP/1.1 200 OK\r\n${ok}`,
+    "/trail": `HTTP/1.1 200 O\u0001K\r\n${ok}`,
+    "/nocolon": `HTTP/1.1 200 OK\r\nx-no-colon\r\n${ok}`,
+    "/plus": "HTTP/1.1 200 OK\r\ncontent-length: +2\r\n\r\nok",
+    "/suffix": "HTTP/1.1 200 OK\r\ncontent-length: 2x\r\n\r\nok",
+    "/prefix": "HTTP/1.1 200 OK\r\ncontent-length: x2\r\n\r\nok",
+    "/two": "HTTP/1.1 200 OK\r\ncontent-length: 2\r\ncontent-length: 3\r\n\r\nok",
+    "/huge": "HTTP/1.1 200 OK\r\ncontent-length: 1234567890123456\r\n\r\nok",
+  };
+  await using server = await CraftedReplica.start("a", ({ target }) => ({ send: answers[target] }));
+  const client = new Http1Client();
+  try {
+    for (const path of Object.keys(answers)) {
+      await assert.rejects(client.request(get(server.url, path)), ofKind("protocol"), path);
+    }
+  } finally {
+    client.close();
+  }
+});
+
+Deno.test("http1: the reason phrase is kept (or empty); only Connection's tokens name fields to drop", async () => {
+  const answers: Record<string, string> = {
+    "/busy": "HTTP/1.1 503 Busy Now\r\ncontent-length: 0\r\n\r\n",
+    "/bare": "HTTP/1.1 200\r\ncontent-length: 0\r\n\r\n",
+    "/named": "HTTP/1.1 200 OK\r\nx-a: x-b\r\nx-b: 1\r\nconnection: keep-alive, close\r\n" +
+      "content-length: 0\r\n\r\n",
+    "/head": "HTTP/1.1 200 OK\r\nx-a: 1\r\n\r\n",
+  };
+  await using server = await CraftedReplica.start("a", ({ target }) => ({ send: answers[target] }));
+  const client = new Http1Client();
+  try {
+    const busy = await client.request(get(server.url, "/busy"));
+    assert.deepEqual([busy.status, busy.statusText], [503, "Busy Now"]);
+    assert.equal((await client.request(get(server.url, "/bare"))).statusText, "");
+    const named = await client.request(get(server.url, "/named"));
+    assert.deepEqual(named.headers, [["x-a", "x-b"], ["x-b", "1"], ["content-length", "0"]]);
+    assert.equal(client.idle(server.url), 0, "' close' after a comma counts");
+    const head = await client.request(get(server.url, "/head", { method: "HEAD" }));
+    assert.deepEqual(head.headers, [["x-a", "1"]], "HEAD without a length gets none");
+  } finally {
+    client.close();
+  }
+});
+
+Deno.test("http1: chunk sizes of several digits, with whitespace before an extension; bad sizes refused", async () => {
+  const body = "y".repeat(0x1a);
+  const answers: Record<string, string> = {
+    "/big":
+      `HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n1a \t;x=1\r\n${body}\r\n0\r\n\r\n`,
+    "/bad": "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nzz\r\nh\r\n0\r\n\r\n",
+    "/lf": "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n1\nh\r\n0\r\n\r\n",
+  };
+  await using server = await CraftedReplica.start("a", ({ target }) => ({ send: answers[target] }));
+  const client = new Http1Client();
+  try {
+    assert.equal(await text((await client.request(get(server.url, "/big"))).body), body);
+    const bad = await client.request(get(server.url, "/bad"));
+    await assert.rejects(text(bad.body), ofKind("protocol"));
+    const lf = await client.request(get(server.url, "/lf"));
+    await assert.rejects(text(lf.body), ofKind("protocol"), "a bare LF ends no line");
+  } finally {
+    client.close();
+  }
+});
+
+Deno.test("http1: after a body fails or is cancelled, its connection is closed, not left open", async () => {
+  for (
+    const action of [
+      // a chunk not followed by CRLF (the replica keeps the connection open)
+      { send: "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n2\r\nokxx\r\n0\r\n\r\n" },
+      // a long body the reader cancels
+      { send: `HTTP/1.1 200 OK\r\ncontent-length: 1000000\r\n\r\n${"x".repeat(100_000)}` },
+    ]
+  ) {
+    await using replica = await CraftedReplica.start("a", () => action);
+    const client = new Http1Client();
+    try {
+      const res = await client.request(get(replica.url));
+      const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+      await reader.read().then(() => reader.cancel()).catch(() => {});
+      await waitFor(() => replica.closed === 1, "the replica's connection is closed");
+    } finally {
+      client.close();
+    }
+  }
+});
+
+Deno.test("http1: a reset in the middle of a small body is a reset", async () => {
+  await using replica = await CraftedReplica.start("a", () => ({
+    send: "HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\n01234",
+    reset: true,
+  }));
+  const client = new Http1Client();
+  try {
+    await assert.rejects(
+      client.request(get(replica.url)).then((res) => text(res.body)),
+      ofKind("reset"),
+    );
   } finally {
     client.close();
   }

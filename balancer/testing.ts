@@ -225,15 +225,15 @@ export interface CraftedRequest {
  *   request reached the replica, and the answer never comes;
  * - `stall`: reads it whole and never answers (the connection stays open until closed);
  * - `{ send }`: reads it whole and writes these bytes verbatim (garbage, odd framing), then
- *   closes the connection when `close` is set; a list is written part by part, 20 ms apart,
- *   so that the parts arrive in separate reads.
+ *   closes the connection when `close` is set, or resets it when `reset` is; a list is written
+ *   part by part, 20 ms apart, so that the parts arrive in separate reads.
  */
 export type CraftedAction =
   | "ok"
   | "close"
   | "reset"
   | "stall"
-  | { send: string | string[]; close?: boolean };
+  | { send: string | string[]; close?: boolean; reset?: boolean };
 
 /**
  * A replica on a raw loopback socket that misbehaves on cue, for tests of the real HTTP/1.1
@@ -260,10 +260,14 @@ export class CraftedReplica {
   readonly #server: net.Server;
   readonly #sockets = new Set<net.Socket>();
 
-  /** @param name Its name in `ok` answers. @param decide What to do with each request. */
+  /**
+   * @param name Its name in `ok` answers. @param decide What to do with each request.
+   * @param host The loopback address it listens on (`::1` for IPv6).
+   */
   constructor(
     readonly name: string,
     readonly decide: (request: CraftedRequest) => CraftedAction = () => "ok",
+    host = "127.0.0.1",
   ) {
     this.#server = net.createServer((socket) => {
       socket.setNoDelay(true);
@@ -276,8 +280,9 @@ export class CraftedReplica {
       this.#serve(socket, ++this.connections).catch(() => socket.destroy());
     });
     this.listening = new Promise((resolve) => {
-      this.#server.listen(0, "127.0.0.1", () => {
-        this.url = `http://127.0.0.1:${(this.#server.address() as net.AddressInfo).port}`;
+      this.#server.listen(0, host, () => {
+        const { port } = this.#server.address() as net.AddressInfo;
+        this.url = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
         resolve();
       });
     });
@@ -287,8 +292,9 @@ export class CraftedReplica {
   static async start(
     name: string,
     decide?: (request: CraftedRequest) => CraftedAction,
+    host?: string,
   ): Promise<CraftedReplica> {
-    const replica = new CraftedReplica(name, decide);
+    const replica = new CraftedReplica(name, decide, host);
     await replica.listening;
     return replica;
   }
@@ -296,6 +302,11 @@ export class CraftedReplica {
   /** Writes `bytes` on the connection accepted last, unasked (stray bytes on a kept one). */
   inject(bytes: string): void {
     [...this.#sockets].at(-1)?.write(bytes);
+  }
+
+  /** Resets (TCP RST) the connection accepted last, unasked (a kept one, say). */
+  resetLast(): void {
+    [...this.#sockets].at(-1)?.resetAndDestroy();
   }
 
   /** How many requests reached it whose line starts with `prefix` (e.g. `POST /echo`). */
@@ -339,6 +350,12 @@ export class CraftedReplica {
       for (const [i, part] of parts.entries()) {
         if (i > 0) await new Promise((resolve) => setTimeout(resolve, 20));
         socket.write(part);
+      }
+      if (action !== "ok" && action.reset) {
+        // A reset drops what the peer has not read yet: let it read first.
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        socket.resetAndDestroy();
+        return;
       }
       if (action !== "ok" && action.close) {
         socket.end();
