@@ -204,12 +204,15 @@ export class ReplicaManager {
   /** Whether `name` is a managed replica (starting or serving; not a spare). */
   has(name: string): boolean {
     const replica = this.#replicas.get(name);
-    return replica !== undefined && replica.state !== "stopping" && !replica.spare;
+    return replica !== undefined && !replica.spare;
   }
 
-  /** Replicas (or spares) that are not being stopped. */
+  /**
+   * The replicas (or the spares) being started or serving. (One being stopped has already left
+   * `#replicas`: `#retire` takes it out at once.)
+   */
   #live(spare: boolean): Replica[] {
-    return [...this.#replicas.values()].filter((r) => r.state !== "stopping" && r.spare === spare);
+    return [...this.#replicas.values()].filter((r) => r.spare === spare);
   }
 
   /** Number of replicas in the ring (serving). */
@@ -253,11 +256,11 @@ export class ReplicaManager {
         throw new ReplicaRequestError(`Hostname '${taken}' is already in use`);
       }
       const { maxReplicas } = this.#options;
-      const wanted = this.#wanted();
-      if (wanted + n > maxReplicas) {
+      // Pending replacements count: they will run.
+      if (this.#desired + n > maxReplicas) {
         throw new ReplicaRequestError(
           `Adding ${n} instances would exceed the limit of ${maxReplicas} replicas ` +
-            `(${wanted} running)`,
+            `(${this.#desired} running)`,
         );
       }
       const desiredBefore = this.#desired;
@@ -285,14 +288,14 @@ export class ReplicaManager {
    * {@linkcode ReplicaRequestError}, changing nothing, when a name is not managed or `n`
    * is more than are running.
    */
-  remove(n: number, names: readonly string[] = []): Promise<ReplicaSnapshot> {
+  remove(n: number, names: readonly string[]): Promise<ReplicaSnapshot> {
     return this.#serial(async () => {
       this.#assertOpen();
       const missing = names.find((name) => !this.has(name));
       if (missing !== undefined) {
         throw new ReplicaRequestError(`Hostname '${missing}' is not a replica of this balancer`);
       }
-      const running = this.#wanted();
+      const running = this.#desired; // pending replacements included
       if (n > running) {
         throw new ReplicaRequestError(
           `Cannot remove ${n} instances: only ${running} ${running === 1 ? "is" : "are"} running`,
@@ -387,11 +390,6 @@ export class ReplicaManager {
     }
     while (this.#stopping.size > 0) await Promise.all([...this.#stopping]);
     await this.#options.provider.close?.();
-  }
-
-  /** Replicas the balancer keeps: the desired count, or more while some are still stopping. */
-  #wanted(): number {
-    return Math.max(this.#desired, this.#live(false).length);
   }
 
   /** Runs admin operations one at a time, in arrival order. */

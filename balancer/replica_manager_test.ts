@@ -218,8 +218,13 @@ Deno.test("manager: adopt() takes over what an earlier balancer left: numbers ke
   assert.equal(await t.manager.adopt(), 3);
   assert.equal(t.manager.desired, 3);
   assert.deepEqual(t.manager.snapshot().replicas, ["old", "B", "D"], "old took number 1");
+  assert.equal(t.ring.nodes().length, 0, "none serves before its first heartbeat");
   assert.deepEqual(t.manager.spares(), ["new"]);
   await waitFor(() => t.ring.size === 3, "the adopted replicas join on their first heartbeat");
+  assert.deepEqual(
+    t.ring.nodes().map((n) => `${n.name}=${n.ordinal}`).sort(),
+    ["B=2", "D=4", "old=1"],
+  );
   assert.ok(!t.ring.has("new"), "the spare stays out of the ring");
   assert.equal(t.cluster.started.length, 0, "nothing new was started");
 });
@@ -291,4 +296,200 @@ Deno.test("manager: random names that collide get a numeric suffix", async () =>
     "replica-000000-2",
     "replica-000000-3",
   ]);
+});
+
+Deno.test("manager: /add up to --max-replicas exactly is allowed, one more is refused", async () => {
+  await using t = await setup(["A"], { maxReplicas: 3 });
+  await t.manager.add(2);
+  await assert.rejects(
+    t.manager.add(1),
+    /Adding 1 instances would exceed the limit of 3 replicas \(3 running\)/,
+  );
+});
+
+Deno.test("manager: /rm of more than are running is refused, in words for one", async () => {
+  await using t = await setup(["A"]);
+  await assert.rejects(
+    t.manager.remove(2, []),
+    /: Cannot remove 2 instances: only 1 is running$/,
+  );
+});
+
+Deno.test("manager: /rm picks the others at random (by the random source), and lowers the count wanted", async () => {
+  await using t = await setup(["A", "B", "C"], { random: () => 0.99 });
+  await t.manager.remove(1, []);
+  assert.deepEqual(t.manager.snapshot().replicas, ["A", "B"], "0.99 of three picks the last");
+  assert.equal(t.manager.desired, 2);
+  t.cluster.get("A").kill();
+  await waitFor(() => t.ring.size === 2 && !t.ring.has("A"), "A replaced, and only A");
+  assert.equal(t.manager.snapshot().N, 2);
+});
+
+Deno.test("manager: a replica removed on purpose is not a failure: the next replacement has no backoff", async () => {
+  await using t = await setup(["A", "B", "C"]);
+  await t.manager.remove(1, ["A"]); // A exits as it is stopped
+  t.cluster.get("B").kill();
+  await waitFor(() => t.ring.size === 2 && !t.manager.reconcilePending, "B replaced");
+  assert.deepEqual(t.events("replica.respawn_backoff"), []);
+});
+
+Deno.test("manager: a request ended twice counts once: a drain still waits for the one in flight", async () => {
+  await using t = await setup(["A", "B"], { drainTimeoutMs: 60_000 });
+  const a = targetOf(t.manager, "A");
+  const first = a.enter();
+  first();
+  first(); // (an answer cancelled while it waited ends twice)
+  const second = a.enter();
+  const removing = t.manager.remove(1, ["A"]);
+  await waitFor(() => !t.ring.has("A"), "A leaves the ring");
+  assert.equal(t.cluster.get("A").alive, true, "A waits for the request in flight");
+  second();
+  await removing;
+  assert.equal(t.cluster.get("A").alive, false);
+});
+
+Deno.test("manager: a replica that fails is stopped at once, not drained", async () => {
+  await using t = await setup(["A", "B"], { drainTimeoutMs: 60_000, heartbeatMs: 20 });
+  targetOf(t.manager, "A").enter(); // in flight, never ends
+  t.cluster.get("A").faults.heartbeatFail = true;
+  await waitFor(() => !t.manager.has("A"), "A ejected");
+  await waitFor(() => !t.cluster.get("A").alive, "and stopped without waiting for its request");
+});
+
+Deno.test("manager: an outlier is ejected once per cool-down, however many tries fail meanwhile", async () => {
+  await using t = await setup(["A", "B", "C", "D"], { outlierErrors: 2, outlierCoolDownMs: 100 });
+  const a = targetOf(t.manager, "A");
+  for (let i = 0; i < 6; i++) a.outcome(false); // in-flight tries failing after the ejection
+  assert.equal(t.events("replica.outlier_ejected").length, 1);
+  await waitFor(() => t.ring.has("A"), "readmitted");
+  const readmitted = t.events("replica.readmitted").length;
+  const after = performance.now();
+  await waitFor(() => performance.now() - after > 250, "more than two cool-downs", 5_000, 20);
+  assert.equal(t.events("replica.readmitted").length, readmitted, "readmitted once");
+});
+
+Deno.test("manager: the outlier limit counts serving replicas only, not ones still starting", async () => {
+  await using t = await setup(["A", "B", "C", "D"], { outlierErrors: 1, maxEjectionPercent: 50 });
+  t.cluster.startUnhealthy = true;
+  const starting = t.manager.add(2).catch(() => {}); // two more that never come up
+  await waitFor(() => t.manager.snapshot().N === 6, "six managed, four serving");
+  for (const name of ["A", "B", "C"]) targetOf(t.manager, name).outcome(false);
+  assert.equal(t.ring.size, 2, "half of the four serving are out, not half of six");
+  await t.manager.close();
+  await starting;
+});
+
+Deno.test("manager: an outlier replaced during its cool-down is not readmitted", async () => {
+  await using t = await setup(["A", "B", "C", "D"], {
+    outlierErrors: 1,
+    outlierCoolDownMs: 150,
+    heartbeatMs: 20,
+  });
+  targetOf(t.manager, "A").outcome(false);
+  t.cluster.get("A").faults.heartbeatFail = true;
+  const ejectedAt = performance.now();
+  await waitFor(() => !t.manager.has("A"), "A replaced");
+  await waitFor(() => performance.now() - ejectedAt > 300, "past the cool-down", 5_000, 20);
+  assert.ok(!t.ring.has("A"), "a replaced replica never rejoins");
+});
+
+Deno.test("manager: an outlier whose place was taken meanwhile cannot rejoin the ring and is replaced", async () => {
+  // 16 slots, 9 virtual nodes: one replica at a time. A leaves as an outlier, B takes the room.
+  await using t = await setup(["A"], {
+    ring: new SlotRing({ slots: 16, virtualNodes: 9 }),
+    outlierErrors: 1,
+    outlierCoolDownMs: 100,
+    maxEjectionPercent: 100,
+  });
+  targetOf(t.manager, "A").outcome(false);
+  assert.equal(t.ring.size, 0);
+  await t.manager.add(1, ["B"]);
+  await waitFor(() => !t.manager.has("A"), "A fails to rejoin and is replaced");
+  assert.equal(t.cluster.get("A").alive, false);
+});
+
+Deno.test("manager: a spare is promoted only once warm, and one per missing replica", async () => {
+  await using t = await setup(["A", "B", "C"], { spares: 2 });
+  await waitFor(() => t.manager.spares().length === 2, "two spares");
+  await Promise.all(
+    t.manager.spares().map((s) =>
+      waitFor(() => t.cluster.get(s).received.includes("GET /heartbeat"), `${s} warm`)
+    ),
+  );
+  // Spares started from now on never warm up.
+  t.cluster.startUnhealthy = true;
+  t.cluster.get("A").kill();
+  await waitFor(() => t.ring.size === 3 && !t.ring.has("A"), "a warm spare promoted");
+  assert.equal(t.manager.snapshot().N, 3, "one spare for one missing replica, not both");
+  t.cluster.get("B").kill();
+  await waitFor(() => t.ring.size === 3 && !t.ring.has("B"), "the other warm spare promoted");
+  await waitFor(() => t.manager.spares().length === 2, "two cold spares");
+  // Once the warm ones are used, a dead replica's place stays empty rather than go to a cold one.
+  t.cluster.get("C").kill();
+  await waitFor(() => !t.ring.has("C"), "C out");
+  assert.equal(t.ring.size, 2, "no cold spare in the ring");
+});
+
+Deno.test("manager: a spare still starting is waited for rather than starting another replica", async () => {
+  await using t = await setup(["A", "B"], { spares: 1, startTimeoutMs: 60_000 });
+  t.cluster.startUnhealthy = true; // the spare starts but is not warm yet
+  await waitFor(() => t.manager.spares().length === 1, "a spare starting");
+  const [spare] = t.manager.spares();
+  t.cluster.startUnhealthy = false;
+  const starts = t.cluster.started.length;
+  t.cluster.get("A").kill();
+  await waitFor(() => !t.ring.has("A"), "A out");
+  t.cluster.get(spare).faults.heartbeatFail = false; // now it warms up
+  await waitFor(() => t.manager.has(spare) && t.ring.size === 2, "the spare took A's place");
+  // Only the new spare was started after the kill, no extra replica.
+  await waitFor(() => t.manager.spares().length === 1, "a new spare");
+  assert.equal(t.cluster.started.length, starts + 1);
+});
+
+Deno.test("manager: a provider that records no promotions is fine", async () => {
+  await using t = await setup(["A", "B"], { spares: 1 });
+  Object.defineProperty(t.cluster, "promoted", { value: undefined });
+  await waitFor(() => t.manager.spares().length === 1, "a spare");
+  const [spare] = t.manager.spares();
+  await waitFor(() => t.cluster.get(spare).received.includes("GET /heartbeat"), "warm");
+  t.cluster.get("A").kill();
+  await waitFor(() => t.manager.has(spare), "promoted");
+  assert.deepEqual(t.events("replica.promotion_not_recorded"), []);
+});
+
+Deno.test("manager: close() with keepReplicas fails an /add still waiting, and leaves it running", async () => {
+  const t = await setup([]);
+  t.cluster.startUnhealthy = true;
+  const adding = t.manager.add(1, ["A"]);
+  await waitFor(() => t.cluster.alive().includes("A"), "A started");
+  await t.manager.close({ keepReplicas: true });
+  await assert.rejects(adding, ReplicaStartError);
+  assert.equal(t.cluster.get("A").alive, true);
+});
+
+Deno.test("manager: close() drains the requests in flight before stopping replicas", async () => {
+  const t = await setup(["A"], { drainTimeoutMs: 150 });
+  targetOf(t.manager, "A").enter();
+  const started = performance.now();
+  await t.manager.close();
+  assert.ok(performance.now() - started >= 150 - 2, "it waited for the drain timeout");
+  assert.equal(t.events("replica.drain_timeout").length, 1);
+});
+
+Deno.test("manager: a random name taken elsewhere is retried under another, not given up", async () => {
+  await using t = await setup([], { random: () => 0 });
+  t.cluster.foreignNames.add("replica-000000");
+  await assert.rejects(t.manager.add(1), ReplicaStartError, "the /add says the start failed");
+  assert.equal(t.manager.desired, 1, "still wanted");
+  t.cluster.foreignNames.clear();
+  await waitFor(() => t.ring.size === 1, "a replacement serves", 5_000);
+});
+
+Deno.test("manager: adopt() keeps room for the spares above --max-replicas", async () => {
+  await using t = await setup([], { maxReplicas: 2, spares: 1 });
+  await t.cluster.leave({ name: "A", ordinal: 1 });
+  await t.cluster.leave({ name: "B", ordinal: 2 });
+  await t.cluster.leave({ name: "S", ordinal: 0 });
+  assert.equal(await t.manager.adopt(), 2);
+  assert.deepEqual(t.manager.spares(), ["S"], "two replicas and the spare");
 });

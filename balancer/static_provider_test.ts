@@ -136,3 +136,99 @@ Deno.test("static backends: routed to, ejected when down, back when up; never st
     await Promise.all(servers.map((s) => s.server.shutdown().catch(() => {})));
   }
 });
+
+/** A backend whose heartbeats can be made to fail; it records when each arrives. */
+function flakyBackend(id: string) {
+  const beats: number[] = [];
+  const state = { failing: false };
+  const app = createServerApp({ id });
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (req) => {
+    if (new URL(req.url).pathname !== "/heartbeat") return app.fetch(req);
+    beats.push(performance.now());
+    return new Response(null, { status: state.failing ? 500 : 200 });
+  });
+  return { server, beats, state, url: `http://127.0.0.1:${server.addr.port}` };
+}
+
+Deno.test("static backends: down again after rejoining leaves the ring again; a down one is polled at the heartbeat interval", async () => {
+  const a = flakyBackend("a");
+  const b = flakyBackend("b");
+  const parsed = parseConfig([
+    "--provider",
+    "static",
+    "--backends",
+    `a=${a.url},b=${b.url}`,
+    "--ring",
+    "maglev",
+    "--heartbeat-interval",
+    "200",
+    "--heartbeat-timeout",
+    "100",
+  ], {});
+  if (parsed.help) throw new Error("unreachable");
+  const balancer = createBalancer(parsed.config, {
+    provider: new StaticProvider(parsed.config.backends),
+    logger: silentLogger,
+  });
+  try {
+    await balancer.start();
+    await waitFor(() => balancer.manager.serving === 2, "both serve");
+    for (let round = 1; round <= 2; round++) {
+      b.state.failing = true;
+      await waitFor(() => balancer.manager.serving === 1, `round ${round}: b out`, 5_000);
+      const from = b.beats.length;
+      await waitFor(() => b.beats.length >= from + 3, `round ${round}: b polled while down`);
+      const gaps = b.beats.slice(from).map((t, i, all) => i ? t - all[i - 1] : Infinity);
+      assert.ok(Math.min(...gaps) >= 200 * 0.9 - 2, `polled every ~200 ms, not faster: ${gaps}`);
+      b.state.failing = false;
+      await waitFor(() => balancer.manager.serving === 2, `round ${round}: b back`, 5_000);
+    }
+    // A name that is not a backend: refused, and nothing more is wanted.
+    const unknown = await balancer.app.request("/add", {
+      method: "POST",
+      body: JSON.stringify({ n: 1, hostnames: ["zz"] }),
+    });
+    assert.equal(unknown.status, 400);
+    await unknown.body?.cancel();
+    assert.equal(balancer.manager.desired, 2);
+  } finally {
+    await balancer.close();
+    await Promise.all([a.server.shutdown(), b.server.shutdown()]);
+  }
+});
+
+Deno.test("static backends: one down at start is not waited for, and joins when it answers", async () => {
+  const up = serve("up");
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = listener.addr.port;
+  listener.close(); // nothing listens there yet
+  const parsed = parseConfig([
+    "--provider",
+    "static",
+    "--backends",
+    `up=http://127.0.0.1:${up.port},late=http://127.0.0.1:${port}`,
+    "--ring",
+    "maglev",
+    "--heartbeat-interval",
+    "50",
+    "--start-timeout",
+    "200",
+  ], {});
+  if (parsed.help) throw new Error("unreachable");
+  const balancer = createBalancer(parsed.config, {
+    provider: new StaticProvider(parsed.config.backends),
+    logger: silentLogger,
+  });
+  let late: ReturnType<typeof serve> | undefined;
+  try {
+    await balancer.start();
+    assert.equal(balancer.manager.serving, 1, "serving with the one that answers");
+    assert.deepEqual(balancer.manager.snapshot().replicas, ["up", "late"]);
+    late = serve("late", port);
+    await waitFor(() => balancer.manager.serving === 2, "the late one joins", 5_000);
+  } finally {
+    await balancer.close();
+    await up.server.shutdown();
+    await late?.server.shutdown();
+  }
+});

@@ -44,6 +44,8 @@ export interface FakeReplica {
 export class FakeCluster implements Provider {
   /** Provider name. */
   readonly kind = "fake";
+  /** Whether failed replicas are replaced (false: it plays servers it does not run). */
+  respawns = true;
   /** Replicas by hostname, including dead ones until their name is reused. */
   readonly replicas = new Map<string, FakeReplica>();
   /** Names whose start should fail. */

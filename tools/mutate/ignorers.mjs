@@ -3,7 +3,7 @@
  * because no test should pin them.
  *
  * - `ringlb-logging`: log calls (`logger.warn(...)`, `this.#options.logger.info(...)`,
- *   `logger[level](...)`). A log line's text and fields are for people reading logs; changing
+ *   `logger[level](...)`), and arrow functions that only log (`() => logger.info(...)`). A log line's text and fields are for people reading logs; changing
  *   them cannot break a safety rule, and a test pinning every log string would only pin
  *   wording.
  * - `ringlb-error-wording`: the message of an `UpstreamError` (its second argument). Code and
@@ -47,10 +47,9 @@ export const strykerPlugins = [{
   name: "ringlb-logging",
   value: {
     shouldIgnore(path) {
-      if (path.isExpressionStatement() && isLogCall(path.node.expression)) {
-        return "a log line: its wording is not behaviour";
-      }
-      return undefined;
+      const logs = (path.isExpressionStatement() && isLogCall(path.node.expression)) ||
+        (path.isArrowFunctionExpression() && isLogCall(path.node.body)); // `() => logger.info(…)`
+      return logs ? "a log line: its wording is not behaviour" : undefined;
     },
   },
 }, {
