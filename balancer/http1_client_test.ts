@@ -479,6 +479,7 @@ Deno.test("http1: a streamed answer cancelled by its reader closes its connectio
     assert.ok(res.body instanceof ReadableStream);
     const reader = res.body.getReader();
     await reader.read();
+    await new Promise((resolve) => setTimeout(resolve, 20)); // (no read pending: see below)
     await reader.cancel();
     assert.equal(client.idle(replica.url), 0);
     await waitFor(() => replica.connections === 1, "one connection");
@@ -758,7 +759,11 @@ Deno.test("http1: after a body fails or is cancelled, its connection is closed, 
     try {
       const res = await client.request(get(replica.url));
       const reader = (res.body as ReadableStream<Uint8Array>).getReader();
-      await reader.read().then(() => reader.cancel()).catch(() => {});
+      // Read once, let the stream fill its queue again (no read of the replica's is pending
+      // then), and cancel: only the cancel can close the connection now.
+      await reader.read().catch(() => {});
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      await reader.cancel().catch(() => {});
       await waitFor(() => replica.closed === 1, "the replica's connection is closed");
     } finally {
       client.close();
@@ -776,6 +781,42 @@ Deno.test("http1: a reset in the middle of a small body is a reset", async () =>
     await assert.rejects(
       client.request(get(replica.url)).then((res) => text(res.body)),
       ofKind("reset"),
+    );
+  } finally {
+    client.close();
+  }
+});
+
+Deno.test("http1: a chunk size line across the end of a full read buffer is read whole (the buffer is compacted)", async () => {
+  // The first read fills the 16 KiB buffer; the second chunk's size line starts 2 bytes before
+  // its end, so the rest of the line is read into the buffer moved down.
+  const head = "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n";
+  const first = "x".repeat(16_382 - head.length - 6 - 2); // "hhhh\r\n" + data + "\r\n"
+  const rest = Array.from({ length: 200 }, (_, i) => `${String(i).padStart(16, "0")}\n`);
+  const wire = [first, ...rest].map((c) => `${c.length.toString(16)}\r\n${c}\r\n`).join("");
+  assert.equal(first.length.toString(16).length, 4);
+  await using replica = await CraftedReplica.start("a", () => ({
+    send: `${head}${wire}0\r\n\r\n`,
+  }));
+  const client = new Http1Client();
+  try {
+    const res = await client.request(get(replica.url));
+    assert.equal(await text(res.body), first + rest.join(""));
+  } finally {
+    client.close();
+  }
+});
+
+Deno.test("http1: a small body cut short by a close is 'closed'", async () => {
+  await using replica = await CraftedReplica.start("a", () => ({
+    send: "HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\n01234",
+    close: true,
+  }));
+  const client = new Http1Client();
+  try {
+    await assert.rejects(
+      client.request(get(replica.url)).then((res) => text(res.body)),
+      ofKind("closed"),
     );
   } finally {
     client.close();
