@@ -432,6 +432,7 @@ Deno.test("/rm counts pending replacements: removing all leaves none to respawn"
   assert.equal(await res.text(), '{"message":{"N":0,"replicas":[]},"status":"successful"}');
   t.cluster.failAllStarts = false;
   const startsBefore = t.cluster.started.length;
+  assert.ok(t.balancer.manager.reconcilePending, "a respawn is pending (backing off)");
   await waitFor(() => !t.balancer.manager.reconcilePending, "the pending respawn has run");
   assert.equal(t.cluster.started.length, startsBefore, "nothing was respawned");
   assert.equal(t.balancer.manager.desired, 0);

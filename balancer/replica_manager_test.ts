@@ -328,6 +328,7 @@ Deno.test("manager: /rm picks the others at random (by the random source), and l
 Deno.test("manager: a replica removed on purpose is not a failure: the next replacement has no backoff", async () => {
   await using t = await setup(["A", "B", "C"]);
   await t.manager.remove(1, ["A"]); // A exits as it is stopped
+  await waitFor(() => !t.manager.reconcilePending, "nothing pending");
   t.cluster.get("B").kill();
   await waitFor(() => t.ring.size === 2 && !t.manager.reconcilePending, "B replaced");
   assert.deepEqual(t.events("replica.respawn_backoff"), []);
@@ -492,4 +493,36 @@ Deno.test("manager: adopt() keeps room for the spares above --max-replicas", asy
   await t.cluster.leave({ name: "S", ordinal: 0 });
   assert.equal(await t.manager.adopt(), 2);
   assert.deepEqual(t.manager.spares(), ["S"], "two replicas and the spare");
+});
+
+Deno.test("manager: a replica out of the ring (a static backend that is down) is not ejected as an outlier", async () => {
+  await using t = await setup([], { outlierErrors: 1, outlierCoolDownMs: 100, heartbeatMs: 20 });
+  t.cluster.respawns = false; // servers it does not run: a failed one is sidelined, not replaced
+  await t.manager.add(2, ["A", "B"]);
+  const a = targetOf(t.manager, "A");
+  t.cluster.get("A").faults.heartbeatFail = true;
+  await waitFor(() => !t.ring.has("A"), "A sidelined");
+  a.outcome(false); // a try begun before it left, failing now
+  const from = performance.now();
+  await waitFor(() => performance.now() - from > 250, "past a cool-down", 5_000, 20);
+  assert.ok(!t.ring.has("A"), "not readmitted while its heartbeats fail");
+  assert.deepEqual(t.events("replica.outlier_ejected"), []);
+});
+
+Deno.test("manager: two replicas missing and one spare starting: one waits for the spare, one is started", async () => {
+  await using t = await setup(["A", "B", "C"], { spares: 1, startTimeoutMs: 60_000 });
+  await waitFor(() => t.manager.spares().length === 1, "a spare");
+  const [spare] = t.manager.spares();
+  await waitFor(() => t.cluster.get(spare).received.includes("GET /heartbeat"), "warm");
+  t.cluster.startUnhealthy = true; // the next spare will not warm up
+  t.cluster.get("A").kill(); // the warm spare takes A's place; a new spare starts, cold
+  await waitFor(() => t.manager.has(spare) && t.manager.spares().length === 1, "promoted");
+  await waitFor(() => !t.manager.reconcilePending, "settled");
+  t.cluster.startUnhealthy = false;
+  const starts = t.cluster.started.length;
+  t.cluster.get("B").kill();
+  t.cluster.get("C").kill();
+  await waitFor(() => t.cluster.started.length > starts, "a replica started");
+  await waitFor(() => !t.manager.reconcilePending, "settled again");
+  assert.equal(t.cluster.started.length, starts + 1, "one started; the other waits for the spare");
 });

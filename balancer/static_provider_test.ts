@@ -232,3 +232,52 @@ Deno.test("static backends: one down at start is not waited for, and joins when 
     await late?.server.shutdown();
   }
 });
+
+Deno.test("static backends: /add of one that is down answers 503 after --start-timeout, then it joins when up", async () => {
+  const a = serve("a");
+  let b = serve("b");
+  const parsed = parseConfig([
+    "--provider",
+    "static",
+    "--backends",
+    `a=http://127.0.0.1:${a.port},b=http://127.0.0.1:${b.port}`,
+    "--ring",
+    "maglev",
+    "--heartbeat-interval",
+    "50",
+    "--start-timeout",
+    "200",
+  ], {});
+  if (parsed.help) throw new Error("unreachable");
+  const balancer = createBalancer(parsed.config, {
+    provider: new StaticProvider(parsed.config.backends),
+    logger: silentLogger,
+  });
+  try {
+    await balancer.start();
+    const rm = await balancer.app.request("/rm", {
+      method: "DELETE",
+      body: JSON.stringify({ n: 1, hostnames: ["b"] }),
+    });
+    assert.equal(rm.status, 200);
+    await rm.body?.cancel();
+    await b.server.shutdown();
+    const added = balancer.app.request("/add", {
+      method: "POST",
+      body: JSON.stringify({ n: 1, hostnames: ["b"] }),
+    });
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const hung = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error("/add never answered")), 5_000);
+    });
+    const res = await Promise.race([added, hung]);
+    clearTimeout(timer);
+    assert.equal(res.status, 503);
+    await res.body?.cancel();
+    b = serve("b", b.port);
+    await waitFor(() => balancer.manager.serving === 2, "b joins once it answers", 5_000);
+  } finally {
+    await balancer.close();
+    await Promise.all([a.server.shutdown(), b.server.shutdown().catch(() => {})]);
+  }
+});
