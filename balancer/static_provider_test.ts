@@ -47,6 +47,17 @@ Deno.test("--provider static: the backends are the replicas; bad combinations re
 });
 
 /** A replica app served on loopback; `close()` stops it, `port` stays for a restart. */
+/** A balancer over static `backends` (`name=URL,…`) on a maglev ring, with extra `flags`. */
+function staticBalancer(backends: string, ...flags: string[]) {
+  const parsed = parseConfig(
+    ["--provider", "static", "--backends", backends, "--ring", "maglev", ...flags],
+    {},
+  );
+  if (parsed.help) throw new Error("unreachable");
+  const provider = new StaticProvider(parsed.config.backends);
+  return { provider, balancer: createBalancer(parsed.config, { provider, logger: silentLogger }) };
+}
+
 function serve(id: string, port = 0) {
   const server = Deno.serve(
     { hostname: "127.0.0.1", port, onListen: () => {} },
@@ -58,21 +69,13 @@ function serve(id: string, port = 0) {
 Deno.test("static backends: routed to, ejected when down, back when up; never stopped", async () => {
   const servers = ["a", "b", "c"].map((id) => serve(id));
   const backends = servers.map((s, i) => `${"abc"[i]}=http://127.0.0.1:${s.port}`).join(",");
-  const parsed = parseConfig([
-    "--provider",
-    "static",
-    "--backends",
+  const { balancer } = staticBalancer(
     backends,
-    "--ring",
-    "maglev",
     "--heartbeat-interval",
     "20",
     "--heartbeat-timeout",
     "200",
-  ], {});
-  if (parsed.help) throw new Error("unreachable");
-  const provider = new StaticProvider(parsed.config.backends);
-  const balancer = createBalancer(parsed.config, { provider, logger: silentLogger });
+  );
   const get = async (path: string) => {
     const res = await balancer.app.request(path);
     return { status: res.status, body: await res.text() };
@@ -153,23 +156,13 @@ function flakyBackend(id: string) {
 Deno.test("static backends: down again after rejoining leaves the ring again; a down one is polled at the heartbeat interval", async () => {
   const a = flakyBackend("a");
   const b = flakyBackend("b");
-  const parsed = parseConfig([
-    "--provider",
-    "static",
-    "--backends",
+  const { balancer } = staticBalancer(
     `a=${a.url},b=${b.url}`,
-    "--ring",
-    "maglev",
     "--heartbeat-interval",
     "200",
     "--heartbeat-timeout",
     "100",
-  ], {});
-  if (parsed.help) throw new Error("unreachable");
-  const balancer = createBalancer(parsed.config, {
-    provider: new StaticProvider(parsed.config.backends),
-    logger: silentLogger,
-  });
+  );
   try {
     await balancer.start();
     await waitFor(() => balancer.manager.serving === 2, "both serve");
@@ -202,23 +195,13 @@ Deno.test("static backends: one down at start is not waited for, and joins when 
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = listener.addr.port;
   listener.close(); // nothing listens there yet
-  const parsed = parseConfig([
-    "--provider",
-    "static",
-    "--backends",
+  const { balancer } = staticBalancer(
     `up=http://127.0.0.1:${up.port},late=http://127.0.0.1:${port}`,
-    "--ring",
-    "maglev",
     "--heartbeat-interval",
     "50",
     "--start-timeout",
     "200",
-  ], {});
-  if (parsed.help) throw new Error("unreachable");
-  const balancer = createBalancer(parsed.config, {
-    provider: new StaticProvider(parsed.config.backends),
-    logger: silentLogger,
-  });
+  );
   let late: ReturnType<typeof serve> | undefined;
   try {
     await balancer.start();
@@ -236,23 +219,13 @@ Deno.test("static backends: one down at start is not waited for, and joins when 
 Deno.test("static backends: /add of one that is down answers 503 after --start-timeout, then it joins when up", async () => {
   const a = serve("a");
   let b = serve("b");
-  const parsed = parseConfig([
-    "--provider",
-    "static",
-    "--backends",
+  const { balancer } = staticBalancer(
     `a=http://127.0.0.1:${a.port},b=http://127.0.0.1:${b.port}`,
-    "--ring",
-    "maglev",
     "--heartbeat-interval",
     "50",
     "--start-timeout",
     "200",
-  ], {});
-  if (parsed.help) throw new Error("unreachable");
-  const balancer = createBalancer(parsed.config, {
-    provider: new StaticProvider(parsed.config.backends),
-    logger: silentLogger,
-  });
+  );
   try {
     await balancer.start();
     const rm = await balancer.app.request("/rm", {
