@@ -202,7 +202,10 @@ Deno.test("manager: close() stops every replica; with keepReplicas it leaves the
     const t = await setup(["A", "B"]);
     await t.manager.close({ keepReplicas });
     assert.deepEqual(t.cluster.alive().sort(), keepReplicas ? ["A", "B"] : [], `${keepReplicas}`);
-    await assert.rejects(t.manager.add(1), ReplicaStartError, "nothing starts after close()");
+    const started = t.cluster.started.length;
+    await assert.rejects(t.manager.add(1), /shutting down/, "nothing starts after close()");
+    assert.equal(t.cluster.started.length, started, "no replica was started");
+    assert.equal(t.manager.desired, 0);
   }
 });
 
