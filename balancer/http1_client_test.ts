@@ -822,3 +822,203 @@ Deno.test("http1: a small body cut short by a close is 'closed'", async () => {
     client.close();
   }
 });
+
+Deno.test("http1: a body streamed in many small reads is read whole (the read buffer does not grow per read)", async () => {
+  // 30 reads of 100 bytes, delimited by the close: a buffer that doubled on every read would
+  // need 16 KiB · 2^30 by the end.
+  const parts = ["HTTP/1.1 200 OK\r\nconnection: close\r\n\r\n"];
+  for (let i = 0; i < 30; i++) parts.push(String(i % 10).repeat(100));
+  await using replica = await CraftedReplica.start("a", () => ({ send: parts, close: true }));
+  const client = new Http1Client();
+  try {
+    const res = await client.request(get(replica.url));
+    assert.equal(await text(res.body), parts.slice(1).join(""));
+  } finally {
+    client.close();
+  }
+});
+
+Deno.test("http1: on a reused connection, a head or chunk line split at its last LF is not ended early by stale bytes", async () => {
+  // The first answer leaves "\r\n" just past where the second one's first read ends: a scan
+  // one byte too far would find the second head's end (or a chunk line's) a byte early.
+  const first = "HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n";
+  const answers: Record<string, { send: string[]; close?: boolean }> = {
+    "/head": { send: ["HTTP/1.1 200 OK\r\nconnection: close\r\n\r", "\nbody"], close: true },
+    "/chunk": {
+      send: [
+        "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n",
+        "3\r\nabc\r\n",
+        "3\r",
+        "\nxyz\r\n0\r\n\r\n",
+      ],
+    },
+  };
+  for (const [path, answer] of Object.entries(answers)) {
+    await using replica = await CraftedReplica.start(
+      "a",
+      ({ target }) => target === "/first" ? { send: first } : answer,
+    );
+    const client = new Http1Client();
+    try {
+      await client.request(get(replica.url, "/first"));
+      const res = await client.request(get(replica.url, path));
+      assert.equal(replica.connections, 1, `${path}: reused`);
+      assert.equal(await text(res.body), path === "/head" ? "body" : "abcxyz", path);
+    } finally {
+      client.close();
+    }
+  }
+});
+
+Deno.test("http1: the head after an interim 100 is found and measured from where it starts", async () => {
+  const parts = [
+    "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n",
+    "content-length: 2\r\n\r\nok",
+  ];
+  await using replica = await CraftedReplica.start("a", () => ({ send: parts }));
+  // 40 bytes hold the 200's head (38) but not the 100 and the 200's start together (42).
+  for (const client of [new Http1Client(), new Http1Client({ maxHeadBytes: 40 })]) {
+    try {
+      const res = await client.request(get(replica.url));
+      assert.equal(res.status, 200);
+      assert.equal(await text(res.body), "ok");
+    } finally {
+      client.close();
+    }
+  }
+});
+
+Deno.test("http1: a reused connection closed after part of a head fails 'closed' and is not resent", async () => {
+  // Something arrived, so the connection was not merely stale: the request may have been
+  // acted on, and the caller (the proxy) decides whether to try another replica.
+  await using replica = await CraftedReplica.start(
+    "a",
+    ({ target }) =>
+      target === "/first" ? { send: okAnswer() } : { send: "HTTP/1.1 200 OK\r\n", close: true },
+  );
+  const client = new Http1Client();
+  try {
+    await client.request(get(replica.url, "/first"));
+    await assert.rejects(client.request(get(replica.url, "/second")), ofKind("closed"));
+    assert.equal(replica.connections, 1, "not sent again on a new connection");
+  } finally {
+    client.close();
+  }
+});
+
+Deno.test("http1: cancelling a stream whose body was all read keeps its pooled connection", async () => {
+  await using replica = await CraftedReplica.start("a", () => ({
+    send: ["HTTP/1.1 200 OK\r\ncontent-length: 16\r\n\r\naaaa", "bbbb", "cccc", "dddd"],
+  }));
+  const client = new Http1Client();
+  try {
+    const res = await client.request(get(replica.url));
+    const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+    // The client waits for a second read before streaming ("aaaabbbb"), then "cccc"; the
+    // last part is read into the stream's queue, and the connection pooled, before the
+    // reader takes it; the reader then gives up on it.
+    assert.equal(new TextDecoder().decode((await reader.read()).value), "aaaabbbb");
+    assert.equal(new TextDecoder().decode((await reader.read()).value), "cccc");
+    await waitFor(() => client.idle(replica.url) === 1, "pooled once the body is in");
+    await reader.cancel();
+    await client.request(get(replica.url));
+    assert.equal(replica.connections, 1, "the pooled connection was reused");
+  } finally {
+    client.close();
+  }
+});
+
+Deno.test("http1: a connection whose chunked body was malformed is not pooled", async () => {
+  await using replica = await CraftedReplica.start("a", () => ({
+    send: ["HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n", "zz\r\n"],
+  }));
+  const client = new Http1Client();
+  try {
+    const res = await client.request(get(replica.url));
+    await assert.rejects(text(res.body), ofKind("protocol"));
+    assert.equal(client.idle(replica.url), 0);
+    await client.request(get(replica.url)).then((r) => text(r.body)).catch(() => {});
+    assert.equal(replica.connections, 2, "the next request opened a new connection");
+  } finally {
+    client.close();
+  }
+});
+
+Deno.test("http1: a pooled connection that closes behind another leaves the pool", async () => {
+  // The slow answer is pooled second (behind the other) and its replica then closes it.
+  await using replica = await CraftedReplica.start(
+    "a",
+    ({ target }) =>
+      target === "/slow" ? { send: ["", okAnswer()], close: true } : { send: okAnswer() },
+  );
+  const client = new Http1Client();
+  try {
+    await Promise.all([
+      client.request(get(replica.url, "/slow")),
+      client.request(get(replica.url)),
+    ]);
+    await waitFor(() => client.idle(replica.url) === 1, "the closed one left the pool");
+  } finally {
+    client.close();
+  }
+});
+
+Deno.test({
+  name: "http1: a connect failure other than a refusal is 'connect', never 'refused'",
+  // No permission to reach 127.0.0.2: the connect fails before anything is sent.
+  permissions: { net: ["127.0.0.1"] },
+  fn: async () => {
+    const client = new Http1Client();
+    try {
+      await assert.rejects(client.request(get("http://127.0.0.2:9")), ofKind("connect"));
+    } finally {
+      client.close();
+    }
+  },
+});
+
+Deno.test("http1: a head not ended by CRLF CRLF is never taken for one (the replica closes first: 'closed')", async () => {
+  const answers = [
+    "HTTP/1.1 200 OK\r\nx: ab\n\r\nhi", // LF CRLF
+    "HTTP/1.1 200 OK\r\n\n\r\nhi", // CRLF LF CRLF
+    "HTTP/1.1 200 OK\r\n\r\rhi", // CRLF CR CR
+    "HTTP/1.1 200 OK\r\nx: y\r\n\n\nhi", // CRLF LF LF
+    "HTTP/1.1 200 OK\r\nx: a\rb\r\nhi", // CR b CRLF
+  ];
+  for (const answer of answers) {
+    await using replica = await CraftedReplica.start("a", () => ({ send: answer, close: true }));
+    const client = new Http1Client();
+    try {
+      await assert.rejects(
+        client.request(get(replica.url)).then((res) => text(res.body)),
+        ofKind("closed"), // no head before the replica closed
+        JSON.stringify(answer),
+      );
+    } finally {
+      client.close();
+    }
+  }
+});
+
+Deno.test("http1: aborting a finished request's signal leaves its pooled connection alone", async () => {
+  const long = "x".repeat(100_000); // streamed: larger than what comes back as bytes
+  await using replica = await CraftedReplica.start("a", ({ target }) => ({
+    send: `HTTP/1.1 200 OK\r\ncontent-length: ${target === "/long" ? long.length : 2}\r\n\r\n${
+      target === "/long" ? long : "ok"
+    }`,
+  }));
+  const client = new Http1Client();
+  try {
+    for (const path of ["/short", "/long"]) {
+      const controller = new AbortController();
+      const res = await client.request(get(replica.url, path, { signal: controller.signal }));
+      await text(res.body);
+      assert.equal(client.idle(replica.url), 1, `${path}: pooled`);
+      controller.abort();
+      await client.request(get(replica.url)).then((r) => text(r.body));
+      assert.equal(replica.connections, 1, `${path}: the pooled connection was reused`);
+    }
+  } finally {
+    client.close();
+  }
+});
