@@ -529,3 +529,19 @@ Deno.test("manager: two replicas missing and one spare starting: one waits for t
   await waitFor(() => !t.manager.reconcilePending, "settled again");
   assert.equal(t.cluster.started.length, starts + 1, "one started; the other waits for the spare");
 });
+
+Deno.test("manager: close() waits for a removal that is still draining", async () => {
+  const t = await setup(["A", "B"], { drainTimeoutMs: 60_000 });
+  const release = targetOf(t.manager, "A").enter();
+  const removing = t.manager.remove(1, ["A"]);
+  await waitFor(() => !t.ring.has("A"), "A is draining");
+  let closed = false;
+  const closing = t.manager.close().then(() => closed = true);
+  await waitFor(() => !t.cluster.get("B").alive, "close() stopped B");
+  // Only A's drain is left to wait for: give close() a moment in which it must not end.
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  assert.equal(closed, false, "close() waits for A");
+  release();
+  await Promise.all([closing, removing]);
+  assert.equal(t.cluster.get("A").alive, false, "A stopped before close() ended");
+});
