@@ -1022,3 +1022,25 @@ Deno.test("http1: aborting a finished request's signal leaves its pooled connect
     client.close();
   }
 });
+
+Deno.test("http1: a chunk line ended by anything but CRLF is refused", async () => {
+  const head = "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n";
+  for (
+    const body of ["3\nabc\r\n0\r\n\r\n", "3\rxabc\r\n0\r\n\r\n", "3\r\nabc\r\n0\r\nx: y\n\r\n"]
+  ) {
+    await using replica = await CraftedReplica.start(
+      "a",
+      () => ({ send: head + body, close: true }),
+    );
+    const client = new Http1Client();
+    try {
+      await assert.rejects(
+        client.request(get(replica.url)).then((res) => text(res.body)),
+        (error) => error instanceof UpstreamError && error.kind !== "refused",
+        JSON.stringify(body),
+      );
+    } finally {
+      client.close();
+    }
+  }
+});
