@@ -91,7 +91,10 @@ interface Mutant {
   mutatorName: string;
   replacement?: string;
   status: string;
-  location: { start: { line: number; column: number }; end: { line: number; column: number } };
+  location: {
+    start: { line: number; column: number };
+    end: { line: number; column: number };
+  };
 }
 
 interface FileReport {
@@ -131,7 +134,9 @@ let targets = [...TARGETS];
 if (values.only) {
   const wanted = values.only.split(",").map((s) => s.trim());
   const unknown = wanted.filter((w) => !targets.some((t) => stem(t.file) === w));
-  if (unknown.length) fail(`--only: no target named ${unknown.join(", ")} (see --help)`);
+  if (unknown.length) {
+    fail(`--only: no target named ${unknown.join(", ")} (see --help)`);
+  }
   targets = targets.filter((t) => wanted.includes(stem(t.file)));
 }
 const reportDir = `${HERE}reports`;
@@ -157,7 +162,9 @@ async function ensureStryker(): Promise<void> {
   } catch {
     // not installed yet
   }
-  console.log("mutate: installing Stryker into tools/mutate/node_modules (npm ci) …");
+  console.log(
+    "mutate: installing Stryker into tools/mutate/node_modules (npm ci) …",
+  );
   let code: number;
   try {
     ({ code } = await new Deno.Command("npm", {
@@ -172,7 +179,9 @@ async function ensureStryker(): Promise<void> {
     );
   }
   if (code !== 0) {
-    fail(`npm ci failed in tools/mutate (exit ${code}): is the npm registry reachable?`);
+    fail(
+      `npm ci failed in tools/mutate (exit ${code}): is the npm registry reachable?`,
+    );
   }
 }
 
@@ -197,7 +206,10 @@ async function runStryker(target: Target): Promise<void> {
     // Each mutant's run gets its dry run's time × 1.5 + 5 s, then counts as a timeout (a
     // mutant that makes the suite hang is caught, as any that makes it fail).
     timeoutMS: 5_000,
-    reporters: ["json", Deno.stdout.isTerminal() ? "progress" : "progress-append-only"],
+    reporters: [
+      "json",
+      Deno.stdout.isTerminal() ? "progress" : "progress-append-only",
+    ],
     jsonReporter: { fileName: reportOf(target) },
     plugins: ["@stryker-mutator/*", `${HERE}ignorers.mjs`],
     ignorers: ["ringlb-logging", "ringlb-error-wording"],
@@ -225,8 +237,14 @@ async function runStryker(target: Target): Promise<void> {
     stderr: "inherit",
   }).output();
   await Deno.remove(tmp, { recursive: true }).catch(() => {});
-  if (code !== 0) fail(`Stryker failed on ${target.file} (exit ${code}); see its output above`);
-  console.log(`   done in ${((performance.now() - started) / 60_000).toFixed(1)} min`);
+  if (code !== 0) {
+    fail(
+      `Stryker failed on ${target.file} (exit ${code}); see its output above`,
+    );
+  }
+  console.log(
+    `   done in ${((performance.now() - started) / 60_000).toFixed(1)} min`,
+  );
 }
 
 /** Prints the scores and the survivors; returns the exit code. */
@@ -254,7 +272,11 @@ async function summarise(): Promise<number> {
         survivors.push({
           where: `${path}:${start.line}`,
           mutator: m.mutatorName,
-          original: snippet(lines.slice(start.line - 1, end.line).join("\n"), start, end),
+          original: snippet(
+            lines.slice(start.line - 1, end.line).join("\n"),
+            start,
+            end,
+          ),
           replacement: oneLine(m.replacement ?? ""),
           status: m.status,
         });
@@ -275,9 +297,25 @@ async function summarise(): Promise<number> {
       String(n("CompileError") + n("RuntimeError")),
     ]);
   }
-  rows.push(["all", pct(killedAll, validAll), "", "", String(survivors.length), "", ""]);
+  rows.push([
+    "all",
+    pct(killedAll, validAll),
+    "",
+    "",
+    String(survivors.length),
+    "",
+    "",
+  ]);
   console.log();
-  printTable(["file", "score", "killed", "timeout", "survived", "ignored", "errors"], rows);
+  printTable([
+    "file",
+    "score",
+    "killed",
+    "timeout",
+    "survived",
+    "ignored",
+    "errors",
+  ], rows);
 
   const listed = await listedSurvivors();
   const unlisted = survivors.filter((s) => !listed.has(key(s)));
@@ -287,7 +325,9 @@ async function summarise(): Promise<number> {
     console.log(`\nSurvivors (${survivors.length}):`);
     for (const s of survivors) {
       const mark = listed.has(key(s)) ? "  " : "+ ";
-      console.log(`${mark}${s.where}  ${s.mutator}  ${s.original}  →  ${s.replacement}`);
+      console.log(
+        `${mark}${s.where}  ${s.mutator}  ${s.original}  →  ${s.replacement}`,
+      );
     }
   }
   if (unlisted.length) {
@@ -329,7 +369,7 @@ async function listedSurvivors(): Promise<Map<string, string>> {
     return listed;
   }
   for (const line of text.split("\n")) {
-    const match = line.match(/^\| `([^`]+:\d+)` \| (\w+) \|/);
+    const match = line.match(/^\|\s*`([^`]+:\d+)`\s*\|\s*(\w+)\s*\|/); // cells may be padded (deno fmt)
     if (match) listed.set(`${match[1]} ${match[2]}`, line);
   }
   return listed;
@@ -363,7 +403,8 @@ function pct(part: number, whole: number): string {
 function printTable(head: string[], rows: string[][]): void {
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const line = (cells: string[]) =>
-    cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join("  ");
+    cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i])))
+      .join("  ");
   console.log(line(head));
   for (const row of rows) console.log(line(row));
 }
