@@ -1,15 +1,16 @@
 # One image for the balancer and its replicas (different commands).
 #   docker build -t ringlb .                   (or: docker compose build)
-# Offline machines: `deno task docker:deps` first fills .deno-dir with the npm packages, and
-# tests/docker/local_base_image.sh builds denoland/deno locally; no download happens here then.
+# Offline machines: `deno task docker:prepare` first fills .deno-dir with the npm packages, and
+# tools/docker/local_base_image.sh builds denoland/deno locally; no download happens here then.
 ARG DENO_VERSION=2.9.6
 FROM denoland/deno:${DENO_VERSION}
 
 WORKDIR /app
-# npm packages fetched on the host (empty unless `deno task docker:deps` ran).
+# npm packages fetched on the host (empty unless `deno task docker:prepare` ran).
 COPY .deno-dir/ /deno-dir/
 COPY deno.json deno.lock ./
 COPY ring/ ring/
+COPY contract/ contract/
 COPY server/ server/
 COPY balancer/ balancer/
 # Fetches whatever .deno-dir did not bring (needs the npm registry then), so that the

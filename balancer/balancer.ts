@@ -6,15 +6,12 @@
 
 import type { Hono } from "hono";
 import { createRing, type Ring } from "../ring/mod.ts";
-import { createBalancerApp } from "./app.ts";
-import type { BalancerConfig } from "./config.ts";
-import { HealthMonitor } from "./health.ts";
-import { Http1Client } from "./http1_client.ts";
-import { fetchUpstream, type Upstream } from "./upstream.ts";
-import { delay, errorMessage } from "./util.ts";
-import type { Logger } from "./logger.ts";
-import type { Provider } from "./provider.ts";
-import { ReplicaManager } from "./replica_manager.ts";
+import { createBalancerApp } from "./edge/mod.ts";
+import type { BalancerConfig } from "./config/mod.ts";
+import { HealthMonitor, ReplicaManager } from "./cluster/mod.ts";
+import { fetchUpstream, Http1Client, type Upstream } from "./upstream/mod.ts";
+import { delay, errorMessage, type Logger } from "./support/mod.ts";
+import type { Provider } from "./providers/mod.ts";
 
 /** What a balancer is built from besides its config. */
 export interface BalancerDeps {

@@ -12,14 +12,10 @@
 import { fileURLToPath } from "node:url";
 import { describeRing } from "../ring/mod.ts";
 import { createBalancer } from "./balancer.ts";
-import { type BalancerConfig, ConfigError, HELP, parseConfig } from "./config.ts";
-import { DockerClient, socketFromDockerHost } from "./docker_client.ts";
-import { DockerProvider } from "./docker_provider.ts";
-import { createLogger, type Logger } from "./logger.ts";
-import { ProcessProvider } from "./process_provider.ts";
-import type { Provider } from "./provider.ts";
-import { StaticProvider } from "./static_provider.ts";
-import { delay, errorMessage } from "./util.ts";
+import { type BalancerConfig, ConfigError, HELP, parseConfig } from "./config/mod.ts";
+import { DockerClient, DockerProvider, socketFromDockerHost } from "./providers/docker/mod.ts";
+import { createLogger, delay, errorMessage, type Logger } from "./support/mod.ts";
+import { ProcessProvider, type Provider, StaticProvider } from "./providers/mod.ts";
 
 /** The configured provider. Replicas get the balancer's `FAULT_*` variables (test hooks). */
 function createProvider(

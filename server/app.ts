@@ -5,6 +5,7 @@
  */
 
 import { Hono } from "hono";
+import { failureBody, successBody, unknownEndpoint } from "../contract/mod.ts";
 
 /**
  * Faults a test can inject into a running replica. The app reads the object on every
@@ -40,7 +41,7 @@ export function createServerApp(options: ServerAppOptions): Hono {
 
   app.get(
     "/home",
-    (c) => c.json({ message: `Hello from Server: ${options.id}`, status: "successful" }),
+    (c) => c.json(successBody(`Hello from Server: ${options.id}`)),
   );
 
   app.get("/heartbeat", (c) => {
@@ -48,12 +49,7 @@ export function createServerApp(options: ServerAppOptions): Hono {
     return c.body(null, 200);
   });
 
-  app.notFound((c) =>
-    c.json({
-      message: `<Error> '${c.req.path}' endpoint does not exist in server replicas`,
-      status: "failure",
-    }, 404)
-  );
+  app.notFound((c) => c.json(failureBody(unknownEndpoint(c.req.path)), 404));
 
   return app;
 }

@@ -4,19 +4,7 @@
  * @module
  */
 
-/** Every environment variable the replica reads (the spawner grants exactly these). */
-export const SERVER_ENV_VARS = [
-  "PORT",
-  "HOST",
-  "SERVER_ID",
-  "FAULT_HEARTBEAT_FAIL",
-  "FAULT_DELAY_MS",
-  "FAULT_SIGNALS",
-  "EXIT_ON_STDIN_EOF",
-] as const;
-
-/** The line a replica prints once it accepts connections; group 1 is the port. */
-export const LISTENING_LINE = /listening on http:\/\/\S+:(\d+)\//;
+import { ConfigError, parsePort } from "../contract/mod.ts";
 
 /** A replica's configuration. */
 export interface ServerConfig {
@@ -34,24 +22,6 @@ export interface ServerConfig {
   faultSignals: boolean;
   /** Exit when standard input closes: the spawner died (`EXIT_ON_STDIN_EOF=1`). */
   exitOnStdinEof: boolean;
-}
-
-/** A configuration value that cannot be used; `message` is one line for the user. */
-export class ConfigError extends Error {
-  /** @param message One line naming the setting, the value and what is expected. */
-  constructor(message: string) {
-    super(message);
-    this.name = "ConfigError";
-  }
-}
-
-/** Parses a port number (0–65535). Throws {@linkcode ConfigError} naming `what`. */
-export function parsePort(value: string, what: string): number {
-  const port = /^[0-9]{1,5}$/.test(value.trim()) ? Number(value) : NaN;
-  if (!(port >= 0 && port <= 65535)) {
-    throw new ConfigError(`${what} must be a port number (0-65535), got '${value}'`);
-  }
-  return port;
 }
 
 function parseFlag(value: string | undefined, what: string): boolean {

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { ConfigError, LISTENING_LINE, parsePort, parseServerEnv } from "./config.ts";
+import { ConfigError, LISTENING_LINE, parsePort } from "../contract/mod.ts";
+import { parseServerEnv } from "./config.ts";
 
 Deno.test("defaults: port 5000 on all interfaces, no faults", () => {
   assert.deepEqual(parseServerEnv({}), {

@@ -8,7 +8,8 @@
  */
 
 import { createServerApp, type Faults } from "./app.ts";
-import { ConfigError, parseServerEnv, SERVER_ENV_VARS } from "./config.ts";
+import { ConfigError, SERVER_ENV_VARS } from "../contract/mod.ts";
+import { parseServerEnv } from "./config.ts";
 
 if (import.meta.main) {
   const env = Object.fromEntries(SERVER_ENV_VARS.map((name) => [name, Deno.env.get(name)]));

@@ -5,11 +5,4 @@
  */
 
 export { createServerApp, type Faults, type ServerAppOptions } from "./app.ts";
-export {
-  ConfigError,
-  LISTENING_LINE,
-  parsePort,
-  parseServerEnv,
-  SERVER_ENV_VARS,
-  type ServerConfig,
-} from "./config.ts";
+export { parseServerEnv, type ServerConfig } from "./config.ts";

@@ -10,12 +10,12 @@
 
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
-import { DockerClient } from "../balancer/docker_client.ts";
-import { containerName, LABELS } from "../balancer/docker_provider.ts";
-import { newReport, rep, startBalancer, steadyLoad, waitFor } from "./helpers.ts";
+import { containerName, DockerClient, LABELS } from "../balancer/providers/docker/mod.ts";
+import { inCI, newReport, rep, startBalancer, steadyLoad, suiteTest, waitFor } from "./helpers.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
-const CI = Deno.env.get("CI") === "true";
+const { test, ready } = suiteTest("docker suite", ["env", "net", "read", "run", "write"]);
+const CI = inCI();
 
 /** Why the suite cannot run here, or undefined when an engine answers. */
 async function engineProblem(): Promise<string | undefined> {
@@ -31,7 +31,7 @@ async function engineProblem(): Promise<string | undefined> {
   }
 }
 
-const problem = await engineProblem();
+const problem = ready ? await engineProblem() : undefined;
 if (problem && !CI) console.log(`docker suite skipped: ${problem}`);
 const ignore = problem !== undefined && !CI;
 
@@ -85,7 +85,7 @@ async function sweep(client: DockerClient, label: string, network: string): Prom
   await client.removeNetwork(network).catch(() => {});
 }
 
-Deno.test({
+test({
   name:
     "docker compose: replicas as containers, /add and /rm, kill and heal, adoption, clean teardown",
   ignore,
@@ -287,7 +287,7 @@ Deno.test({
   },
 });
 
-Deno.test({
+test({
   name:
     "docker provider with the balancer on the host: replicas reached by address, SIGTERM removes them",
   ignore,
@@ -323,7 +323,7 @@ Deno.test({
   },
 });
 
-Deno.test({
+test({
   name:
     "docker provider rules: /events ejects without heartbeats; foreign and other owners' containers untouched; dead ones removed on adoption; LB_KEEP_REPLICAS",
   ignore,

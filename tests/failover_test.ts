@@ -5,18 +5,22 @@
  */
 
 import assert from "node:assert/strict";
-import { DockerClient } from "../balancer/docker_client.ts";
+import { DockerClient } from "../balancer/providers/docker/mod.ts";
 import { SlotRing } from "../ring/mod.ts";
 import { createServerApp } from "../server/mod.ts";
 import {
+  inCI,
   isAlive,
   newReport,
   rep,
   serverIdOf,
   startBalancer,
   steadyLoad,
+  suiteTest,
   waitFor,
 } from "./helpers.ts";
+
+const { test, ready } = suiteTest("failover suite", ["env", "net", "read", "run", "write"]);
 
 const SPEC_NAMES = ["Server 1", "Server 2", "Server 3"];
 
@@ -33,7 +37,7 @@ async function engineAnswers(): Promise<boolean> {
   }
 }
 
-Deno.test("kill -9 of a replica under steady GETs: no client error, N = 3 again within 3 s", async () => {
+test("kill -9 of a replica under steady GETs: no client error, N = 3 again within 3 s", async () => {
   await using lb = await startBalancer();
   assert.deepEqual((await rep(lb.url)).replicas, SPEC_NAMES);
   const [victim, name] = [...lb.replicas()].find(([, id]) => id === "Server 2")!;
@@ -81,7 +85,7 @@ Deno.test("kill -9 of a replica under steady GETs: no client error, N = 3 again 
   assert.ok(lb.log.some((l) => l.includes("replica.stopping") && l.includes("killed by SIGKILL")));
 });
 
-Deno.test("a replica whose heartbeats fail is ejected, stopped and replaced", async () => {
+test("a replica whose heartbeats fail is ejected, stopped and replaced", async () => {
   // FAULT_SIGNALS reaches the replicas through the balancer's environment: SIGUSR1 toggles
   // heartbeat failure in a running replica.
   await using lb = await startBalancer([], { FAULT_SIGNALS: "1" });
@@ -96,7 +100,7 @@ Deno.test("a replica whose heartbeats fail is ejected, stopped and replaced", as
   assert.deepEqual(report.failures, []);
 });
 
-Deno.test("/add starts real processes with the given names; /rm stops them", async () => {
+test("/add starts real processes with the given names; /rm stops them", async () => {
   await using lb = await startBalancer();
   const added = await fetch(`${lb.url}/add`, {
     method: "POST",
@@ -128,7 +132,7 @@ Deno.test("/add starts real processes with the given names; /rm stops them", asy
   assert.equal(lb.replicas().size, 3);
 });
 
-Deno.test("SIGTERM stops every replica before the balancer exits 0", async () => {
+test("SIGTERM stops every replica before the balancer exits 0", async () => {
   const lb = await startBalancer();
   try {
     const pids = [...lb.replicas().keys()];
@@ -143,7 +147,7 @@ Deno.test("SIGTERM stops every replica before the balancer exits 0", async () =>
   }
 });
 
-Deno.test("SIGTERM drains: a request in flight still gets its answer before the balancer exits", async () => {
+test("SIGTERM drains: a request in flight still gets its answer before the balancer exits", async () => {
   // The backend is the test's own (a static backend), so it knows when the request is in
   // flight, and it answers only after the balancer has begun to stop.
   const arrived = Promise.withResolvers<void>();
@@ -178,7 +182,7 @@ Deno.test("SIGTERM drains: a request in flight still gets its answer before the 
   }
 });
 
-Deno.test("SIGKILL of the balancer: its replicas exit by themselves (no orphans)", async () => {
+test("SIGKILL of the balancer: its replicas exit by themselves (no orphans)", async () => {
   const lb = await startBalancer();
   const replicas = [...lb.replicas()];
   try {
@@ -197,7 +201,13 @@ Deno.test("SIGKILL of the balancer: its replicas exit by themselves (no orphans)
 /** Runs `balancer/main.ts` with `args` to its exit (for start-up errors). */
 async function runMain(args: string[], env: Record<string, string> = {}) {
   const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", new URL("../balancer/main.ts", import.meta.url).pathname, ...args],
+    args: [
+      "run",
+      "-q",
+      "-P=balancer",
+      new URL("../balancer/main.ts", import.meta.url).pathname,
+      ...args,
+    ],
     env,
     stdout: "piped",
     stderr: "piped",
@@ -206,7 +216,7 @@ async function runMain(args: string[], env: Record<string, string> = {}) {
   return { code, stdout: text.decode(stdout), stderr: text.decode(stderr) };
 }
 
-Deno.test("a bad flag is a one-line error and exit code 2", async () => {
+test("a bad flag is a one-line error and exit code 2", async () => {
   assert.deepEqual(await runMain(["--port", "http"]), {
     code: 2,
     stdout: "",
@@ -214,7 +224,7 @@ Deno.test("a bad flag is a one-line error and exit code 2", async () => {
   });
 });
 
-Deno.test("--provider docker with no engine: a one-line hint and exit code 1", async () => {
+test("--provider docker with no engine: a one-line hint and exit code 1", async () => {
   const env = { DOCKER_HOST: "unix:///tmp/ringlb-no-engine.sock" };
   assert.deepEqual(await runMain(["--provider=docker"], env), {
     code: 1,
@@ -225,11 +235,11 @@ Deno.test("--provider docker with no engine: a one-line hint and exit code 1", a
   });
 });
 
-const noEngine = !(await engineAnswers());
-const CI = Deno.env.get("CI") === "true";
-if (noEngine && !CI) console.log("docker image check skipped: no Docker engine answers");
+const noEngine = !ready || !(await engineAnswers());
+const CI = inCI();
+if (ready && noEngine && !CI) console.log("docker image check skipped: no Docker engine answers");
 
-Deno.test({
+test({
   name: "--provider docker with a missing replica image: a one-line hint and exit code 1",
   ignore: noEngine && !CI,
   async fn() {

@@ -6,10 +6,53 @@
  */
 
 import { fileURLToPath } from "node:url";
-import { waitFor } from "../balancer/testing.ts";
-import { readLines } from "../balancer/util.ts";
+import { waitFor } from "../balancer/testing/mod.ts";
+import { readLines } from "../balancer/support/mod.ts";
 
 export { waitFor };
+
+/** How a suite declares its tests: `Deno.test`'s two common forms. */
+export interface SuiteTest {
+  (definition: Deno.TestDefinition): void;
+  (name: string, fn: (t: Deno.TestContext) => void | Promise<void>): void;
+}
+
+/** The permissions of `names` that this run lacks. */
+export function lackingPermissions(names: Deno.PermissionName[]): Deno.PermissionName[] {
+  return names.filter((name) => Deno.permissions.querySync({ name }).state !== "granted");
+}
+
+/** Whether `CI=true` (false when the variable cannot be read). */
+export function inCI(): boolean {
+  const readable = Deno.permissions.querySync({ name: "env", variable: "CI" }).state === "granted";
+  return readable && Deno.env.get("CI") === "true";
+}
+
+/**
+ * `Deno.test` for a suite that needs `permissions`. Run without them (a plain `deno test` of the
+ * file, say), its tests are ignored and one line says which are missing, instead of each failing
+ * with `NotCapable`; with `CI=true` they run (and fail), so CI cannot skip them by accident.
+ * `ready` is false when they are ignored: probe nothing at the top level then.
+ */
+export function suiteTest(
+  suite: string,
+  permissions: Deno.PermissionName[],
+): { test: SuiteTest; ready: boolean } {
+  const missing = lackingPermissions(permissions);
+  if (missing.length === 0 || inCI()) return { test: Deno.test, ready: missing.length === 0 };
+  console.log(
+    `${suite} skipped: it needs ${missing.map((name) => `--allow-${name}`).join(" ")} ` +
+      "(run it with `deno task test`, or `deno test -P=test`)",
+  );
+  const ignored = (
+    first: string | Deno.TestDefinition,
+    fn?: (t: Deno.TestContext) => void | Promise<void>,
+  ) => {
+    const definition = typeof first === "string" ? { name: first, fn: fn! } : first;
+    Deno.test({ ...definition, ignore: true });
+  };
+  return { test: ignored, ready: false };
+}
 
 const MAIN = fileURLToPath(import.meta.resolve("../balancer/main.ts"));
 const CONFIG = fileURLToPath(import.meta.resolve("../deno.json"));
@@ -113,7 +156,8 @@ export async function startBalancer(
       "run",
       "--no-prompt",
       `--config=${CONFIG}`,
-      "-A",
+      "-q",
+      "-P=balancer",
       MAIN,
       "--host",
       "127.0.0.1",

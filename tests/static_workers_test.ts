@@ -5,7 +5,9 @@
 
 import assert from "node:assert/strict";
 import { createServerApp } from "../server/mod.ts";
-import { childPids, isAlive, killQuietly, startBalancer, waitFor } from "./helpers.ts";
+import { childPids, isAlive, killQuietly, startBalancer, suiteTest, waitFor } from "./helpers.ts";
+
+const { test } = suiteTest("static workers suite", ["env", "net", "read", "run"]);
 
 /** Inodes of the TCP sockets listening on `port` (IPv4), from /proc/net/tcp. */
 function listeningInodes(port: number): Set<string> {
@@ -65,7 +67,7 @@ function socketInodes(pid: number): string[] {
   return inodes;
 }
 
-Deno.test("--provider static --workers 2: both processes serve, keys agree, /add refused, no orphan", async () => {
+test("--provider static --workers 2: both processes serve, keys agree, /add refused, no orphan", async () => {
   const servers = ["a", "b", "c"].map((id) =>
     Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, createServerApp({ id }).fetch)
   );

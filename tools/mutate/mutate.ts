@@ -17,7 +17,7 @@
  */
 
 import { fileURLToPath } from "node:url";
-import { type Cli, cli } from "../../tests/cli.ts";
+import { type Cli, cli } from "../cli.ts";
 
 /** A file to mutate and the suites that judge its mutants. */
 interface Target {
@@ -30,29 +30,29 @@ interface Target {
 /** The safety-critical files: retries and attempts, failure kinds, health, the manager. */
 export const TARGETS: readonly Target[] = [
   {
-    file: "balancer/proxy.ts",
-    tests: ["balancer/proxy_test.ts", "balancer/app_test.ts"],
+    file: "balancer/proxy/proxy.ts",
+    tests: ["balancer/proxy/proxy_test.ts", "balancer/edge/app_test.ts"],
   },
   {
-    file: "balancer/http1_client.ts",
-    tests: ["balancer/http1_client_test.ts", "balancer/proxy_test.ts"],
+    file: "balancer/upstream/http1_client.ts",
+    tests: ["balancer/upstream/http1_client_test.ts", "balancer/proxy/proxy_test.ts"],
   },
   {
-    file: "balancer/health.ts",
-    tests: ["balancer/health_test.ts", "balancer/static_provider_test.ts"],
+    file: "balancer/cluster/health.ts",
+    tests: ["balancer/cluster/health_test.ts", "balancer/providers/static_test.ts"],
   },
   {
-    file: "balancer/replica_manager.ts",
+    file: "balancer/cluster/replica_manager.ts",
     tests: [
-      "balancer/replica_manager_test.ts",
-      "balancer/app_test.ts",
-      "balancer/static_provider_test.ts",
-      "balancer/admin_fuzz_test.ts",
+      "balancer/cluster/replica_manager_test.ts",
+      "balancer/edge/app_test.ts",
+      "balancer/providers/static_test.ts",
+      "balancer/edge/admin_fuzz_test.ts",
     ],
   },
   {
-    file: "balancer/retry_budget.ts",
-    tests: ["balancer/retry_budget_test.ts", "balancer/app_test.ts"],
+    file: "balancer/proxy/retry_budget.ts",
+    tests: ["balancer/proxy/retry_budget_test.ts", "balancer/edge/app_test.ts"],
   },
 ];
 
@@ -80,7 +80,7 @@ const tool: Cli = cli("mutate", USAGE);
 const { int, parse } = tool;
 const fail = (message: string): never => tool.fail(message);
 
-/** `balancer/proxy.ts` → `proxy`. */
+/** `balancer/proxy/proxy.ts` → `proxy`. */
 function stem(file: string): string {
   return file.slice(file.lastIndexOf("/") + 1).replace(/\.ts$/, "");
 }
@@ -104,7 +104,7 @@ interface FileReport {
 
 /** A mutant that no test noticed, located and shown. */
 interface Survivor {
-  /** `balancer/proxy.ts:123`. */
+  /** `balancer/proxy/proxy.ts:123`. */
   where: string;
   mutator: string;
   original: string;
@@ -198,7 +198,7 @@ async function runStryker(target: Target): Promise<void> {
   const config = {
     testRunner: "command",
     commandRunner: {
-      command: `deno test -A --no-check --fail-fast ${target.tests.join(" ")}`,
+      command: `deno test -P=test --no-check --fail-fast ${target.tests.join(" ")}`,
     },
     mutate: [target.file],
     coverageAnalysis: "off",

@@ -1,0 +1,750 @@
+/**
+ * The replica manager: keeps the desired number of replicas alive and is the one source of
+ * truth for the ring's membership. A replica joins the ring on its first good heartbeat and
+ * leaves it the moment it exits, fails its heartbeats or is removed; a replica lost to a
+ * failure is replaced by a new one with a new random hostname.
+ *
+ * Optionally it keeps warm spares: replicas started and health-checked ahead of need, outside
+ * the ring and `/rep`. A failed replica is then replaced by promoting a spare, in the time it
+ * takes to notice the failure, instead of the time it takes to start a replica (a container
+ * needs about a second); a new spare is started in the background.
+ *
+ * @module
+ */
+
+import { isLoadAware, type Ring, type RoutingKey } from "../../ring/mod.ts";
+import type { HealthMonitor } from "./health.ts";
+import { errorMessage, type Logger, type Timer, withDefaults } from "../support/mod.ts";
+import { HostnameConflictError, type Provider, type ReplicaHandle } from "../providers/mod.ts";
+
+/** The `/rep` message: how many replicas are managed, and their hostnames. */
+export interface ReplicaSnapshot {
+  /** Number of managed replicas. */
+  N: number;
+  /** Hostnames, ordered by the replica's ordinal (a replacement takes its predecessor's place). */
+  replicas: string[];
+}
+
+/** A replica a request can be sent to. */
+export interface RouteTarget {
+  /** Hostname. */
+  readonly name: string;
+  /** Base URL, no trailing slash. */
+  readonly url: string;
+  /**
+   * Aborted when the replica has ended (died, or was stopped after failing): requests in
+   * flight to it will get no answer (a dead container does not even reset connections).
+   */
+  readonly ejected: AbortSignal;
+  /**
+   * Counts a request as in flight to this replica until the returned function is called
+   * (when its answer has been passed on). A replica being removed waits for these.
+   */
+  enter(): () => void;
+  /**
+   * Reports how a try went: `false` for a failed connection or a 5xx answer. Enough
+   * failures in a row eject the replica from the ring for a cool-down (outlier detection).
+   */
+  outcome(ok: boolean): void;
+}
+
+/** Options of a {@linkcode ReplicaManager}. */
+export interface ReplicaManagerOptions {
+  /** Starts and stops replicas. */
+  provider: Provider;
+  /** A replica being removed gets this long for its requests in flight. Default 10 000 ms. */
+  drainTimeoutMs?: number;
+  /** The ring requests are routed by; the manager owns its membership. */
+  ring: Ring;
+  /** Heartbeat polling. */
+  health: HealthMonitor;
+  /** Where lifecycle events go. */
+  logger: Logger;
+  /** A replica with no good heartbeat this long after it was spawned is replaced. */
+  startTimeoutMs: number;
+  /** Most replicas `add` may bring the total to. */
+  maxReplicas: number;
+  /** Warm spares to keep. Default 0. */
+  spares?: number;
+  /** Failed tries in a row that eject a replica as an outlier; 0 disables. Default 5. */
+  outlierErrors?: number;
+  /** How long an outlier stays out of the ring, ms. Default 10 000. */
+  outlierCoolDownMs?: number;
+  /** Most serving replicas out as outliers at once, percent. Past it, all are used. Default 50. */
+  maxEjectionPercent?: number;
+  /** Heartbeat period, ms: how often a static backend that is down is polled. Default 500. */
+  heartbeatIntervalMs?: number;
+  /** Random source for hostnames and `/rm`'s choice, in [0, 1). Default `Math.random`. */
+  random?: () => number;
+}
+
+/** A request that conflicts with the current replicas (a name in use, too many to remove). */
+export class ReplicaRequestError extends Error {
+  /** @param message What is wrong, for the client. */
+  constructor(message: string) {
+    super(message);
+    this.name = "ReplicaRequestError";
+  }
+}
+
+/** Why a replica did not become ready. */
+export class ReplicaStartError extends Error {
+  /** @param message Which replica and why. */
+  constructor(message: string) {
+    super(message);
+    this.name = "ReplicaStartError";
+  }
+}
+
+type State = "starting" | "ready" | "stopping";
+
+interface Replica {
+  readonly name: string;
+  /** Server number on the ring; 0 for a spare until it is promoted. */
+  ordinal: number;
+  /** A spare is started and health-checked but outside the ring and `/rep`. */
+  spare: boolean;
+  state: State;
+  handle?: ReplicaHandle;
+  /** Aborted when the replica has ended. */
+  readonly ejection: AbortController;
+  /** Requests in flight to it (see `RouteTarget.enter`). */
+  inFlight: number;
+  /** Called when `inFlight` drops to 0 (a drain waits on it). */
+  onIdle?: () => void;
+  /** Failed tries in a row (outlier detection). */
+  errors: number;
+  /** Out of the ring as an outlier until this timer readmits it. */
+  coolDown?: Timer;
+  /** Settles when the provider's start has settled (handle or failure). */
+  started: Promise<ReplicaHandle | undefined>;
+  /** Resolves on the first good heartbeat, rejects when the replica fails first. */
+  ready: Promise<void>;
+  markReady(): void;
+  markFailed(error: Error): void;
+  startTimer?: Timer;
+}
+
+/** What makes two hostnames the same host: case, and characters a DNS label cannot hold. */
+export function hostKey(name: string): string {
+  return name.toLowerCase().replace(/[^a-z0-9_.-]/g, "-");
+}
+
+/** Longest pause between retries when replicas keep failing to start. */
+const MAX_RESPAWN_BACKOFF_MS = 5_000;
+
+/**
+ * How long to wait before spawning again after `failures` failed starts in a row, ms: none
+ * after a success, then 100 ms doubling up to 5 s, so a replica that cannot start (a bad
+ * image, a full disk) is not respawned in a hot loop.
+ */
+export function respawnBackoffMs(failures: number): number {
+  return failures === 0 ? 0 : Math.min(100 * 2 ** (failures - 1), MAX_RESPAWN_BACKOFF_MS);
+}
+
+/**
+ * Reconciles the replicas that run with the number wanted. All state changes happen
+ * synchronously between awaits, so the admin API, health callbacks and process exits can
+ * interleave freely without double-spawning or losing a replica.
+ */
+export class ReplicaManager {
+  readonly #options: Required<ReplicaManagerOptions>;
+  readonly #replicas = new Map<string, Replica>();
+  /** Stops in progress, awaited on shutdown. */
+  readonly #stopping = new Set<Promise<void>>();
+  #desired = 0;
+  #closed = false;
+  #startFailures = 0;
+  #respawnTimer?: Timer;
+  #admin: Promise<unknown> = Promise.resolve();
+  /** False for providers whose replicas are not ours to replace (static backends). */
+  readonly #respawns: boolean;
+
+  /** @param options The provider, ring, health monitor and timings. */
+  constructor(options: ReplicaManagerOptions) {
+    this.#options = withDefaults(
+      {
+        random: Math.random,
+        spares: 0,
+        drainTimeoutMs: 10_000,
+        outlierErrors: 5,
+        outlierCoolDownMs: 10_000,
+        maxEjectionPercent: 50,
+        heartbeatIntervalMs: 500,
+      },
+      options,
+    );
+    this.#respawns = options.provider.respawns !== false;
+  }
+
+  /** Number of replicas wanted. */
+  get desired(): number {
+    return this.#desired;
+  }
+
+  /** Whether a reconcile (spawning what is missing) is scheduled and has not run yet. */
+  get reconcilePending(): boolean {
+    return this.#respawnTimer !== undefined;
+  }
+
+  /** The managed replicas (starting or serving), ordered by ordinal. Spares are not listed. */
+  snapshot(): ReplicaSnapshot {
+    const replicas = this.#live(false)
+      .sort((a, b) => a.ordinal - b.ordinal)
+      .map((r) => r.name);
+    return { N: replicas.length, replicas };
+  }
+
+  /** Names of the spares (starting or warm). */
+  spares(): string[] {
+    return this.#live(true).map((r) => r.name);
+  }
+
+  /** Whether `name` is a managed replica (starting or serving; not a spare). */
+  has(name: string): boolean {
+    const replica = this.#replicas.get(name);
+    return replica !== undefined && !replica.spare;
+  }
+
+  /**
+   * The replicas (or the spares) being started or serving. (One being stopped has already left
+   * `#replicas`: `#retire` takes it out at once.)
+   */
+  #live(spare: boolean): Replica[] {
+    return [...this.#replicas.values()].filter((r) => r.spare === spare);
+  }
+
+  /** Number of replicas in the ring (serving). */
+  get serving(): number {
+    return this.#options.ring.size;
+  }
+
+  /** The replicas to try for `key`: the ring's owner first, then up to `n - 1` fail-overs. */
+  route(key: RoutingKey, n: number): RouteTarget[] {
+    const targets: RouteTarget[] = [];
+    for (const name of this.#options.ring.lookupN(key, n)) {
+      const replica = this.#replicas.get(name);
+      if (replica?.handle) {
+        targets.push({
+          name,
+          url: replica.handle.url,
+          ejected: replica.ejection.signal,
+          enter: () => this.#enter(replica),
+          outcome: (ok) => this.#outcome(replica, ok),
+        });
+      }
+    }
+    return targets;
+  }
+
+  /**
+   * Starts `names` and `n - names.length` replicas with random names, and resolves once all
+   * serve. Rejects with {@linkcode ReplicaStartError} if one fails first (it is then replaced
+   * by a random-named one, so the desired count holds). Rejects with
+   * {@linkcode ReplicaRequestError}, changing nothing, when a name is in use or the total
+   * would pass `maxReplicas`. Callers check the input's shape (see `admin_input.ts`).
+   */
+  add(n: number, names: readonly string[] = []): Promise<ReplicaSnapshot> {
+    return this.#serial(async () => {
+      this.#assertOpen();
+      // Host names are case-insensitive, and `Server 1` and `Server-1` make the same
+      // container name: either would be a clash.
+      const inUse = new Set([...this.#replicas.keys()].map(hostKey));
+      const taken = names.find((name) => inUse.has(hostKey(name)));
+      if (taken !== undefined) {
+        throw new ReplicaRequestError(`Hostname '${taken}' is already in use`);
+      }
+      const { maxReplicas } = this.#options;
+      // Pending replacements count: they will run.
+      if (this.#desired + n > maxReplicas) {
+        throw new ReplicaRequestError(
+          `Adding ${n} instances would exceed the limit of ${maxReplicas} replicas ` +
+            `(${this.#desired} running)`,
+        );
+      }
+      const desiredBefore = this.#desired;
+      this.#desired += n;
+      const started = names.map((name) => this.#spawn(name, false, true));
+      for (let i = names.length; i < n; i++) started.push(this.#spawn(this.#randomName()));
+      const results = await Promise.allSettled(started.map((r) => r.ready));
+      const failed = results.filter((r): r is PromiseRejectedResult => r.status === "rejected");
+      const conflict = failed.find((r) => r.reason instanceof HostnameConflictError);
+      if (conflict) {
+        // A name the client chose is taken: the request is refused as a whole, so the
+        // replicas it started are removed again.
+        this.#desired = desiredBefore;
+        await Promise.all(started.map((r) => this.#retire(r, "its /add was refused", "info")));
+        throw new ReplicaRequestError(conflict.reason.message);
+      }
+      if (failed.length > 0) throw failed[0].reason;
+      return this.snapshot();
+    });
+  }
+
+  /**
+   * Removes `names` and `n - names.length` other replicas chosen at random: they leave the
+   * ring at once and are stopped. Resolves once they have ended. Rejects with
+   * {@linkcode ReplicaRequestError}, changing nothing, when a name is not managed or `n`
+   * is more than are running.
+   */
+  remove(n: number, names: readonly string[]): Promise<ReplicaSnapshot> {
+    return this.#serial(async () => {
+      this.#assertOpen();
+      const missing = names.find((name) => !this.has(name));
+      if (missing !== undefined) {
+        throw new ReplicaRequestError(`Hostname '${missing}' is not a replica of this balancer`);
+      }
+      const running = this.#desired; // pending replacements included
+      if (n > running) {
+        throw new ReplicaRequestError(
+          `Cannot remove ${n} instances: only ${running} ${running === 1 ? "is" : "are"} running`,
+        );
+      }
+      const victims = names.map((name) => this.#replicas.get(name)!);
+      const others = this.#live(false).filter((r) => !names.includes(r.name));
+      while (victims.length < n && others.length > 0) {
+        victims.push(others.splice(Math.floor(this.#options.random() * others.length), 1)[0]);
+      }
+      // Count pending replacements too: removing n means n fewer, respawns included.
+      this.#desired = Math.max(0, this.#desired - n);
+      await Promise.all(victims.map((r) => this.#retire(r, "removed", "info", true)));
+      return this.snapshot();
+    });
+  }
+
+  /**
+   * Takes over replicas the provider found running (a restarted balancer's): they are
+   * managed as if this balancer had started them, join the ring on their first good
+   * heartbeat, and count towards the desired number. Returns how many were adopted.
+   */
+  async adopt(): Promise<number> {
+    const { provider, logger, spares } = this.#options;
+    const found = (await provider.adopt?.()) ?? [];
+    // Replicas started as such carry their ordinal, and so do promoted spares whose
+    // provider recorded the promotion. Unnumbered ones were spares: should a promotion have
+    // gone unrecorded, the newest are taken as still spares (a new spare is started after
+    // every promotion) and the older ones get the missing ordinals, oldest first.
+    const numbered = found.filter((f) => f.spec.ordinal > 0);
+    const unnumbered = found.filter((f) => !(f.spec.ordinal > 0));
+    const keptSpares = Math.min(spares, unnumbered.length);
+    const asReplicas = [...numbered, ...unnumbered.slice(0, unnumbered.length - keptSpares)];
+    const asSpares = unnumbered.slice(unnumbered.length - keptSpares);
+    let adopted = 0;
+    for (
+      const [{ spec, handle }, spare] of [
+        ...asReplicas.map((f) => [f, false] as const),
+        ...asSpares.map((f) => [f, true] as const),
+      ]
+    ) {
+      const duplicate = this.#replicas.has(spec.name);
+      if (duplicate || this.#replicas.size >= this.#options.maxReplicas + spares) {
+        // Two containers claim one hostname (keep the first), or more than the limit.
+        logger.warn("replica.not_adopted", {
+          name: spec.name,
+          why: duplicate ? "duplicate hostname" : "over --max-replicas",
+          ...handle.describe,
+        });
+        await handle.stop();
+        continue;
+      }
+      const taken = this.#live(false).some((r) => r.ordinal === spec.ordinal);
+      const ordinal = spare ? 0 : spec.ordinal > 0 && !taken ? spec.ordinal : this.#freeOrdinal();
+      const replica = this.#register(spec.name, ordinal, spare);
+      replica.started = Promise.resolve(handle);
+      this.#attach(replica, handle);
+      logger.info(spare ? "spare.adopted" : "replica.adopted", {
+        name: spec.name,
+        ordinal,
+        ...handle.describe,
+      });
+      if (!spare) adopted++;
+    }
+    this.#desired += adopted;
+    this.#scheduleReconcile(); // top up the spares
+    return adopted;
+  }
+
+  /**
+   * Stops every replica and waits until all have ended, then closes the provider. With
+   * `keepReplicas`, replicas are left running instead (a provider whose replicas can
+   * outlive the balancer lets the next one adopt them). The manager spawns nothing after
+   * this; `add`/`remove` reject.
+   */
+  async close(options: { keepReplicas?: boolean } = {}): Promise<void> {
+    this.#closed = true;
+    this.#desired = 0;
+    clearTimeout(this.#respawnTimer);
+    this.#options.health.close();
+    if (options.keepReplicas) {
+      for (const replica of this.#replicas.values()) {
+        clearTimeout(replica.startTimer);
+        replica.markFailed(new ReplicaStartError("the balancer is shutting down"));
+      }
+      this.#options.logger.info("replica.kept", { count: this.#replicas.size });
+    } else {
+      const all = [...this.#replicas.values()].map((r) =>
+        this.#retire(r, "shutdown", "info", true)
+      );
+      await Promise.all(all);
+    }
+    while (this.#stopping.size > 0) await Promise.all([...this.#stopping]);
+    await this.#options.provider.close?.();
+  }
+
+  /** Runs admin operations one at a time, in arrival order. */
+  #serial<T>(operation: () => Promise<T>): Promise<T> {
+    const result = this.#admin.then(operation);
+    this.#admin = result.catch(() => {});
+    return result;
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new ReplicaStartError("the balancer is shutting down");
+  }
+
+  /**
+   * Registers a replica (or spare) synchronously, then starts it in the background. A name
+   * the client chose that turns out to be taken is given up (and the desired count with it);
+   * a random one is replaced as any failed start.
+   */
+  #spawn(name: string, spare = false, chosen = false): Replica {
+    const { provider, logger } = this.#options;
+    const replica = this.#register(name, spare ? 0 : this.#freeOrdinal(), spare);
+    logger.info(spare ? "spare.spawning" : "replica.spawning", {
+      name,
+      ordinal: replica.ordinal,
+      provider: provider.kind,
+    });
+    replica.started = provider.start({ name, ordinal: replica.ordinal }).then(
+      (handle) => {
+        this.#attach(replica, handle);
+        return handle;
+      },
+      (error) => {
+        const given = chosen && error instanceof HostnameConflictError;
+        if ((given || !this.#respawns) && replica.state !== "stopping") {
+          // A name taken elsewhere, or a provider that has nothing else to start: give up
+          // this replica (and the desired count with it) instead of retrying.
+          this.#desired = Math.max(0, this.#desired - 1);
+          replica.markFailed(error);
+          this.#retire(replica, `not started: ${error.message}`, "warn");
+          return undefined;
+        }
+        this.#fail(replica, errorMessage(error));
+        return undefined;
+      },
+    );
+    return replica;
+  }
+
+  /** A new replica record in state `starting`, with its start deadline running. */
+  #register(name: string, ordinal: number, spare: boolean): Replica {
+    const { startTimeoutMs } = this.#options;
+    const { promise: ready, resolve: markReady, reject: markFailed } = Promise.withResolvers<
+      void
+    >();
+    ready.catch(() => {}); // a background respawn has no one awaiting it
+    const replica: Replica = {
+      name,
+      ordinal,
+      spare,
+      state: "starting",
+      ejection: new AbortController(),
+      inFlight: 0,
+      errors: 0,
+      ready,
+      markReady,
+      markFailed,
+      started: Promise.resolve(undefined),
+    };
+    this.#replicas.set(name, replica);
+    replica.startTimer = setTimeout(
+      () => this.#fail(replica, `no good heartbeat within ${startTimeoutMs} ms`),
+      startTimeoutMs,
+    );
+    return replica;
+  }
+
+  /** Watches a started replica: its exit and its heartbeats. */
+  #attach(replica: Replica, handle: ReplicaHandle): void {
+    replica.handle = handle;
+    // Removed while starting (#retire stops it), or the manager closed while keeping replicas.
+    if (replica.state === "stopping" || this.#closed) return;
+    handle.exited.then((exit) => {
+      // Whatever was in flight to it gets no answer now; after a planned, graceful stop
+      // nothing is left in flight.
+      replica.ejection.abort(new Error(`replica '${replica.name}' ended: ${exit.description}`));
+      this.#fail(replica, exit.description);
+    });
+    this.#options.health.watch(replica.name, handle.url, {
+      onUp: () => this.#onReady(replica),
+      onDown: (reason) => this.#fail(replica, reason),
+    });
+  }
+
+  #onReady(replica: Replica): void {
+    if (replica.state !== "starting") return;
+    clearTimeout(replica.startTimer);
+    replica.errors = 0; // failures from before it (re)joined say nothing about it now
+    if (replica.spare) {
+      replica.state = "ready";
+      this.#startFailures = 0;
+      this.#options.logger.info("spare.ready", { name: replica.name, ...replica.handle?.describe });
+      replica.markReady();
+      this.#scheduleReconcile(); // a replica may be waiting for it
+      return;
+    }
+    try {
+      this.#options.ring.add({ name: replica.name, ordinal: replica.ordinal });
+    } catch (error) {
+      // The ring refused it (full): it cannot serve, so it must not count as serving.
+      this.#fail(replica, `cannot join the ring: ${errorMessage(error)}`);
+      return;
+    }
+    replica.state = "ready";
+    this.#startFailures = 0;
+    this.#options.logger.info("replica.ready", {
+      name: replica.name,
+      ordinal: replica.ordinal,
+      url: replica.handle?.url,
+      ...replica.handle?.describe,
+    });
+    replica.markReady();
+  }
+
+  /** A replica exited, failed its heartbeats or never started: eject it and replace it. */
+  #fail(replica: Replica, reason: string): void {
+    if (replica.state === "stopping") return;
+    if (!this.#respawns && replica.handle && !this.#closed) {
+      this.#sideline(replica, reason);
+      return;
+    }
+    const wasReady = replica.state === "ready";
+    if (!wasReady) this.#startFailures++;
+    replica.markFailed(
+      new ReplicaStartError(`replica '${replica.name}' failed to start: ${reason}`),
+    );
+    this.#retire(replica, wasReady ? `ejected: ${reason}` : `failed to start: ${reason}`, "warn");
+    this.#promoteSpares(); // at once: a warm spare does not wait for any spawn backoff
+    this.#scheduleReconcile();
+  }
+
+  /**
+   * A replica of a provider that does not respawn (static backends) failed: it leaves the ring
+   * but stays managed, and rejoins on its first good heartbeat, polled at the normal interval.
+   */
+  #sideline(replica: Replica, reason: string): void {
+    const { ring, health, logger, heartbeatIntervalMs } = this.#options;
+    clearTimeout(replica.startTimer);
+    clearTimeout(replica.coolDown);
+    replica.coolDown = undefined;
+    if (replica.state === "ready") {
+      ring.remove(replica.name);
+      replica.state = "starting";
+      logger.warn("replica.down", { name: replica.name, reason });
+    } else {
+      replica.markFailed(
+        new ReplicaStartError(`replica '${replica.name}' is not answering: ${reason}`),
+      );
+      logger.warn("replica.not_answering", { name: replica.name, reason });
+    }
+    health.watch(replica.name, replica.handle!.url, {
+      onUp: () => this.#onReady(replica),
+      onDown: (why) => this.#fail(replica, why),
+    }, { downIntervalMs: heartbeatIntervalMs });
+  }
+
+  /**
+   * Outlier detection (passive health): failures seen by real traffic eject a replica from
+   * the ring before its heartbeats would, for a cool-down; it is readmitted afterwards if it
+   * is still serving (a replica that also fails its heartbeats is replaced instead). Never
+   * more than `maxEjectionPercent` of the serving replicas are out at once: when that many
+   * look bad, the fault is likely not theirs, and all of them are used (panic mode).
+   */
+  #outcome(replica: Replica, ok: boolean): void {
+    const { outlierErrors, outlierCoolDownMs, maxEjectionPercent, ring, logger } = this.#options;
+    if (ok) {
+      replica.errors = 0;
+      return;
+    }
+    replica.errors++;
+    if (outlierErrors === 0 || replica.errors < outlierErrors) return;
+    if (replica.state !== "ready" || replica.spare || replica.coolDown !== undefined) return;
+    const serving = this.#live(false).filter((r) => r.state === "ready");
+    const out = serving.filter((r) => r.coolDown !== undefined).length;
+    if (out + 1 > Math.floor((serving.length * maxEjectionPercent) / 100)) {
+      // Logged once per streak, not on every failed try.
+      if (replica.errors === outlierErrors) {
+        logger.warn("replica.outlier_kept", { name: replica.name, errors: replica.errors, out });
+      }
+      return;
+    }
+    ring.remove(replica.name);
+    logger.warn("replica.outlier_ejected", {
+      name: replica.name,
+      errors: replica.errors,
+      cool_down_ms: outlierCoolDownMs,
+    });
+    replica.coolDown = setTimeout(() => {
+      replica.coolDown = undefined;
+      replica.errors = 0;
+      if (replica.state !== "ready" || this.#closed) return;
+      try {
+        ring.add({ name: replica.name, ordinal: replica.ordinal });
+        logger.info("replica.readmitted", { name: replica.name });
+      } catch (error) {
+        this.#fail(replica, `cannot rejoin the ring: ${errorMessage(error)}`);
+      }
+    }, outlierCoolDownMs);
+  }
+
+  /** Counts one request in flight to `replica`; the returned function ends it (once). */
+  #enter(replica: Replica): () => void {
+    replica.inFlight++;
+    const ring = this.#options.ring;
+    const loadAware = isLoadAware(ring);
+    if (loadAware) ring.acquire(replica.name);
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      if (loadAware) ring.release(replica.name);
+      if (--replica.inFlight === 0) replica.onIdle?.();
+    };
+  }
+
+  /** Resolves when `replica` has no request in flight, or after the drain timeout. */
+  #drained(replica: Replica): Promise<void> {
+    if (replica.inFlight === 0) return Promise.resolve();
+    const { drainTimeoutMs, logger } = this.#options;
+    logger.info("replica.draining", { name: replica.name, in_flight: replica.inFlight });
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        logger.warn("replica.drain_timeout", { name: replica.name, in_flight: replica.inFlight });
+        resolve();
+      }, drainTimeoutMs);
+      replica.onIdle = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+
+  /**
+   * Takes a replica out of the ring and the managed set at once, then (with `drain`, for
+   * planned removals) waits for its requests in flight, then stops it. Resolves when it
+   * has ended.
+   */
+  #retire(replica: Replica, why: string, level: "info" | "warn", drain = false): Promise<void> {
+    if (replica.state === "stopping") return Promise.resolve();
+    replica.state = "stopping";
+    clearTimeout(replica.startTimer);
+    clearTimeout(replica.coolDown);
+    replica.markFailed(new ReplicaStartError(`replica '${replica.name}' was stopped`));
+    this.#options.ring.remove(replica.name);
+    this.#options.health.unwatch(replica.name);
+    this.#replicas.delete(replica.name);
+    this.#options.logger[level]("replica.stopping", { name: replica.name, why });
+    const stopped = replica.started
+      .then(async (handle) => {
+        if (drain) await this.#drained(replica);
+        await handle?.stop();
+      })
+      .then(
+        () => this.#options.logger.info("replica.stopped", { name: replica.name }),
+        (error) =>
+          this.#options.logger.error("replica.stop_failed", {
+            name: replica.name,
+            reason: errorMessage(error),
+          }),
+      );
+    this.#stopping.add(stopped);
+    return stopped.finally(() => this.#stopping.delete(stopped));
+  }
+
+  /** Spawns replacements now, or after a backoff when starts keep failing. */
+  #scheduleReconcile(): void {
+    if (this.#closed || this.#respawnTimer !== undefined) return;
+    const failures = this.#startFailures;
+    const wait = respawnBackoffMs(failures);
+    if (wait > 0) {
+      this.#options.logger.warn("replica.respawn_backoff", { wait_ms: wait, failures });
+    }
+    this.#respawnTimer = setTimeout(() => {
+      this.#respawnTimer = undefined;
+      this.#reconcile();
+    }, wait);
+  }
+
+  /** Promotes warm spares while replicas are missing. */
+  #promoteSpares(): void {
+    if (this.#closed) return;
+    const target = Math.min(this.#desired, this.#options.maxReplicas);
+    for (let live = this.#live(false).length; live < target; live++) {
+      const warm = this.#live(true).find((r) => r.state === "ready");
+      if (!warm) return;
+      this.#promote(warm);
+    }
+  }
+
+  #reconcile(): void {
+    if (this.#closed) return;
+    this.#promoteSpares();
+    let live = this.#live(false).length;
+    const target = Math.min(this.#desired, this.#options.maxReplicas);
+    // A spare still starting is further along than a replica not yet spawned: wait for it
+    // (its first good heartbeat reconciles again and promotes it).
+    let startingSpares = this.#live(true).filter((r) => r.state === "starting").length;
+    for (; live < target; live++) {
+      if (startingSpares > 0) startingSpares--;
+      else this.#spawn(this.#randomName());
+    }
+    for (let spares = this.#live(true).length; spares < this.#options.spares; spares++) {
+      this.#spawn(this.#randomName(), true);
+    }
+  }
+
+  /** A warm spare becomes a replica: it takes the lowest free ordinal and joins the ring. */
+  #promote(spare: Replica): void {
+    spare.spare = false;
+    spare.ordinal = this.#freeOrdinal();
+    try {
+      this.#options.ring.add({ name: spare.name, ordinal: spare.ordinal });
+    } catch (error) {
+      this.#fail(spare, `cannot join the ring: ${errorMessage(error)}`);
+      return;
+    }
+    this.#options.logger.info("replica.promoted", {
+      name: spare.name,
+      ordinal: spare.ordinal,
+      url: spare.handle?.url,
+      ...spare.handle?.describe,
+    });
+    const { provider, logger } = this.#options;
+    if (spare.handle && provider.promoted) {
+      provider.promoted(spare.handle, spare.ordinal).catch((error) =>
+        logger.warn("replica.promotion_not_recorded", {
+          name: spare.name,
+          reason: errorMessage(error),
+        })
+      );
+    }
+  }
+
+  /** The lowest ordinal (1, 2, …) no managed replica holds. */
+  #freeOrdinal(): number {
+    const taken = new Set(this.#live(false).map((r) => r.ordinal));
+    let ordinal = 1;
+    while (taken.has(ordinal)) ordinal++;
+    return ordinal;
+  }
+
+  /** A fresh hostname: `replica-` and six base-36 characters (then `-2`, `-3`… if taken). */
+  #randomName(): string {
+    let suffix = "";
+    for (let i = 0; i < 6; i++) suffix += Math.floor(this.#options.random() * 36).toString(36);
+    let name = `replica-${suffix}`;
+    for (let n = 2; this.#replicas.has(name); n++) name = `replica-${suffix}-${n}`;
+    return name;
+  }
+}

@@ -1,0 +1,7 @@
+/**
+ * The balancer's settings: flags and environment variables parsed into one `BalancerConfig`, and `--help`.
+ *
+ * @module
+ */
+
+export { type BalancerConfig, ConfigError, HELP, parseConfig } from "./config.ts";

@@ -1,0 +1,139 @@
+/**
+ * The balancer as one Hono app: the admin API, and the proxy for every other path.
+ *
+ * @module
+ */
+
+import { Hono } from "hono";
+import type { RoutingKey } from "../../ring/mod.ts";
+import { type AdminBackend, createAdminApp } from "./admin.ts";
+import { errorMessage, type Logger } from "../support/mod.ts";
+import { createProxy, queryParam, RetryBudget, routingKeyOf } from "../proxy/mod.ts";
+import type { RouteTarget } from "../cluster/mod.ts";
+import { failureBody } from "../../contract/mod.ts";
+import type { Upstream } from "../upstream/mod.ts";
+
+/** What the app needs from the replica manager. */
+export interface BalancerBackend extends AdminBackend {
+  /** Replicas to try for a key, owner first. */
+  route(key: RoutingKey, n: number): RouteTarget[];
+}
+
+/** Tunables of the app; `BalancerConfig` (config.ts) has them all with defaults. */
+export interface BalancerAppOptions {
+  /** Largest `n` one `/add` or `/rm` may ask for. */
+  maxBatch: number;
+  /** Largest admin request body, bytes. */
+  maxAdminBodyBytes: number;
+  /** A replica must start answering within this, ms. */
+  responseTimeoutMs: number;
+  /** Request bodies up to this size may be resent to the next replica. */
+  retryBodyBytes: number;
+  /** Query parameter with the routing key. */
+  keyParam: string;
+  /** Header with the routing key. */
+  keyHeader: string;
+  /** Logger. */
+  logger: Logger;
+  /** How the proxy reaches replicas. */
+  upstream: Upstream;
+  /** Random source for key-less requests. Default `Math.random`. */
+  random?: () => number;
+  /** Requests answered at once at most (then 503). */
+  maxInFlight: number;
+  /** All tries of one request together get this long, ms. */
+  requestDeadlineMs: number;
+  /** A client silent this long while sending its request body gets a 408, ms. */
+  bodyTimeoutMs: number;
+  /** Retries allowed per request over a 10 s window (a retry budget); 1 = no cap. */
+  retryBudget: number;
+  /** When set, `/add` and `/rm` are refused with a 400 saying this. */
+  scalingOff?: string;
+  /** Whether a replica that fails to start is replaced (not for static backends). */
+  respawns?: boolean;
+}
+
+/** The admin paths; every other path is proxied. */
+export const ADMIN_PATHS: ReadonlySet<string> = new Set(["/rep", "/add", "/rm"]);
+
+/** The balancer: its Hono app, and the proxy on its own for the fast path. */
+export interface BalancerApp {
+  /** Admin API and proxy as one Hono app (`app.request()` in tests). */
+  readonly app: Hono;
+  /**
+   * What `Deno.serve` runs: admin paths through Hono, everything else straight to the proxy
+   * (Hono's context and router cost more than the rest of a proxied request's JS).
+   */
+  readonly handler: (request: Request, info?: Deno.ServeHandlerInfo) => Promise<Response>;
+}
+
+/** The client's address when served by `Deno.serve`. */
+function addressOf(info: { remoteAddr?: Deno.Addr } | undefined): string | undefined {
+  const addr = info?.remoteAddr;
+  return addr && "hostname" in addr ? addr.hostname : undefined;
+}
+
+/** The path of a request URL, without parsing it. */
+function pathOf(url: string): string {
+  const start = url.indexOf("/", url.indexOf("//") + 2);
+  const end = url.indexOf("?", start);
+  return end < 0 ? url.slice(start) : url.slice(start, end);
+}
+
+/** Builds the balancer app. Pure: no I/O until a request arrives. */
+export function createBalancerApp(
+  backend: BalancerBackend,
+  options: BalancerAppOptions,
+): BalancerApp {
+  const app = new Hono();
+  app.route(
+    "/",
+    createAdminApp(backend, {
+      maxBatch: options.maxBatch,
+      maxBodyBytes: options.maxAdminBodyBytes,
+      logger: options.logger,
+      scalingOff: options.scalingOff,
+      respawns: options.respawns,
+    }),
+  );
+  const keyOptions = {
+    queryParam: options.keyParam,
+    header: options.keyHeader,
+    random: options.random,
+  };
+  const proxy = createProxy({
+    route: (key, n) => backend.route(key, n),
+    keyOf: (headers, query) =>
+      routingKeyOf({
+        query: (name) => queryParam(query, name),
+        header: (name) => headers.get(name) ?? undefined,
+      }, keyOptions),
+    responseTimeoutMs: options.responseTimeoutMs,
+    retryBodyBytes: options.retryBodyBytes,
+    logger: options.logger,
+    upstream: options.upstream,
+    maxInFlight: options.maxInFlight,
+    requestDeadlineMs: options.requestDeadlineMs,
+    bodyTimeoutMs: options.bodyTimeoutMs,
+    random: options.random,
+    budget: options.retryBudget < 1 ? new RetryBudget({ ratio: options.retryBudget }) : undefined,
+  });
+  app.all("*", (c) => proxy(c.req.raw, addressOf(c.env as { remoteAddr?: Deno.Addr })));
+  app.onError((error, c) => {
+    options.logger.error("request.failed", { path: c.req.path, reason: errorMessage(error) });
+    return c.json(failureBody("Internal error in the load balancer"), 500);
+  });
+  const handler = async (request: Request, info?: Deno.ServeHandlerInfo) => {
+    if (ADMIN_PATHS.has(pathOf(request.url))) return await app.fetch(request, info);
+    try {
+      return await proxy(request, addressOf(info));
+    } catch (error) {
+      options.logger.error("request.failed", {
+        path: pathOf(request.url),
+        reason: errorMessage(error),
+      });
+      return Response.json(failureBody("Internal error in the load balancer"), { status: 500 });
+    }
+  };
+  return { app, handler };
+}

@@ -1,0 +1,8 @@
+/**
+ * What listens: the handler that sends admin paths to the admin API and everything else to the proxy, the admin routes and their input checks.
+ *
+ * @module
+ */
+
+export { DNS_LABEL } from "./admin_input.ts";
+export { createBalancerApp } from "./app.ts";

@@ -1,0 +1,343 @@
+/**
+ * A small typed client for the Docker Engine HTTP API over its unix socket: only the calls
+ * the balancer needs. Deno's `fetch` with a unix-socket `HttpClient`; the API version is
+ * negotiated from `/version`, so engines from 20.10 (API 1.41) to current ones work.
+ *
+ * @module
+ */
+
+import { readLines, rootMessage } from "../../support/mod.ts";
+
+/** Oldest API version this client speaks (Docker Engine 20.10). */
+export const MIN_API_VERSION = "1.41";
+/** Newest API version this client was written against; newer engines are asked for this one. */
+export const MAX_API_VERSION = "1.51";
+
+/** The engine answered with an error; `message` is the engine's own. */
+export class DockerError extends Error {
+  /**
+   * @param status HTTP status of the engine's answer (404 no such container/image, 409 conflict…).
+   * @param message The engine's message.
+   */
+  constructor(readonly status: number, message: string) {
+    super(message);
+    this.name = "DockerError";
+  }
+}
+
+/** No engine answers at the socket. */
+export class DockerUnavailableError extends Error {
+  /** @param socket The socket path that was tried. @param cause Why. */
+  constructor(readonly socket: string, cause: string) {
+    super(
+      `Docker engine not reachable at ${socket} (${cause}): start dockerd, ` +
+        `or run with --provider=process`,
+    );
+    this.name = "DockerUnavailableError";
+  }
+}
+
+/** Compares dotted versions: negative, zero or positive. */
+export function compareVersions(a: string, b: string): number {
+  const pa = a.split(".").map(Number);
+  const pb = b.split(".").map(Number);
+  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
+    const d = (pa[i] ?? 0) - (pb[i] ?? 0);
+    if (d !== 0) return d;
+  }
+  return 0;
+}
+
+/** The API version to speak with an engine that offers `[engineMin, engineMax]`. */
+export function negotiateVersion(engineMax: string, engineMin = "1.12"): string {
+  if (compareVersions(engineMax, MIN_API_VERSION) < 0) {
+    throw new DockerError(
+      400,
+      `Docker engine API ${engineMax} is too old: ${MIN_API_VERSION} (Docker 20.10) or newer is needed`,
+    );
+  }
+  const chosen = compareVersions(engineMax, MAX_API_VERSION) < 0 ? engineMax : MAX_API_VERSION;
+  return compareVersions(chosen, engineMin) < 0 ? engineMin : chosen;
+}
+
+/** The socket path from `DOCKER_HOST` (`unix:///path`), default `/var/run/docker.sock`. */
+export function socketFromDockerHost(dockerHost: string | undefined): string {
+  if (!dockerHost) return "/var/run/docker.sock";
+  if (dockerHost.startsWith("unix://")) return dockerHost.slice("unix://".length);
+  throw new DockerUnavailableError(
+    dockerHost,
+    "only unix:// sockets are supported, set DOCKER_HOST=unix:///var/run/docker.sock",
+  );
+}
+
+/** Part of `GET /containers/{id}/json` that the balancer reads. */
+export interface ContainerInspect {
+  Id: string;
+  /** Creation time, RFC 3339 with nanoseconds. */
+  Created: string;
+  Name: string;
+  State: { Status: string; Running: boolean; ExitCode: number; OOMKilled: boolean; Pid: number };
+  Config: { Labels: Record<string, string> | null; Env: string[] | null; Image: string };
+  NetworkSettings: { Networks: Record<string, { IPAddress: string; Aliases: string[] | null }> };
+}
+
+/** Part of an entry of `GET /containers/json`. */
+export interface ContainerSummary {
+  Id: string;
+  Names: string[];
+  State: string;
+  Labels: Record<string, string>;
+}
+
+/** Part of `GET /networks/{name}`. */
+export interface NetworkInspect {
+  Id: string;
+  Name: string;
+  /** Attached running containers, by id. */
+  Containers?: Record<string, { Name: string; IPv4Address: string }>;
+}
+
+/** Part of an entry of `GET /volumes`. */
+export interface VolumeSummary {
+  Name: string;
+  Labels: Record<string, string> | null;
+}
+
+/** `POST /containers/create` body (the fields the balancer uses). */
+export interface ContainerCreate {
+  Image: string;
+  Cmd?: string[];
+  User?: string;
+  Env?: string[];
+  Labels?: Record<string, string>;
+  HostConfig?: { NetworkMode?: string };
+  NetworkingConfig?: { EndpointsConfig: Record<string, { Aliases?: string[] }> };
+}
+
+/** One event of `GET /events`. */
+export interface DockerEvent {
+  Type: string;
+  Action: string;
+  Actor: { ID: string; Attributes: Record<string, string> };
+  time: number;
+}
+
+/** Options of a {@linkcode DockerClient}. */
+export interface DockerClientOptions {
+  /** Socket path. Default from `DOCKER_HOST`, else `/var/run/docker.sock`. */
+  socket?: string;
+}
+
+/**
+ * The Docker Engine API calls the balancer makes. Every failed call throws
+ * {@linkcode DockerError} with the engine's message, or {@linkcode DockerUnavailableError}
+ * when nothing answers at the socket.
+ */
+export class DockerClient {
+  /** Socket path. */
+  readonly socket: string;
+  readonly #http: Deno.HttpClient;
+  #version?: Promise<string>;
+
+  /** Creates a client; no I/O until the first call. */
+  constructor(options: DockerClientOptions = {}) {
+    this.socket = options.socket ?? "/var/run/docker.sock";
+    this.#http = Deno.createHttpClient({ proxy: { transport: "unix", path: this.socket } });
+  }
+
+  /** Releases the connection pool. */
+  close(): void {
+    this.#http.close();
+  }
+
+  /** `GET /_ping`: resolves when the engine answers. */
+  async ping(): Promise<void> {
+    await (await this.#raw("GET", "/_ping")).body?.cancel();
+  }
+
+  /** `GET /version`: the engine's version and API range. */
+  async version(): Promise<{ Version: string; ApiVersion: string; MinAPIVersion?: string }> {
+    return await (await this.#raw("GET", "/version")).json();
+  }
+
+  /** The negotiated API version (asked once). */
+  apiVersion(): Promise<string> {
+    this.#version ??= this.version().then((v) => negotiateVersion(v.ApiVersion, v.MinAPIVersion));
+    this.#version.catch(() => this.#version = undefined); // ask again next time
+    return this.#version;
+  }
+
+  /** Creates a container; returns its id. */
+  async createContainer(name: string, body: ContainerCreate): Promise<string> {
+    const res = await this.#call(
+      "POST",
+      `/containers/create?name=${encodeURIComponent(name)}`,
+      body,
+    );
+    return (await res.json()).Id;
+  }
+
+  /** Starts a container. */
+  async startContainer(id: string): Promise<void> {
+    await this.#done(this.#call("POST", `/containers/${id}/start`));
+  }
+
+  /** Stops a container: SIGTERM, then SIGKILL after `timeoutSeconds`. */
+  async stopContainer(id: string, timeoutSeconds: number): Promise<void> {
+    await this.#done(this.#call("POST", `/containers/${id}/stop?t=${timeoutSeconds}`));
+  }
+
+  /** Sends a signal to a container. */
+  async killContainer(id: string, signal = "SIGKILL"): Promise<void> {
+    await this.#done(this.#call("POST", `/containers/${id}/kill?signal=${signal}`));
+  }
+
+  /** Removes a container (forcibly, with its anonymous volumes). */
+  async removeContainer(id: string): Promise<void> {
+    await this.#done(this.#call("DELETE", `/containers/${id}?force=true&v=true`));
+  }
+
+  /** Inspects a container. */
+  async inspectContainer(id: string): Promise<ContainerInspect> {
+    return await (await this.#call("GET", `/containers/${id}/json`)).json();
+  }
+
+  /** Lists containers, stopped ones too, carrying every `key=value` label given. */
+  async listContainers(labels: readonly string[]): Promise<ContainerSummary[]> {
+    const filters = encodeURIComponent(JSON.stringify({ label: labels }));
+    return await (await this.#call("GET", `/containers/json?all=true&filters=${filters}`)).json();
+  }
+
+  /** Whether an image of that name or id exists in the engine. */
+  async hasImage(name: string): Promise<boolean> {
+    try {
+      await this.#done(this.#call("GET", `/images/${encodeURIComponent(name)}/json`));
+      return true;
+    } catch (error) {
+      if (error instanceof DockerError && error.status === 404) return false;
+      throw error;
+    }
+  }
+
+  /** Inspects a network; `undefined` when there is none of that name. */
+  async inspectNetwork(name: string): Promise<NetworkInspect | undefined> {
+    try {
+      return await (await this.#call("GET", `/networks/${encodeURIComponent(name)}`)).json();
+    } catch (error) {
+      if (error instanceof DockerError && error.status === 404) return undefined;
+      throw error;
+    }
+  }
+
+  /** Creates a bridge network with labels; returns its id. */
+  async createNetwork(name: string, labels: Record<string, string>): Promise<string> {
+    const res = await this.#call("POST", "/networks/create", {
+      Name: name,
+      Driver: "bridge",
+      CheckDuplicate: true,
+      Labels: labels,
+    });
+    return (await res.json()).Id;
+  }
+
+  /** Creates a named volume carrying labels (the balancer uses empty ones as notes). */
+  async createVolume(name: string, labels: Record<string, string>): Promise<void> {
+    await this.#done(this.#call("POST", "/volumes/create", { Name: name, Labels: labels }));
+  }
+
+  /** Volumes carrying every `key=value` label given. */
+  async listVolumes(labels: readonly string[]): Promise<VolumeSummary[]> {
+    const filters = encodeURIComponent(JSON.stringify({ label: labels }));
+    const res = await this.#call("GET", `/volumes?filters=${filters}`);
+    return (await res.json()).Volumes ?? [];
+  }
+
+  /** Removes a volume; one that does not exist is not an error. */
+  async removeVolume(name: string): Promise<void> {
+    try {
+      await this.#done(this.#call("DELETE", `/volumes/${encodeURIComponent(name)}`));
+    } catch (error) {
+      if (!(error instanceof DockerError && error.status === 404)) throw error;
+    }
+  }
+
+  /** Removes a network. */
+  async removeNetwork(name: string): Promise<void> {
+    await this.#done(this.#call("DELETE", `/networks/${encodeURIComponent(name)}`));
+  }
+
+  /**
+   * Streams container events carrying every label given, until `signal` aborts or the
+   * engine closes the stream. Resolves then; rejects if the stream cannot be opened.
+   * `onOpen` runs once the stream is open (events from then on will be seen).
+   */
+  async events(
+    labels: readonly string[],
+    onEvent: (event: DockerEvent) => void,
+    signal: AbortSignal,
+    onOpen?: () => void,
+  ): Promise<void> {
+    const filters = encodeURIComponent(JSON.stringify({ type: ["container"], label: labels }));
+    const res = await this.#call("GET", `/events?filters=${filters}`, undefined, signal);
+    onOpen?.();
+    try {
+      for await (const line of readLines(res.body!)) {
+        if (line.trim()) onEvent(JSON.parse(line));
+      }
+    } catch (error) {
+      if (!signal.aborted) throw error;
+    }
+  }
+
+  /** A versioned API call that must succeed. */
+  async #call(
+    method: string,
+    path: string,
+    body?: unknown,
+    signal?: AbortSignal,
+  ): Promise<Response> {
+    return await this.#raw(method, `/v${await this.apiVersion()}${path}`, body, signal);
+  }
+
+  async #done(response: Promise<Response>): Promise<void> {
+    await (await response).body?.cancel();
+  }
+
+  async #raw(
+    method: string,
+    path: string,
+    body?: unknown,
+    signal?: AbortSignal,
+  ): Promise<Response> {
+    let res: Response;
+    try {
+      res = await fetch(`http://docker${path}`, {
+        method,
+        client: this.#http,
+        signal,
+        headers: body === undefined ? {} : { "content-type": "application/json" },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+    } catch (error) {
+      if (signal?.aborted) throw error;
+      throw new DockerUnavailableError(this.socket, describeCause(error));
+    }
+    if (res.ok) return res;
+    const text = await res.text();
+    let message = text.trim() || `HTTP ${res.status}`;
+    try {
+      message = JSON.parse(text).message ?? message;
+    } catch {
+      // not JSON: keep the text
+    }
+    throw new DockerError(res.status, message);
+  }
+}
+
+function describeCause(error: unknown): string {
+  const message = rootMessage(error);
+  if (/No such file|not found|ENOENT/i.test(message)) return "no such socket";
+  if (/refused/i.test(message)) return "connection refused";
+  if (/permission|EACCES/i.test(message)) return "permission denied";
+  return message;
+}

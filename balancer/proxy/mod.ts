@@ -1,0 +1,9 @@
+/**
+ * The proxy: admission, the routing key, the attempt loop with retries, headers and bodies, the retry budget.
+ *
+ * @module
+ */
+
+export { createProxy } from "./proxy.ts";
+export { RetryBudget } from "./retry_budget.ts";
+export { queryParam, routingKeyOf } from "./routing_key.ts";

@@ -1,0 +1,478 @@
+/**
+ * The proxy: every request that is not an admin call goes to one replica, picked on the
+ * ring by its routing key; a replica that cannot be reached is skipped for the next one
+ * clockwise.
+ *
+ * Why not `hono/proxy`: its `headers` option replaces the copied request headers (losing
+ * its own hop-by-hop filtering), and it cannot resend a buffered body on a retry. This file
+ * does the same header hygiene in one place, for both directions.
+ *
+ * @module
+ */
+
+import type { RoutingKey } from "../../ring/mod.ts";
+import { delay, errorMessage, type Logger, rootMessage, type Timer } from "../support/mod.ts";
+import type { RouteTarget } from "../cluster/mod.ts";
+import type { RetryBudget } from "./retry_budget.ts";
+import { failureResponse, unknownEndpoint } from "../../contract/mod.ts";
+import {
+  IDEMPOTENT,
+  requestHeaders,
+  type Upstream,
+  UpstreamError,
+  type UpstreamFailure,
+  type UpstreamResponse,
+} from "../upstream/mod.ts";
+
+/** Options of {@linkcode createProxy}. */
+export interface ProxyOptions {
+  /** Replicas to try for a key, owner first. */
+  route(key: RoutingKey, n: number): RouteTarget[];
+  /** The routing key of a request, from its headers and its query (`?…`, or ""). */
+  keyOf(headers: Headers, query: string): RoutingKey;
+  /** A replica must start its answer within this. Default 15 000 ms. */
+  responseTimeoutMs: number;
+  /** Request bodies up to this size are buffered so they can be resent to the next replica. */
+  retryBodyBytes: number;
+  /** Logger for retries. */
+  logger: Logger;
+  /** Sends a request to a replica (the lean HTTP/1.1 client, or a `fetch`). */
+  upstream: Upstream;
+  /** Requests answered at once at most; more get a 503 with `Retry-After`. */
+  maxInFlight: number;
+  /** All tries of one request together get this long, ms (then 504). */
+  requestDeadlineMs: number;
+  /** A client that sends nothing of its request body for this long gets a 408, ms. */
+  bodyTimeoutMs: number;
+  /** Random source for retry jitter, in [0, 1). Default `Math.random`. */
+  random?: () => number;
+  /** Caps retries to a share of requests; none: every allowed retry is made. */
+  budget?: RetryBudget;
+  /** Waits `ms` between tries, or less when `signal` aborts. Default a timer (`util.delay`). */
+  delay?: (ms: number, signal: AbortSignal) => Promise<void>;
+}
+
+/** Who this balancer is in `Via` (RFC 9110 §7.6.3). */
+const VIA = "1.1 ringlb";
+
+/**
+ * The header fields sent to a replica: the client's end-to-end ones, `X-Forwarded-For`
+ * (appended to), `-Proto`, `-Host`, and `Via` (appended to).
+ */
+function forwardHeaders(raw: Request, client: string | undefined): [string, string][] {
+  const headers = requestHeaders(raw.headers);
+  let forwardedFor = client;
+  let via = VIA;
+  for (let i = headers.length - 1; i >= 0; i--) {
+    const [name, value] = headers[i];
+    if (name === "x-forwarded-for") forwardedFor = client ? `${value}, ${client}` : value;
+    else if (name === "via") via = `${value}, ${VIA}`;
+    else if (name !== "x-forwarded-host" && name !== "x-forwarded-proto") continue;
+    headers.splice(i, 1);
+  }
+  // The client's Host, or the authority of the request URL when it has none.
+  const url = raw.url;
+  const authority = url.indexOf("//") + 2;
+  const host = raw.headers.get("host") ?? url.slice(authority, url.indexOf("/", authority));
+  if (forwardedFor) headers.push(["x-forwarded-for", forwardedFor]);
+  headers.push(["x-forwarded-proto", raw.url.startsWith("https:") ? "https" : "http"]);
+  if (host) headers.push(["x-forwarded-host", host]);
+  headers.push(["via", via]);
+  return headers;
+}
+
+/**
+ * A replica's answer as the client gets it, plus `Via`. Bytes are answered at once; a
+ * streamed body may not stall longer than `idleMs`, and ends when its replica is ejected.
+ */
+function passThrough(
+  res: UpstreamResponse,
+  idleMs: number,
+  what: string,
+  ejected: AbortSignal,
+  onDone: () => void,
+): Response {
+  const headers = res.headers;
+  headers.push(["via", VIA]); // `Headers` joins it to the replica's own Via, if any
+  const init = { status: res.status, statusText: res.statusText, headers };
+  if (!(res.body instanceof ReadableStream)) {
+    onDone();
+    return new Response(res.body, init);
+  }
+  return new Response(withIdleTimeout(res.body, idleMs, what, { ejected, onDone }), init);
+}
+
+/** The 504 for a request whose tries together ran past `--request-deadline`. */
+function deadlineExceeded(path: string, deadlineMs: number, failures: string[]): Response {
+  const tried = failures.length ? ` (${failures.join("; ")})` : "";
+  return failureResponse(
+    504,
+    `No answer for '${path}' within the request deadline of ${deadlineMs} ms${tried}`,
+  );
+}
+
+/** The 503 for a request no replica is serving. */
+function noReplica(path: string): Response {
+  return failureResponse(503, `No replica is available to serve '${path}'`, {
+    "retry-after": "1",
+  });
+}
+
+/** How a try failed, as far as retrying goes. */
+interface TryFailure {
+  /**
+   * `refused` proves the request was not delivered; after any other failure (`ejected`: the
+   * replica died while answering) the replica may have acted on it.
+   */
+  readonly kind: UpstreamFailure | "ejected" | "other";
+  /** In a few words, for the 502's message and the log. */
+  readonly text: string;
+}
+
+const FAILURE_TEXT: Readonly<Record<string, string>> = {
+  refused: "connection refused",
+  reset: "connection reset",
+  closed: "connection closed",
+};
+
+/** What a failed try's error says about delivery (see {@linkcode TryFailure}). */
+function classify(error: unknown): TryFailure {
+  // Both transports say how they failed (`UpstreamError`); only the kind decides a retry, never
+  // text a replica could have sent.
+  if (error instanceof UpstreamError) {
+    return { kind: error.kind, text: FAILURE_TEXT[error.kind] ?? error.message };
+  }
+  return { kind: "other", text: rootMessage(error) };
+}
+
+/**
+ * Reads `stream` whole when it holds at most `limit` bytes, so it can be sent again.
+ * A longer one comes back as a stream of the bytes read so far and then the rest: it
+ * is forwarded once, never buffered whole.
+ */
+export async function bufferUpTo(
+  stream: ReadableStream<Uint8Array>,
+  limit: number,
+): Promise<Uint8Array<ArrayBuffer> | ReadableStream<Uint8Array>> {
+  const reader = stream.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    chunks.push(value);
+    size += value.byteLength;
+    if (size > limit) {
+      return new ReadableStream<Uint8Array>({
+        start(controller) {
+          for (const chunk of chunks) controller.enqueue(chunk);
+        },
+        async pull(controller) {
+          const next = await reader.read();
+          if (next.done) controller.close();
+          else controller.enqueue(next.value);
+        },
+        cancel: (reason) => reader.cancel(reason),
+      });
+    }
+  }
+  const whole = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    whole.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return whole;
+}
+
+/** A stream went idle too long (see {@linkcode withIdleTimeout}). */
+export class IdleTimeoutError extends Error {
+  /** @param message Who sent nothing for how long. */
+  constructor(message: string) {
+    super(message);
+    this.name = "IdleTimeoutError";
+  }
+}
+
+/** Options of {@linkcode withIdleTimeout}. */
+export interface IdleTimeoutOptions {
+  /** The stream also fails when this aborts (its replica ended). */
+  ejected?: AbortSignal;
+  /** Called once when the stream has ended, failed or been cancelled. */
+  onDone?: () => void;
+  /** Called when the idle timeout fires (fetch does not pass the error on as it is). */
+  onIdle?: (error: IdleTimeoutError) => void;
+}
+
+/**
+ * Most replicas one request is tried on: the owner and up to 4 fail-overs, in ring order.
+ * Bounds the work per request however many replicas there are.
+ */
+export const MAX_TRIES = 5;
+
+/** Backoff between tries: full jitter over this, doubling per try, … */
+const RETRY_BACKOFF_MS = 10;
+/** … up to this. */
+const RETRY_BACKOFF_CAP_MS = 100;
+
+/**
+ * The pause before retry number `retry` (1 for the first), ms: exponential backoff with full
+ * jitter, uniform in [0, min(100, 10 · 2^(retry − 1))), so that the retries of many requests
+ * that failed together do not arrive together.
+ */
+export function retryBackoffMs(retry: number, random: () => number): number {
+  return random() * Math.min(RETRY_BACKOFF_CAP_MS, RETRY_BACKOFF_MS * 2 ** (retry - 1));
+}
+
+/**
+ * Passes `body` through, but fails it (and cancels the replica's side) when no chunk
+ * arrives for `idleMs`, or when the replica is ejected: a replica that stalls or dies
+ * mid-answer does not hold the client forever (a dead container sends no reset).
+ */
+export function withIdleTimeout(
+  body: ReadableStream<Uint8Array>,
+  idleMs: number,
+  what: string,
+  options: IdleTimeoutOptions = {},
+): ReadableStream<Uint8Array> {
+  const { ejected, onDone = () => {}, onIdle } = options;
+  const reader = body.getReader();
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      let timer: Timer | undefined;
+      let onEjected: (() => void) | undefined;
+      const idle = new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => {
+            const error = new IdleTimeoutError(`${what} sent nothing for ${idleMs} ms`);
+            onIdle?.(error);
+            reject(error);
+          },
+          idleMs,
+        );
+        if (!ejected) return;
+        if (ejected.aborted) return reject(ejected.reason);
+        onEjected = () => reject(ejected.reason);
+        ejected.addEventListener("abort", onEjected);
+      });
+      try {
+        const { done, value } = await Promise.race([reader.read(), idle]);
+        if (done) {
+          controller.close();
+          onDone();
+        } else controller.enqueue(value);
+      } catch (error) {
+        controller.error(error);
+        reader.cancel(error).catch(() => {});
+        onDone();
+      } finally {
+        clearTimeout(timer);
+        if (onEjected) ejected!.removeEventListener("abort", onEjected);
+      }
+    },
+    cancel: (reason) => {
+      onDone();
+      return reader.cancel(reason);
+    },
+  });
+}
+
+/** Builds the proxy handler. */
+export function createProxy(
+  options: ProxyOptions,
+): (request: Request, client?: string) => Promise<Response> {
+  const { upstream, logger, responseTimeoutMs, maxInFlight, budget } = options;
+  const random = options.random ?? Math.random;
+  const pause = options.delay ?? delay;
+  let inFlight = 0;
+
+  // Admission: past `maxInFlight` requests being answered, new ones get a 503 at once
+  // instead of queueing without bound.
+  return async (request, client) => {
+    if (inFlight >= maxInFlight) {
+      return failureResponse(503, `Too many requests in flight (${maxInFlight}); retry later`, {
+        "retry-after": "1",
+      });
+    }
+    inFlight++;
+    let finished = false;
+    const finish = () => {
+      // Once: a client that cancels while the answer waits for more ends it twice.
+      if (finished) return;
+      finished = true;
+      inFlight--;
+    };
+    let streaming = false;
+    try {
+      const res = await forward(request, client, () => {
+        streaming = true;
+        return finish;
+      });
+      return res;
+    } finally {
+      if (!streaming) finish();
+    }
+  };
+
+  /** Forwards one request; `stream()` is called when a replica's answer is passed on. */
+  async function forward(
+    raw: Request,
+    client: string | undefined,
+    stream: () => () => void,
+  ): Promise<Response> {
+    budget?.request();
+    // Path and query from the URL string: no URL object on the hot path.
+    const url = raw.url;
+    const pathAndQuery = url.slice(url.indexOf("/", url.indexOf("//") + 2));
+    const queryAt = pathAndQuery.indexOf("?");
+    const path = queryAt < 0 ? pathAndQuery : pathAndQuery.slice(0, queryAt);
+    const key = options.keyOf(raw.headers, queryAt < 0 ? "" : pathAndQuery.slice(queryAt));
+    let targets = options.route(key, MAX_TRIES);
+    if (targets.length === 0) return noReplica(path);
+
+    const deadline = performance.now() + options.requestDeadlineMs;
+    let body: Uint8Array<ArrayBuffer> | ReadableStream<Uint8Array> | null = null;
+    let clientStalled: IdleTimeoutError | undefined;
+    if (raw.body) { // (Deno gives no GET or HEAD a body, Content-Length or not)
+      const client = withIdleTimeout(raw.body, options.bodyTimeoutMs, "the client", {
+        onIdle: (error) => clientStalled = error,
+      });
+      try {
+        body = await bufferUpTo(client, options.retryBodyBytes);
+      } catch (error) {
+        return failureResponse(408, `Request body: ${errorMessage(error)}`);
+      }
+      // Loads (bounded-load rings) and membership may have changed during the upload (no
+      // replica left: the loop below answers 503).
+      targets = options.route(key, MAX_TRIES);
+    }
+    const resendable = !(body instanceof ReadableStream);
+    const idempotent = IDEMPOTENT.has(raw.method);
+    const headers = forwardHeaders(raw, client);
+    const failures: string[] = [];
+
+    const tried = new Set<string>();
+    // Ejected since the route was chosen (say, during a slow upload): nothing was sent to it,
+    // so it is skipped, not counted as a failure.
+    const untried = (t: RouteTarget) => !tried.has(t.name) && !t.ejected.aborted;
+    let tries = 0;
+    for (;;) {
+      // A retry asks the ring again: a bounded-load ring may now prefer another replica.
+      if (tries > 0) targets = options.route(key, MAX_TRIES);
+      const target = targets.find(untried);
+      if (!target) break; // (a retry is only made while tries < MAX_TRIES: see `another`)
+      tried.add(target.name);
+      if (tries++ > 0) await pause(retryBackoffMs(tries - 1, random), raw.signal);
+      if (raw.signal.aborted) return failureResponse(499, "Client closed the request");
+      // Each try gets the response timeout, but no more than what the deadline leaves.
+      const tryMs = Math.min(responseTimeoutMs, deadline - performance.now());
+      if (tryMs <= 0) return deadlineExceeded(path, options.requestDeadlineMs, failures);
+      // Ends the try early: the client left, the replica died, or it took too long. Which
+      // it was is read from the state afterwards, never from the abort's reason.
+      const attempt = new AbortController();
+      const abortTry = () => attempt.abort();
+      raw.signal.addEventListener("abort", abortTry);
+      // A replica that dies while we wait will never answer: give up on it now.
+      target.ejected.addEventListener("abort", abortTry);
+      const release = target.enter(); // in flight until its answer has been passed on
+      let passedOn = false;
+      // The replica's time to answer runs from when the request is fully sent: a slow
+      // upload is not the replica's fault.
+      let timedOut = false;
+      let settled = false; // the attempt is over: a late upload end must not start the clock
+      let timer: Timer | undefined;
+      const startClock = () => {
+        if (settled) return;
+        timer = setTimeout(() => {
+          timedOut = true;
+          attempt.abort();
+        }, tryMs);
+      };
+      let sending = body;
+      if (sending instanceof ReadableStream) {
+        sending = sending.pipeThrough(new TransformStream({ flush: startClock }));
+      } else startClock();
+      try {
+        const res = await upstream({
+          origin: target.url,
+          target: pathAndQuery,
+          method: raw.method,
+          headers,
+          body: sending,
+          signal: attempt.signal,
+        });
+        clearTimeout(timer);
+        target.outcome(res.status < 500);
+        if (res.status === 404) {
+          if (res.body instanceof ReadableStream) await res.body.cancel();
+          return failureResponse(400, unknownEndpoint(path));
+        }
+        const what = `replica '${target.name}'`;
+        // The answer counts as passed on (and its replica as busy) until its body has been
+        // sent or given up; `finish` (admission) exists only once the Response does.
+        let finish: (() => void) | undefined = undefined;
+        let ended = false;
+        let response: Response;
+        try {
+          response = passThrough(res, responseTimeoutMs, what, target.ejected, () => {
+            release();
+            if (finish) finish();
+            else ended = true;
+          });
+        } catch (error) {
+          // An answer Deno cannot build a Response from: not worth a retry elsewhere.
+          if (res.body instanceof ReadableStream) res.body.cancel().catch(() => {});
+          return failureResponse(
+            502,
+            `Replica '${target.name}' sent an answer that cannot be passed on: ${
+              errorMessage(error)
+            }`,
+          );
+        }
+        passedOn = true;
+        finish = stream();
+        if (ended) finish();
+        return response;
+      } catch (error) {
+        if (raw.signal.aborted) return failureResponse(499, "Client closed the request");
+        // The client stopped sending its (streamed) body: not the replica's fault.
+        if (clientStalled) return failureResponse(408, `Request body: ${clientStalled.message}`);
+        if (timedOut) {
+          // A try the deadline cut short says little about the replica: the deadline ran out.
+          if (tryMs < responseTimeoutMs) {
+            return deadlineExceeded(path, options.requestDeadlineMs, failures);
+          }
+          target.outcome(false);
+          return failureResponse(
+            504,
+            `Replica '${target.name}' did not answer '${path}' within ${responseTimeoutMs} ms`,
+          );
+        }
+        const failure: TryFailure = target.ejected.aborted
+          ? { kind: "ejected", text: "died while answering" }
+          : classify(error);
+        const reason = failure.text;
+        target.outcome(false);
+        failures.push(`${target.name}: ${reason}`);
+        // A refused connection proves nothing was sent; after any other failure the replica
+        // may have acted on the request, so only an idempotent one is sent again.
+        const another = tries < MAX_TRIES && targets.some(untried);
+        let retry = another && resendable && (idempotent || failure.kind === "refused");
+        if (retry && budget && !budget.tryRetry()) {
+          retry = false;
+          failures.push("retry budget spent");
+        }
+        logger.warn("proxy.replica_failed", { replica: target.name, path, reason, retry });
+        if (!retry) break;
+      } finally {
+        if (!passedOn) release();
+        settled = true;
+        clearTimeout(timer);
+        raw.signal.removeEventListener("abort", abortTry);
+        target.ejected.removeEventListener("abort", abortTry);
+      }
+    }
+    if (failures.length === 0) return noReplica(path); // every target was ejected meanwhile
+    return failureResponse(502, `No replica could answer '${path}' (${failures.join("; ")})`);
+  }
+}

@@ -1,0 +1,16 @@
+/**
+ * Small shared pieces: the structured logger (one `key=value` line per event) and helpers.
+ *
+ * @module
+ */
+
+export {
+  createLogger,
+  LOG_LEVELS,
+  type LogFields,
+  type Logger,
+  type LogLevel,
+  parseLine,
+  silentLogger,
+} from "./logger.ts";
+export { delay, errorMessage, readLines, rootMessage, type Timer, withDefaults } from "./util.ts";
