@@ -62,6 +62,24 @@ function baseRing(config: RingConfig): Ring {
   }
 }
 
+/**
+ * Most members a ring of `config` holds, as each ring says: the spec ring's free slots ÷ K,
+ * ketama's point budget, a Maglev table's balanced size; rendezvous has no limit of its own
+ * (`Infinity`).
+ */
+export function ringCapacity(config: RingConfig): number {
+  switch (config.algorithm) {
+    case "spec":
+      return new SlotRing({ slots: config.size, virtualNodes: config.vnodes }).capacity;
+    case "ketama":
+      return KetamaRing.capacity(config.vnodes);
+    case "maglev":
+      return MaglevRing.capacity(config.size);
+    case "rendezvous":
+      return Infinity;
+  }
+}
+
 /** A short human name for a ring configuration, for logs, reports and charts. */
 export function describeRing(config: RingConfig): string {
   let name: string = config.algorithm;

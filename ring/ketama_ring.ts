@@ -39,6 +39,11 @@ const BUCKETS = 2 ** 16;
  * name, so the layout depends only on the member set.
  */
 export class KetamaRing extends MemberRing {
+  /** Most members of weight 1 a ring with `points` per unit of weight takes (the point budget). */
+  static capacity(points: number = KETAMA_DEFAULT_POINTS): number {
+    return Math.floor(MAX_POINTS / points);
+  }
+
   /** Points per unit of weight. */
   readonly pointsPerWeight: number;
   /** Points of all members, kept by add/remove (checked against {@linkcode MAX_POINTS}). */

@@ -47,6 +47,14 @@ export function isPrime(n: number): boolean {
  * and move again after the rebuild.
  */
 export class MaglevRing extends MemberRing {
+  /**
+   * Most members a table of `tableSize` entries balances well: M ÷ 100 (Eisenbud et al. want
+   * M ≫ N; past that, some members own visibly more entries than others).
+   */
+  static capacity(tableSize: number = MAGLEV_DEFAULT_TABLE_SIZE): number {
+    return Math.max(1, Math.floor(tableSize / 100));
+  }
+
   /** Lookup table size `M`. */
   readonly tableSize: number;
   #table = new Uint32Array(0);

@@ -56,5 +56,6 @@ export {
   describeRing,
   RING_ALGORITHMS,
   type RingAlgorithm,
+  ringCapacity,
   type RingConfig,
 } from "./factory.ts";

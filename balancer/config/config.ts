@@ -9,12 +9,10 @@ import { parseArgs } from "node:util";
 import {
   createRing,
   DEFAULT_BALANCE_FACTOR,
-  KETAMA_DEFAULT_POINTS,
-  MAGLEV_DEFAULT_TABLE_SIZE,
   RING_ALGORITHMS,
+  ringCapacity as capacityOf,
   type RingConfig,
   SLOT_HASH_NAMES,
-  SlotRing,
 } from "../../ring/mod.ts";
 import { ConfigError, parsePort } from "../../contract/mod.ts";
 import { LOG_LEVELS, type LogLevel } from "../support/mod.ts";
@@ -95,28 +93,81 @@ export interface BalancerConfig {
 /** Most replicas of any ring (the spec ring holds fewer: 56 with its defaults). */
 const MAX_REPLICAS = 1000;
 
-interface IntSpec {
+/** One setting: its flag, its environment variable, its default and what it means. */
+interface Setting {
+  /** The flag, without `--`. */
   flag: string;
+  /** The environment variable. */
   env: string;
-  fallback: number;
-  min: number;
-  max: number;
-  unit?: string;
+  /** The default, as the text an unset setting is parsed from. */
+  fallback: string;
+  /** The value's form in `--help`, e.g. `MS` or `spec|ketama`. */
+  arg: string;
+  /** What it does, in one line (for `--help` and docs/configuration.md). */
+  help: string;
+  /** The default as shown, when the text above would not say it. */
+  shown?: string;
 }
 
-const INTS = {
-  replicas: { flag: "replicas", env: "LB_REPLICAS", fallback: 3, min: 0, max: MAX_REPLICAS },
+/** An integer setting, with its range. */
+interface IntSetting extends Setting {
+  min: number;
+  max: number;
+  unit?: "ms" | "bytes";
+}
+
+/**
+ * Every setting, declared once, in the order `--help` and docs/configuration.md list them:
+ * the parser, `--help` and the docs table all come from here.
+ */
+const SETTINGS = {
+  port: {
+    flag: "port",
+    env: "LB_PORT",
+    fallback: "5000",
+    arg: "N",
+    help: "port clients connect to",
+  },
+  host: {
+    flag: "host",
+    env: "LB_HOST",
+    fallback: "0.0.0.0",
+    arg: "ADDR",
+    help: "interface to listen on",
+  },
+  replicas: {
+    flag: "replicas",
+    env: "LB_REPLICAS",
+    fallback: "3",
+    arg: "N",
+    help: "replicas to start with",
+    min: 0,
+    max: MAX_REPLICAS,
+  },
+  names: {
+    flag: "names",
+    env: "LB_NAMES",
+    fallback: "",
+    arg: '"A,B,…"',
+    help: "their hostnames, comma-separated",
+    shown: '"Server 1", "Server 2", …',
+  },
   maxReplicas: {
     flag: "max-replicas",
     env: "LB_MAX_REPLICAS",
-    fallback: 50,
+    fallback: "50",
+    arg: "N",
+    help:
+      "most replicas at once, and the largest n of one /add (at most what the ring holds: 56 for the spec ring)",
     min: 1,
     max: MAX_REPLICAS,
   },
   heartbeatIntervalMs: {
     flag: "heartbeat-interval",
     env: "LB_HEARTBEAT_INTERVAL_MS",
-    fallback: 500,
+    fallback: "500",
+    arg: "MS",
+    help: "time between heartbeats",
     min: 10,
     max: 600_000,
     unit: "ms",
@@ -124,7 +175,9 @@ const INTS = {
   heartbeatTimeoutMs: {
     flag: "heartbeat-timeout",
     env: "LB_HEARTBEAT_TIMEOUT_MS",
-    fallback: 300,
+    fallback: "300",
+    arg: "MS",
+    help: "a heartbeat not answered within this has failed",
     min: 1,
     max: 600_000,
     unit: "ms",
@@ -132,14 +185,18 @@ const INTS = {
   failThreshold: {
     flag: "fail-threshold",
     env: "LB_FAIL_THRESHOLD",
-    fallback: 2,
+    fallback: "2",
+    arg: "N",
+    help: "failed heartbeats in a row that eject a replica",
     min: 1,
     max: 100,
   },
   startTimeoutMs: {
     flag: "start-timeout",
     env: "LB_START_TIMEOUT_MS",
-    fallback: 10_000,
+    fallback: "10000",
+    arg: "MS",
+    help: "a new replica must answer a heartbeat within this, or it is replaced",
     min: 100,
     max: 600_000,
     unit: "ms",
@@ -147,7 +204,9 @@ const INTS = {
   responseTimeoutMs: {
     flag: "response-timeout",
     env: "LB_RESPONSE_TIMEOUT_MS",
-    fallback: 15_000,
+    fallback: "15000",
+    arg: "MS",
+    help: "a replica must start its answer within this (then 504)",
     min: 1,
     max: 3_600_000,
     unit: "ms",
@@ -155,37 +214,38 @@ const INTS = {
   retryBodyBytes: {
     flag: "retry-body-limit",
     env: "LB_RETRY_BODY_BYTES",
-    fallback: 65_536,
+    fallback: "65536",
+    arg: "B",
+    help: "request bodies up to B bytes may be resent to the next replica",
     min: 0,
     max: 64 * 1024 * 1024,
     unit: "bytes",
   },
-  outlierErrors: {
-    flag: "outlier-errors",
-    env: "LB_OUTLIER_ERRORS",
-    fallback: 5,
-    min: 0,
-    max: 1000,
+  maxAdminBodyBytes: {
+    flag: "max-admin-body",
+    env: "LB_MAX_ADMIN_BODY_BYTES",
+    fallback: "65536",
+    arg: "B",
+    help: "largest /add or /rm body (then 413)",
+    min: 64,
+    max: 64 * 1024 * 1024,
+    unit: "bytes",
   },
-  outlierCoolDownMs: {
-    flag: "outlier-cooldown",
-    env: "LB_OUTLIER_COOLDOWN_MS",
-    fallback: 10_000,
-    min: 10,
-    max: 3_600_000,
-    unit: "ms",
-  },
-  maxEjectionPercent: {
-    flag: "max-ejection-percent",
-    env: "LB_MAX_EJECTION_PERCENT",
-    fallback: 50,
-    min: 0,
-    max: 100,
+  maxInFlight: {
+    flag: "max-in-flight",
+    env: "LB_MAX_IN_FLIGHT",
+    fallback: "10000",
+    arg: "N",
+    help: "requests answered at once; more get a 503 with Retry-After",
+    min: 1,
+    max: 1_000_000,
   },
   requestDeadlineMs: {
     flag: "request-deadline",
     env: "LB_REQUEST_DEADLINE_MS",
-    fallback: 30_000,
+    fallback: "30000",
+    arg: "MS",
+    help: "all tries of one request together (then 504)",
     min: 1,
     max: 3_600_000,
     unit: "ms",
@@ -193,119 +253,257 @@ const INTS = {
   bodyTimeoutMs: {
     flag: "body-timeout",
     env: "LB_BODY_TIMEOUT_MS",
-    fallback: 15_000,
+    fallback: "15000",
+    arg: "MS",
+    help: "a client silent this long mid-body gets a 408",
     min: 1,
     max: 3_600_000,
     unit: "ms",
   },
-  maxInFlight: {
-    flag: "max-in-flight",
-    env: "LB_MAX_IN_FLIGHT",
-    fallback: 10_000,
-    min: 1,
-    max: 1_000_000,
+  outlierErrors: {
+    flag: "outlier-errors",
+    env: "LB_OUTLIER_ERRORS",
+    fallback: "5",
+    arg: "N",
+    help: "failed tries in a row that eject a replica for a while; 0: off",
+    min: 0,
+    max: 1000,
+  },
+  outlierCoolDownMs: {
+    flag: "outlier-cooldown",
+    env: "LB_OUTLIER_COOLDOWN_MS",
+    fallback: "10000",
+    arg: "MS",
+    help: "how long an outlier stays out of the ring",
+    min: 10,
+    max: 3_600_000,
+    unit: "ms",
+  },
+  maxEjectionPercent: {
+    flag: "max-ejection-percent",
+    env: "LB_MAX_EJECTION_PERCENT",
+    fallback: "50",
+    arg: "P",
+    help: "most serving replicas out as outliers at once, percent",
+    min: 0,
+    max: 100,
+  },
+  retryBudget: {
+    flag: "retry-budget",
+    env: "LB_RETRY_BUDGET",
+    fallback: "0.2",
+    arg: "R",
+    help: "retries per request over a 10 s window (at least 10 per window), 0 to 1; 1: no cap",
   },
   drainTimeoutMs: {
     flag: "drain-timeout",
     env: "LB_DRAIN_TIMEOUT_MS",
-    fallback: 10_000,
+    fallback: "10000",
+    arg: "MS",
+    help: "requests in flight get this long on /rm and on shutdown",
     min: 0,
     max: 600_000,
     unit: "ms",
   },
+  keyParam: {
+    flag: "key-param",
+    env: "LB_KEY_PARAM",
+    fallback: "id",
+    arg: "NAME",
+    help: "query parameter with the routing key",
+  },
+  keyHeader: {
+    flag: "key-header",
+    env: "LB_KEY_HEADER",
+    fallback: "x-request-id",
+    arg: "NAME",
+    help: "header with the routing key",
+  },
+  ring: {
+    flag: "ring",
+    env: "LB_RING",
+    fallback: "spec",
+    arg: "spec|ketama|maglev|rendezvous",
+    help: "the consistent-hash ring",
+  },
+  slotHash: {
+    flag: "slot-hash",
+    env: "LB_SLOT_HASH",
+    fallback: "spec",
+    arg: "spec|fnv|xxhash",
+    help: "spec ring: the H/Φ pair",
+  },
+  probing: {
+    flag: "probing",
+    env: "LB_PROBING",
+    fallback: "linear",
+    arg: "linear|quadratic",
+    help: "spec ring: how slot collisions are resolved",
+  },
+  vnodes: {
+    flag: "vnodes",
+    env: "LB_VNODES",
+    fallback: "auto",
+    arg: "N|auto",
+    help:
+      "spec ring: virtual nodes per replica (auto: 9); ketama: points per unit of weight (auto: 1000)",
+  },
+  ringSize: {
+    flag: "ring-size",
+    env: "LB_RING_SIZE",
+    fallback: "auto",
+    arg: "N|auto",
+    help: "spec ring: slots (auto: 512); maglev: table size, a prime (auto: 65537)",
+  },
+  boundedLoad: {
+    flag: "bounded-load",
+    env: "LB_BOUNDED_LOAD",
+    fallback: "off",
+    arg: "E|on|off",
+    help: "no replica above (1+E) × the average requests in flight (E up to 100; on: 0.25)",
+  },
+  provider: {
+    flag: "provider",
+    env: "LB_PROVIDER",
+    fallback: "process",
+    arg: "process|docker|static",
+    help: "what runs replicas (static: servers you run, see --backends)",
+  },
+  backends: {
+    flag: "backends",
+    env: "LB_BACKENDS",
+    fallback: "",
+    arg: '"URL,name=URL,…"',
+    help:
+      "with --provider static: the servers to route to, health-checked, never started or stopped",
+  },
   workers: {
     flag: "workers",
     env: "LB_WORKERS",
-    fallback: 1,
+    fallback: "1",
+    arg: "N",
+    help:
+      "processes sharing the port (reusePort, Linux); more than 1 with --provider static only, and /add and /rm are then refused",
     min: 1,
     max: 64,
   },
-  maxAdminBodyBytes: {
-    flag: "max-admin-body",
-    env: "LB_MAX_ADMIN_BODY_BYTES",
-    fallback: 65_536,
-    min: 64,
-    max: 64 * 1024 * 1024,
-    unit: "bytes",
+  spares: {
+    flag: "spares",
+    env: "LB_SPARES",
+    fallback: "auto",
+    arg: "N|auto",
+    help: "warm spares, 0 to 10, promoted when a replica fails",
+    shown: "auto: 1 with docker, 0 with process",
   },
-} satisfies Record<string, IntSpec>;
+  dockerImage: {
+    flag: "docker-image",
+    env: "LB_DOCKER_IMAGE",
+    fallback: "ringlb:latest",
+    arg: "IMAGE",
+    help: "image replicas run",
+  },
+  dockerNetwork: {
+    flag: "docker-network",
+    env: "LB_DOCKER_NETWORK",
+    fallback: "net1",
+    arg: "NAME",
+    help: "network replicas join, created if absent",
+  },
+  dockerOwner: {
+    flag: "docker-owner",
+    env: "LB_DOCKER_OWNER",
+    fallback: "ringlb",
+    arg: "NAME",
+    help: "owner label of this balancer's containers",
+  },
+  dockerReach: {
+    flag: "docker-reach",
+    env: "LB_DOCKER_REACH",
+    fallback: "auto",
+    arg: "auto|name|address",
+    help:
+      "reach replicas by container name (balancer on their network) or address (balancer on the host); auto asks the engine",
+  },
+  keepReplicas: {
+    flag: "keep-replicas",
+    env: "LB_KEEP_REPLICAS",
+    fallback: "false",
+    arg: "true|false",
+    help: "leave replicas running on exit, for the next balancer to adopt (Docker)",
+  },
+  logLevel: {
+    flag: "log-level",
+    env: "LB_LOG_LEVEL",
+    fallback: "info",
+    arg: "debug|info|warn|error",
+    help: "lowest level logged (debug adds every replica's output and failed heartbeat)",
+  },
+} satisfies Record<string, Setting | IntSetting>;
 
-const STRINGS = {
-  port: { flag: "port", env: "LB_PORT", fallback: "5000" },
-  host: { flag: "host", env: "LB_HOST", fallback: "0.0.0.0" },
-  names: { flag: "names", env: "LB_NAMES", fallback: "" },
-  keyParam: { flag: "key-param", env: "LB_KEY_PARAM", fallback: "id" },
-  keyHeader: { flag: "key-header", env: "LB_KEY_HEADER", fallback: "x-request-id" },
-  probing: { flag: "probing", env: "LB_PROBING", fallback: "linear" },
-  ring: { flag: "ring", env: "LB_RING", fallback: "spec" },
-  slotHash: { flag: "slot-hash", env: "LB_SLOT_HASH", fallback: "spec" },
-  vnodes: { flag: "vnodes", env: "LB_VNODES", fallback: "auto" },
-  ringSize: { flag: "ring-size", env: "LB_RING_SIZE", fallback: "auto" },
-  boundedLoad: { flag: "bounded-load", env: "LB_BOUNDED_LOAD", fallback: "off" },
-  provider: { flag: "provider", env: "LB_PROVIDER", fallback: "process" },
-  backends: { flag: "backends", env: "LB_BACKENDS", fallback: "" },
-  dockerImage: { flag: "docker-image", env: "LB_DOCKER_IMAGE", fallback: "ringlb:latest" },
-  dockerNetwork: { flag: "docker-network", env: "LB_DOCKER_NETWORK", fallback: "net1" },
-  dockerOwner: { flag: "docker-owner", env: "LB_DOCKER_OWNER", fallback: "ringlb" },
-  dockerReach: { flag: "docker-reach", env: "LB_DOCKER_REACH", fallback: "auto" },
-  keepReplicas: { flag: "keep-replicas", env: "LB_KEEP_REPLICAS", fallback: "false" },
-  spares: { flag: "spares", env: "LB_SPARES", fallback: "auto" },
-  retryBudget: { flag: "retry-budget", env: "LB_RETRY_BUDGET", fallback: "0.2" },
-  logLevel: { flag: "log-level", env: "LB_LOG_LEVEL", fallback: "info" },
-} as const;
+/** Where `--help`'s descriptions start, and how wide it is. */
+const HELP_INDENT = 26;
+const HELP_WIDTH = 100;
 
-/** `--help` text. */
-export const HELP =
-  `Usage: deno task start [options]     (or: deno run -P=balancer balancer/main.ts [options])
+/** Wraps `text` at {@linkcode HELP_WIDTH}, continuation lines indented. */
+function wrap(first: string, text: string): string {
+  const lines: string[] = [];
+  let line = first.length >= HELP_INDENT - 1
+    ? first + "\n" + " ".repeat(HELP_INDENT)
+    : first.padEnd(HELP_INDENT);
+  let empty = true;
+  for (const word of text.split(" ")) {
+    const tail = line.slice(line.lastIndexOf("\n") + 1);
+    if (!empty && tail.length + 1 + word.length > HELP_WIDTH) {
+      lines.push(line);
+      line = " ".repeat(HELP_INDENT) + word;
+    } else {
+      line += (empty ? "" : " ") + word;
+    }
+    empty = false;
+  }
+  lines.push(line);
+  return lines.join("\n");
+}
 
-A consistent-hashing HTTP load balancer that keeps its replicas alive.
-Every option can also be set by the environment variable in brackets; flags win.
+/** The default of `setting` as `--help` and the docs show it, or undefined when it has none. */
+function shownDefault(setting: Setting): string | undefined {
+  return setting.shown ?? (setting.fallback === "" ? undefined : setting.fallback);
+}
 
-  --port N                port clients connect to [LB_PORT] (5000)
-  --host ADDR             interface to listen on [LB_HOST] (0.0.0.0)
-  --replicas N            replicas to start with [LB_REPLICAS] (3)
-  --names "A,B,…"         their hostnames [LB_NAMES] ("Server 1", "Server 2", …)
-  --max-replicas N        most replicas at once (the spec ring holds 56) [LB_MAX_REPLICAS] (50)
-  --heartbeat-interval MS heartbeat period [LB_HEARTBEAT_INTERVAL_MS] (500)
-  --heartbeat-timeout MS  heartbeat timeout [LB_HEARTBEAT_TIMEOUT_MS] (300)
-  --fail-threshold N      failed heartbeats in a row that eject a replica [LB_FAIL_THRESHOLD] (2)
-  --start-timeout MS      a new replica must answer within [LB_START_TIMEOUT_MS] (10000)
-  --response-timeout MS   a replica must start its answer within [LB_RESPONSE_TIMEOUT_MS] (15000)
-  --retry-body-limit B    bodies up to B bytes may be resent to the next replica [LB_RETRY_BODY_BYTES] (65536)
-  --max-admin-body B      largest /add or /rm body [LB_MAX_ADMIN_BODY_BYTES] (65536)
-  --outlier-errors N      failed tries in a row that eject a replica for a while; 0: off [LB_OUTLIER_ERRORS] (5)
-  --outlier-cooldown MS   how long an outlier stays out of the ring [LB_OUTLIER_COOLDOWN_MS] (10000)
-  --max-ejection-percent P  most replicas out as outliers at once [LB_MAX_EJECTION_PERCENT] (50)
-  --request-deadline MS   all tries of one request together, then 504 [LB_REQUEST_DEADLINE_MS] (30000)
-  --body-timeout MS       a client silent this long mid-body gets a 408 [LB_BODY_TIMEOUT_MS] (15000)
-  --max-in-flight N       requests answered at once; more get a 503 [LB_MAX_IN_FLIGHT] (10000)
-  --retry-budget R        retries per request over 10 s, 0..1 (1: no cap) [LB_RETRY_BUDGET] (0.2)
-  --drain-timeout MS      requests in flight get this long on /rm and shutdown [LB_DRAIN_TIMEOUT_MS] (10000)
-  --key-param NAME        query parameter with the routing key [LB_KEY_PARAM] (id)
-  --key-header NAME       header with the routing key [LB_KEY_HEADER] (x-request-id)
-  --ring spec|ketama|maglev|rendezvous  the consistent-hash algorithm [LB_RING] (spec)
-  --slot-hash spec|fnv|xxhash  spec ring: the H/Φ pair [LB_SLOT_HASH] (spec)
-  --probing linear|quadratic  spec ring: slot collisions [LB_PROBING] (linear)
-  --vnodes N|auto         spec ring: virtual nodes per replica (9); ketama: points per
-                          unit of weight (1000) [LB_VNODES] (auto)
-  --ring-size N|auto      spec ring: slots (512); maglev: table size, a prime (65537) [LB_RING_SIZE]
-  --bounded-load E|on|off  no replica above (1+E) x the average requests in flight; on: 0.25
-                          [LB_BOUNDED_LOAD] (off)
-  --provider process|docker|static  what runs replicas [LB_PROVIDER] (process)
-  --backends "URL,name=URL,…"  with --provider static: running servers to route to, health-
-                          checked, never started or stopped [LB_BACKENDS]
-  --docker-image IMAGE    image replicas run [LB_DOCKER_IMAGE] (ringlb:latest)
-  --docker-network NAME   network replicas join, created if absent [LB_DOCKER_NETWORK] (net1)
-  --docker-owner NAME     owner label of this balancer's containers [LB_DOCKER_OWNER] (ringlb)
-  --docker-reach auto|name|address  reach replicas by name or IP [LB_DOCKER_REACH] (auto)
-  --spares N|auto         warm spares promoted when a replica fails [LB_SPARES]
-                          (auto: 1 with --provider docker, 0 with process)
-  --keep-replicas true|false  leave replicas running on exit, to be adopted [LB_KEEP_REPLICAS] (false)
-  --log-level debug|info|warn|error  [LB_LOG_LEVEL] (info)
-  --workers N             processes sharing the port (reusePort, Linux); with --provider static
-                          only; /add and /rm are then refused [LB_WORKERS] (1)
-  -h, --help              this text
-`;
+/** `--help` text, from {@linkcode SETTINGS}. */
+export const HELP = [
+  "Usage: deno task start [options]     (or: deno run -P=balancer balancer/main.ts [options])",
+  "",
+  "A consistent-hashing HTTP load balancer that keeps its replicas alive.",
+  "Every option can also be set by the environment variable in brackets; flags win.",
+  "",
+  ...Object.values(SETTINGS).map((s: Setting) => {
+    const fallback = shownDefault(s);
+    return wrap(
+      `  --${s.flag} ${s.arg}`,
+      `${s.help} [${s.env}]${fallback ? ` (${fallback})` : ""}`,
+    );
+  }),
+  wrap("  -h, --help", "this text"),
+  "",
+].join("\n");
+
+/**
+ * The settings as a Markdown table (flag, variable, default, meaning): the part of
+ * docs/configuration.md that `deno task docs` writes.
+ */
+export function settingsTable(): string {
+  const cell = (text: string) => text.replaceAll("|", "\\|");
+  const rows = Object.values(SETTINGS).map((s: Setting) => {
+    const fallback = shownDefault(s);
+    return `| \`--${s.flag}\` | \`${s.env}\` | ${fallback ? `\`${cell(fallback)}\`` : ""} | ${
+      cell(s.help)
+    } |`;
+  });
+  return ["| flag | environment | default | meaning |", "| --- | --- | --- | --- |", ...rows].join(
+    "\n",
+  );
+}
 
 /** Result of parsing: a config, or a request for help. */
 export type ParsedArgs = { help: true } | { help: false; config: BalancerConfig };
@@ -326,7 +524,7 @@ export function parseConfig(
   const options: Record<string, { type: "string" | "boolean"; short?: string }> = {
     help: { type: "boolean", short: "h" },
   };
-  for (const spec of [...Object.values(INTS), ...Object.values(STRINGS)]) {
+  for (const spec of Object.values(SETTINGS)) {
     options[spec.flag] = { type: "string" };
   }
   let values: Record<string, string | boolean | undefined>;
@@ -345,8 +543,8 @@ export function parseConfig(
     if (fromEnv !== undefined && fromEnv !== "") return [fromEnv, spec.env];
     return [spec.fallback, `--${spec.flag}`];
   };
-  const int = (spec: IntSpec): number => {
-    const [text, what] = raw({ ...spec, fallback: String(spec.fallback) });
+  const int = (spec: IntSetting): number => {
+    const [text, what] = raw(spec);
     const value = /^[0-9]{1,10}$/.test(text.trim()) ? Number(text) : Number.NaN;
     if (!(value >= spec.min && value <= spec.max)) {
       const unit = spec.unit ? ` ${spec.unit}` : "";
@@ -358,42 +556,42 @@ export function parseConfig(
   };
   const str = (spec: { flag: string; env: string; fallback: string }) => raw(spec)[0];
 
-  const [portText, portWhat] = raw(STRINGS.port);
+  const [portText, portWhat] = raw(SETTINGS.port);
   const config: BalancerConfig = {
     port: parsePort(portText, portWhat),
-    host: str(STRINGS.host),
-    replicas: int(INTS.replicas),
+    host: str(SETTINGS.host),
+    replicas: int(SETTINGS.replicas),
     names: [],
-    maxReplicas: int(INTS.maxReplicas),
-    heartbeatIntervalMs: int(INTS.heartbeatIntervalMs),
-    heartbeatTimeoutMs: int(INTS.heartbeatTimeoutMs),
-    failThreshold: int(INTS.failThreshold),
-    startTimeoutMs: int(INTS.startTimeoutMs),
-    responseTimeoutMs: int(INTS.responseTimeoutMs),
-    retryBodyBytes: int(INTS.retryBodyBytes),
-    maxAdminBodyBytes: int(INTS.maxAdminBodyBytes),
-    drainTimeoutMs: int(INTS.drainTimeoutMs),
-    maxInFlight: int(INTS.maxInFlight),
-    requestDeadlineMs: int(INTS.requestDeadlineMs),
-    bodyTimeoutMs: int(INTS.bodyTimeoutMs),
-    outlierErrors: int(INTS.outlierErrors),
-    outlierCoolDownMs: int(INTS.outlierCoolDownMs),
-    maxEjectionPercent: int(INTS.maxEjectionPercent),
+    maxReplicas: int(SETTINGS.maxReplicas),
+    heartbeatIntervalMs: int(SETTINGS.heartbeatIntervalMs),
+    heartbeatTimeoutMs: int(SETTINGS.heartbeatTimeoutMs),
+    failThreshold: int(SETTINGS.failThreshold),
+    startTimeoutMs: int(SETTINGS.startTimeoutMs),
+    responseTimeoutMs: int(SETTINGS.responseTimeoutMs),
+    retryBodyBytes: int(SETTINGS.retryBodyBytes),
+    maxAdminBodyBytes: int(SETTINGS.maxAdminBodyBytes),
+    drainTimeoutMs: int(SETTINGS.drainTimeoutMs),
+    maxInFlight: int(SETTINGS.maxInFlight),
+    requestDeadlineMs: int(SETTINGS.requestDeadlineMs),
+    bodyTimeoutMs: int(SETTINGS.bodyTimeoutMs),
+    outlierErrors: int(SETTINGS.outlierErrors),
+    outlierCoolDownMs: int(SETTINGS.outlierCoolDownMs),
+    maxEjectionPercent: int(SETTINGS.maxEjectionPercent),
     retryBudget: 0,
-    keyParam: str(STRINGS.keyParam),
-    keyHeader: str(STRINGS.keyHeader).toLowerCase(),
+    keyParam: str(SETTINGS.keyParam),
+    keyHeader: str(SETTINGS.keyHeader).toLowerCase(),
     ring: parseRing(raw),
-    provider: oneOf(str(STRINGS.provider), ["process", "docker", "static"], "--provider"),
+    provider: oneOf(str(SETTINGS.provider), ["process", "docker", "static"], "--provider"),
     backends: [],
-    dockerImage: str(STRINGS.dockerImage),
-    dockerNetwork: str(STRINGS.dockerNetwork),
-    dockerOwner: str(STRINGS.dockerOwner),
-    dockerReach: oneOf(str(STRINGS.dockerReach), ["auto", "name", "address"], "--docker-reach"),
-    keepReplicas: oneOf(str(STRINGS.keepReplicas), ["true", "false", "1", "0"], "--keep-replicas")
+    dockerImage: str(SETTINGS.dockerImage),
+    dockerNetwork: str(SETTINGS.dockerNetwork),
+    dockerOwner: str(SETTINGS.dockerOwner),
+    dockerReach: oneOf(str(SETTINGS.dockerReach), ["auto", "name", "address"], "--docker-reach"),
+    keepReplicas: oneOf(str(SETTINGS.keepReplicas), ["true", "false", "1", "0"], "--keep-replicas")
       .match(/true|1/) !== null,
     spares: 0,
-    logLevel: oneOf(str(STRINGS.logLevel), LOG_LEVELS, "--log-level"),
-    workers: int(INTS.workers),
+    logLevel: oneOf(str(SETTINGS.logLevel), LOG_LEVELS, "--log-level"),
+    workers: int(SETTINGS.workers),
   };
   if (config.workers > 1 && config.provider !== "static") {
     throw new ConfigError(
@@ -416,7 +614,7 @@ export function parseConfig(
     throw new ConfigError(`--key-param and --key-header must be non-empty names`);
   }
   const capacity = ringCapacity(config.ring);
-  const [, maxWhat] = raw({ ...INTS.maxReplicas, fallback: "" });
+  const [, maxWhat] = raw({ ...SETTINGS.maxReplicas, fallback: "" });
   const maxGiven = values["max-replicas"] !== undefined || Boolean(env.LB_MAX_REPLICAS);
   if (config.maxReplicas > capacity) {
     if (maxGiven) {
@@ -428,20 +626,20 @@ export function parseConfig(
     config.maxReplicas = capacity;
   }
   if (config.replicas > config.maxReplicas) {
-    const [, replicasWhat] = raw({ ...INTS.replicas, fallback: "" });
+    const [, replicasWhat] = raw({ ...SETTINGS.replicas, fallback: "" });
     const limit = maxGiven
       ? `${maxWhat} (${config.maxReplicas})`
       : `what --ring ${config.ring.algorithm} holds (${config.maxReplicas})`;
     throw new ConfigError(`${replicasWhat} (${config.replicas}) must not exceed ${limit}`);
   }
-  const [budgetText, budgetWhat] = raw(STRINGS.retryBudget);
+  const [budgetText, budgetWhat] = raw(SETTINGS.retryBudget);
   config.retryBudget = /^(0(\.[0-9]+)?|1(\.0+)?|\.[0-9]+)$/.test(budgetText)
     ? Number(budgetText)
     : Number.NaN;
   if (Number.isNaN(config.retryBudget)) {
     throw new ConfigError(`${budgetWhat} must be a number from 0 to 1, got '${budgetText}'`);
   }
-  const [sparesText, sparesWhat] = raw(STRINGS.spares);
+  const [sparesText, sparesWhat] = raw(SETTINGS.spares);
   if (sparesText === "auto") config.spares = config.provider === "docker" ? 1 : 0;
   else if (/^[0-9]{1,2}$/.test(sparesText) && Number(sparesText) <= 10) {
     config.spares = Number(sparesText);
@@ -450,7 +648,7 @@ export function parseConfig(
       `${sparesWhat} must be 'auto' or an integer from 0 to 10, got '${sparesText}'`,
     );
   }
-  const [backendsText, backendsWhat] = raw(STRINGS.backends);
+  const [backendsText, backendsWhat] = raw(SETTINGS.backends);
   if (config.provider === "static") {
     try {
       config.backends = parseBackends(backendsText);
@@ -485,7 +683,7 @@ export function parseConfig(
   if (backendsText) {
     throw new ConfigError(`${backendsWhat} needs --provider static`);
   }
-  const given = str(STRINGS.names).split(",").map((name) => name.trim()).filter(Boolean);
+  const given = str(SETTINGS.names).split(",").map((name) => name.trim()).filter(Boolean);
   if (given.length > config.replicas) {
     throw new ConfigError(
       `--names lists ${given.length} hostnames for ${config.replicas} replicas`,
@@ -508,9 +706,9 @@ type RawValue = (spec: { flag: string; env: string; fallback: string }) => [stri
 function parseRing(raw: RawValue): RingConfig {
   const str = (spec: { flag: string; env: string; fallback: string }) => raw(spec)[0];
   const ring: RingConfig = {
-    algorithm: oneOf(str(STRINGS.ring), RING_ALGORITHMS, "--ring"),
-    slotHash: oneOf(str(STRINGS.slotHash), SLOT_HASH_NAMES, "--slot-hash"),
-    probing: oneOf(str(STRINGS.probing), ["linear", "quadratic"] as const, "--probing"),
+    algorithm: oneOf(str(SETTINGS.ring), RING_ALGORITHMS, "--ring"),
+    slotHash: oneOf(str(SETTINGS.slotHash), SLOT_HASH_NAMES, "--slot-hash"),
+    probing: oneOf(str(SETTINGS.probing), ["linear", "quadratic"] as const, "--probing"),
   };
   // Options only some rings have: given to another ring, they are a mistake worth a word.
   const applies = {
@@ -520,12 +718,12 @@ function parseRing(raw: RawValue): RingConfig {
     probing: ["spec"],
   } as const;
   const names = {
-    vnodes: STRINGS.vnodes,
-    size: STRINGS.ringSize,
-    slotHash: STRINGS.slotHash,
-    probing: STRINGS.probing,
+    vnodes: SETTINGS.vnodes,
+    size: SETTINGS.ringSize,
+    slotHash: SETTINGS.slotHash,
+    probing: SETTINGS.probing,
   };
-  for (const [key, spec] of [["vnodes", STRINGS.vnodes], ["size", STRINGS.ringSize]] as const) {
+  for (const [key, spec] of [["vnodes", SETTINGS.vnodes], ["size", SETTINGS.ringSize]] as const) {
     const [text, what] = raw(spec);
     if (text === "auto") continue;
     if (!/^[0-9]{1,8}$/.test(text) || Number(text) < 1) {
@@ -540,7 +738,7 @@ function parseRing(raw: RawValue): RingConfig {
       throw new ConfigError(`${what} does not apply to --ring ${ring.algorithm}`);
     }
   }
-  const [boundText, boundWhat] = raw(STRINGS.boundedLoad);
+  const [boundText, boundWhat] = raw(SETTINGS.boundedLoad);
   if (boundText === "on") ring.boundedLoad = DEFAULT_BALANCE_FACTOR;
   else if (boundText !== "off") {
     const epsilon = /^[0-9]{1,3}(\.[0-9]+)?$|^\.[0-9]+$/.test(boundText) ? Number(boundText) : 0;
@@ -565,29 +763,7 @@ function parseRing(raw: RawValue): RingConfig {
   return ring;
 }
 
-/** Most points one ketama ring takes; see `KetamaRing`. */
-const KETAMA_MAX_POINTS = 10_000_000;
-
-/**
- * Most replicas `ring` holds: the spec ring's free slots ÷ K; a Maglev table's size ÷ 100
- * (Eisenbud et al. want M ≫ N for balance: M > 100·N); ketama's point budget ÷ points per
- * replica; rendezvous, any (the overall limit).
- */
+/** Most replicas `ring` holds: what the ring says, within the overall limit. */
 function ringCapacity(ring: RingConfig): number {
-  switch (ring.algorithm) {
-    case "spec":
-      return new SlotRing({ slots: ring.size, virtualNodes: ring.vnodes }).capacity;
-    case "maglev":
-      return Math.min(
-        MAX_REPLICAS,
-        Math.max(1, Math.floor((ring.size ?? MAGLEV_DEFAULT_TABLE_SIZE) / 100)),
-      );
-    case "ketama":
-      return Math.min(
-        MAX_REPLICAS,
-        Math.floor(KETAMA_MAX_POINTS / (ring.vnodes ?? KETAMA_DEFAULT_POINTS)),
-      );
-    case "rendezvous":
-      return MAX_REPLICAS;
-  }
+  return Math.min(MAX_REPLICAS, capacityOf(ring));
 }

@@ -4,4 +4,4 @@
  * @module
  */
 
-export { type BalancerConfig, ConfigError, HELP, parseConfig } from "./config.ts";
+export { type BalancerConfig, ConfigError, HELP, parseConfig, settingsTable } from "./config.ts";
