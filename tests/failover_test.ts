@@ -198,13 +198,18 @@ test("SIGKILL of the balancer: its replicas exit by themselves (no orphans)", as
   }
 });
 
-/** Runs `balancer/main.ts` with `args` to its exit (for start-up errors). */
+/**
+ * Runs `balancer/main.ts` with `args` to its exit (for start-up errors), with the balancer's
+ * permission set and, as a user with another `DOCKER_HOST` must add, write access to its socket.
+ */
 async function runMain(args: string[], env: Record<string, string> = {}) {
+  const socket = env.DOCKER_HOST?.replace(/^unix:\/\//, "");
   const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
     args: [
       "run",
       "-q",
       "-P=balancer",
+      ...(socket ? [`--allow-write=${socket}`] : []),
       new URL("../balancer/main.ts", import.meta.url).pathname,
       ...args,
     ],
