@@ -35,11 +35,17 @@ export const TARGETS: readonly Target[] = [
   },
   {
     file: "balancer/upstream/http1_client.ts",
-    tests: ["balancer/upstream/http1_client_test.ts", "balancer/proxy/proxy_test.ts"],
+    tests: [
+      "balancer/upstream/http1_client_test.ts",
+      "balancer/proxy/proxy_test.ts",
+    ],
   },
   {
     file: "balancer/cluster/health.ts",
-    tests: ["balancer/cluster/health_test.ts", "balancer/providers/static_test.ts"],
+    tests: [
+      "balancer/cluster/health_test.ts",
+      "balancer/providers/static_test.ts",
+    ],
   },
   {
     file: "balancer/cluster/replica_manager.ts",
@@ -320,7 +326,10 @@ async function summarise(): Promise<number> {
   const listed = await listedSurvivors();
   const unlisted = survivors.filter((s) => !listed.has(key(s)));
   const live = new Set(survivors.map(key));
-  const stale = [...listed.keys()].filter((k) => !live.has(k));
+  // Rows of the files judged in this run only (`--only` leaves the others alone).
+  const stale = [...listed.keys()].filter((k) =>
+    !live.has(k) && targets.some((t) => k.startsWith(`${t.file}:`))
+  );
   if (survivors.length) {
     console.log(`\nSurvivors (${survivors.length}):`);
     for (const s of survivors) {
