@@ -447,7 +447,7 @@ const HELP_WIDTH = 100;
 /** Wraps `text` at {@linkcode HELP_WIDTH}, continuation lines indented. */
 function wrap(first: string, text: string): string {
   const lines: string[] = [];
-  let line = first.length >= HELP_INDENT - 1
+  let line = first.length >= HELP_INDENT
     ? first + "\n" + " ".repeat(HELP_INDENT)
     : first.padEnd(HELP_INDENT);
   let empty = true;
@@ -763,7 +763,11 @@ function parseRing(raw: RawValue): RingConfig {
   return ring;
 }
 
-/** Most replicas `ring` holds: what the ring says, within the overall limit. */
+/**
+ * Most replicas `ring` holds: what the ring says, within the overall limit (the spec ring's
+ * own limit, its free slots ÷ K, is already small; a large one is taken as asked).
+ */
 function ringCapacity(ring: RingConfig): number {
-  return Math.min(MAX_REPLICAS, capacityOf(ring));
+  const capacity = capacityOf(ring);
+  return ring.algorithm === "spec" ? capacity : Math.min(MAX_REPLICAS, capacity);
 }

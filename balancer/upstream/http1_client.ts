@@ -6,7 +6,7 @@
  * what arrived with the head is streamed.
  *
  * Why not `fetch`: its pooled client costs about twice the CPU per proxied request (see the
- * README's benchmark) and it decodes compressed bodies, which a proxy must pass on as they are.
+ * benchmark in docs/performance.md) and decodes compressed bodies, which a proxy passes on as is.
  *
  * @module
  */

@@ -222,7 +222,7 @@ async function runStryker(target: Target): Promise<void> {
     // The sandbox is a copy of the repository without what no test needs.
     ignorePatterns: [
       ".deno-dir",
-      "results",
+      "out",
       "docs",
       "tools/mutate/node_modules",
       "tools/mutate/reports",
