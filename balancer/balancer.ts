@@ -52,28 +52,22 @@ export interface Balancer {
 /** Builds a balancer from a config and its dependencies. */
 export function createBalancer(config: BalancerConfig, deps: BalancerDeps): Balancer {
   const { logger } = deps;
+  const { cluster } = config;
   const health = new HealthMonitor({
-    intervalMs: config.heartbeatIntervalMs,
-    timeoutMs: config.heartbeatTimeoutMs,
-    failThreshold: config.failThreshold,
+    ...config.health,
     logger,
     fetch: deps.fetch,
     random: deps.random,
   });
   const ring = createRing(config.ring);
   const manager = new ReplicaManager({
+    ...cluster,
+    outliers: config.outliers,
+    heartbeatIntervalMs: config.health.intervalMs,
     provider: deps.provider,
     ring,
     health,
     logger,
-    startTimeoutMs: config.startTimeoutMs,
-    maxReplicas: config.maxReplicas,
-    spares: config.spares,
-    drainTimeoutMs: config.drainTimeoutMs,
-    outlierErrors: config.outlierErrors,
-    outlierCoolDownMs: config.outlierCoolDownMs,
-    maxEjectionPercent: config.maxEjectionPercent,
-    heartbeatIntervalMs: config.heartbeatIntervalMs,
     random: deps.random,
   });
   // Proxying: the lean HTTP/1.1 client for http:// replicas, fetch for the rest (https).
@@ -84,21 +78,14 @@ export function createBalancer(config: BalancerConfig, deps: BalancerDeps): Bala
       request.origin.startsWith("http://") ? http1.upstream(request) : viaFetch(request)
     : viaFetch;
   const { app, handler } = createBalancerApp(manager, {
-    maxBatch: config.maxReplicas,
-    maxAdminBodyBytes: config.maxAdminBodyBytes,
-    responseTimeoutMs: config.responseTimeoutMs,
-    retryBodyBytes: config.retryBodyBytes,
-    keyParam: config.keyParam,
-    keyHeader: config.keyHeader,
+    proxy: config.proxy,
+    admin: config.admin,
+    maxBatch: cluster.maxReplicas,
     logger,
     upstream,
     random: deps.random,
-    maxInFlight: config.maxInFlight,
-    requestDeadlineMs: config.requestDeadlineMs,
-    bodyTimeoutMs: config.bodyTimeoutMs,
-    retryBudget: config.retryBudget,
     respawns: deps.provider.respawns !== false,
-    scalingOff: config.workers > 1
+    scalingOff: config.listen.workers > 1
       ? "/add and /rm are not available with --workers > 1: each worker has its own ring"
       : undefined,
   });
@@ -111,9 +98,9 @@ export function createBalancer(config: BalancerConfig, deps: BalancerDeps): Bala
       await deps.provider.init?.();
       const adopted = await manager.adopt();
       if (adopted > 0) logger.info("balancer.adopted", { replicas: adopted });
-      const missing = config.replicas - adopted;
+      const missing = cluster.replicas - adopted;
       if (missing > 0) {
-        const names = config.names.filter((name) => !manager.has(name)).slice(0, missing);
+        const names = cluster.names.filter((name) => !manager.has(name)).slice(0, missing);
         const adding = manager.add(missing, names);
         if (deps.provider.respawns !== false) {
           await adding;
@@ -124,11 +111,11 @@ export function createBalancer(config: BalancerConfig, deps: BalancerDeps): Bala
         adding.catch((error) =>
           logger.warn("balancer.start_degraded", { reason: errorMessage(error) })
         );
-        await Promise.race([adding.catch(() => {}), delay(config.heartbeatTimeoutMs + 200)]);
+        await Promise.race([adding.catch(() => {}), delay(config.health.timeoutMs + 200)]);
       }
     },
     async close() {
-      await manager.close({ keepReplicas: config.keepReplicas });
+      await manager.close({ keepReplicas: cluster.keepReplicas });
       http1?.close();
     },
   };

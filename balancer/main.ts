@@ -23,18 +23,16 @@ function createProvider(
   logger: Logger,
   env: Record<string, string>,
 ): Provider {
-  if (config.provider === "process") {
-    return new ProcessProvider({ logger, startTimeoutMs: config.startTimeoutMs });
+  const { provider } = config;
+  if (provider.kind === "process") {
+    return new ProcessProvider({ logger, startTimeoutMs: config.cluster.startTimeoutMs });
   }
-  if (config.provider === "static") return new StaticProvider(config.backends);
+  if (provider.kind === "static") return new StaticProvider(provider.backends);
   const faults = Object.entries(env).filter(([name]) => name.startsWith("FAULT_"));
   return new DockerProvider({
     client: new DockerClient({ socket: socketFromDockerHost(env.DOCKER_HOST) }),
     logger,
-    image: config.dockerImage,
-    network: config.dockerNetwork,
-    owner: config.dockerOwner,
-    reach: config.dockerReach,
+    ...provider.docker,
     env: Object.fromEntries(faults),
   });
 }
@@ -106,6 +104,7 @@ async function main(): Promise<number> {
     return 0;
   }
   const { config } = parsed;
+  const { listen } = config;
   const worker = env[WORKER_ENV];
   const logger = createLogger({ level: config.logLevel });
   if (worker) exitWithParent();
@@ -134,7 +133,10 @@ async function main(): Promise<number> {
       // First the clients' requests in flight finish (within the drain timeout), then the
       // replicas are stopped: the other order would cut those requests off.
       const drained = new AbortController();
-      await Promise.race([server?.shutdown(), delay(config.drainTimeoutMs, drained.signal)]);
+      await Promise.race([
+        server?.shutdown(),
+        delay(config.cluster.drainTimeoutMs, drained.signal),
+      ]);
       drained.abort();
       // Workers drain their own clients the same way on SIGTERM.
       for (const child of workers) {
@@ -161,9 +163,9 @@ async function main(): Promise<number> {
   }
 
   logger.info("balancer.starting", {
-    replicas: config.replicas,
+    replicas: config.cluster.replicas,
     provider: provider.kind,
-    spares: config.spares,
+    spares: config.cluster.spares,
     ring: describeRing(config.ring),
   });
   try {
@@ -175,26 +177,26 @@ async function main(): Promise<number> {
   if (shuttingDown) return done.promise;
   try {
     server = Deno.serve({
-      port: config.port,
-      hostname: config.host,
-      reusePort: config.workers > 1,
+      port: listen.port,
+      hostname: listen.host,
+      reusePort: listen.workers > 1,
       onListen: ({ hostname, port }) => {
         if (worker) return;
         const shown = hostname === "0.0.0.0" ? "localhost" : hostname;
-        const also = config.workers > 1 ? ` and ${config.workers} workers` : "";
+        const also = listen.workers > 1 ? ` and ${listen.workers} workers` : "";
         console.log(
-          `balancer listening on http://${shown}:${port}/ with ${config.replicas} replicas${also}`,
+          `balancer listening on http://${shown}:${port}/ with ${config.cluster.replicas} replicas${also}`,
         );
         logger.info("balancer.listening", { host: hostname, port });
       },
     }, balancer.handler);
-    if (config.workers > 1 && !worker) {
+    if (listen.workers > 1 && !worker) {
       const port = (server.addr as Deno.NetAddr).port;
-      workers = startWorkers(config.workers - 1, port, logger, () => shuttingDown);
+      workers = startWorkers(listen.workers - 1, port, logger, () => shuttingDown);
     }
   } catch (error) {
     console.error(
-      `balancer: cannot listen on ${config.host}:${config.port}: ${errorMessage(error)}`,
+      `balancer: cannot listen on ${listen.host}:${listen.port}: ${errorMessage(error)}`,
     );
     await balancer.close();
     return 1;

@@ -6,14 +6,18 @@
 
 import { errorMessage, type Logger, type Timer, withDefaults } from "../support/mod.ts";
 
-/** Options of a {@linkcode HealthMonitor}. */
-export interface HealthOptions {
-  /** Time between heartbeats of a healthy replica, ±10 % jitter. Default 500 ms. */
+/** The settings of heartbeats (`--heartbeat-interval`, `--heartbeat-timeout`, `--fail-threshold`). */
+export interface HealthConfig {
+  /** Time between heartbeats of a healthy replica, ±10 % jitter, ms. */
   intervalMs: number;
-  /** A heartbeat not answered within this is a failure. Default 300 ms. */
+  /** A heartbeat not answered within this is a failure, ms. */
   timeoutMs: number;
-  /** Consecutive failures that mark a healthy replica down. Default 2. */
+  /** Consecutive failures that mark a healthy replica down. */
   failThreshold: number;
+}
+
+/** Options of a {@linkcode HealthMonitor}. */
+export interface HealthOptions extends HealthConfig {
   /** Logger for individual failures (debug level). */
   logger: Logger;
   /** HTTP client. Default the global `fetch`. */
@@ -22,7 +26,6 @@ export interface HealthOptions {
   random?: () => number;
 }
 
-/** What a watcher is told. Each callback fires at most once per watch. */
 /** Options of {@linkcode HealthMonitor.watch}. */
 export interface WatchOptions {
   /**
@@ -32,6 +35,7 @@ export interface WatchOptions {
   downIntervalMs?: number;
 }
 
+/** What a watcher is told. Each callback fires at most once per watch. */
 export interface HealthCallbacks {
   /** The first successful heartbeat. */
   onUp(): void;

@@ -1,14 +1,25 @@
 /**
- * The replicas: heartbeats, outlier detection, and the manager that keeps the desired number serving (spawn, respawn, spares, drain).
+ * The replicas: each one a long-lived {@linkcode Replica} the proxy routes to, its heartbeats,
+ * outlier detection fed by the proxy's typed try outcomes, and the manager that keeps the
+ * desired number serving (spawn, respawn, spares, drain).
  *
  * @module
  */
 
-export { HealthMonitor } from "./health.ts";
+export { type HealthConfig, HealthMonitor } from "./health.ts";
+export {
+  type OutlierConfig,
+  OutlierDetector,
+  type OutlierHost,
+  OutlierState,
+  type TryOutcome,
+} from "./outlier.ts";
+export { Replica, type ReplicaState, type RouteTarget } from "./replica.ts";
 export {
   ReplicaManager,
+  type ReplicaManagerOptions,
   ReplicaRequestError,
+  type ReplicaSetConfig,
   type ReplicaSnapshot,
   ReplicaStartError,
-  type RouteTarget,
 } from "./replica_manager.ts";

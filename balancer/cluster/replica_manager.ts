@@ -9,11 +9,17 @@
  * takes to notice the failure, instead of the time it takes to start a replica (a container
  * needs about a second); a new spare is started in the background.
  *
+ * The manager only reconciles membership. A replica's own state (in flight, ejection, its
+ * readiness) is its {@linkcode Replica} object; the decision to eject an outlier is the
+ * {@linkcode OutlierDetector}'s; heartbeats are the {@linkcode HealthMonitor}'s.
+ *
  * @module
  */
 
 import { isLoadAware, type Ring, type RoutingKey } from "../../ring/mod.ts";
 import type { HealthMonitor } from "./health.ts";
+import { type OutlierConfig, OutlierDetector } from "./outlier.ts";
+import { Replica, type ReplicaLinks, type RouteTarget } from "./replica.ts";
 import { errorMessage, type Logger, type Timer, withDefaults } from "../support/mod.ts";
 import { HostnameConflictError, type Provider, type ReplicaHandle } from "../providers/mod.ts";
 
@@ -25,53 +31,30 @@ export interface ReplicaSnapshot {
   replicas: string[];
 }
 
-/** A replica a request can be sent to. */
-export interface RouteTarget {
-  /** Hostname. */
-  readonly name: string;
-  /** Base URL, no trailing slash. */
-  readonly url: string;
-  /**
-   * Aborted when the replica has ended (died, or was stopped after failing): requests in
-   * flight to it will get no answer (a dead container does not even reset connections).
-   */
-  readonly ejected: AbortSignal;
-  /**
-   * Counts a request as in flight to this replica until the returned function is called
-   * (when its answer has been passed on). A replica being removed waits for these.
-   */
-  enter(): () => void;
-  /**
-   * Reports how a try went: `false` for a failed connection or a 5xx answer. Enough
-   * failures in a row eject the replica from the ring for a cool-down (outlier detection).
-   */
-  outcome(ok: boolean): void;
+/** The settings of the replica set the manager keeps (`--max-replicas`, `--spares`, …). */
+export interface ReplicaSetConfig {
+  /** Most replicas `add` may bring the total to. */
+  maxReplicas: number;
+  /** A replica with no good heartbeat this long after it was spawned is replaced, ms. */
+  startTimeoutMs: number;
+  /** A replica being removed gets this long for its requests in flight, ms. Default 10 000. */
+  drainTimeoutMs?: number;
+  /** Warm spares to keep. Default 0. */
+  spares?: number;
 }
 
 /** Options of a {@linkcode ReplicaManager}. */
-export interface ReplicaManagerOptions {
+export interface ReplicaManagerOptions extends ReplicaSetConfig {
   /** Starts and stops replicas. */
   provider: Provider;
-  /** A replica being removed gets this long for its requests in flight. Default 10 000 ms. */
-  drainTimeoutMs?: number;
   /** The ring requests are routed by; the manager owns its membership. */
   ring: Ring;
   /** Heartbeat polling. */
   health: HealthMonitor;
   /** Where lifecycle events go. */
   logger: Logger;
-  /** A replica with no good heartbeat this long after it was spawned is replaced. */
-  startTimeoutMs: number;
-  /** Most replicas `add` may bring the total to. */
-  maxReplicas: number;
-  /** Warm spares to keep. Default 0. */
-  spares?: number;
-  /** Failed tries in a row that eject a replica as an outlier; 0 disables. Default 5. */
-  outlierErrors?: number;
-  /** How long an outlier stays out of the ring, ms. Default 10 000. */
-  outlierCoolDownMs?: number;
-  /** Most serving replicas out as outliers at once, percent. Past it, all are used. Default 50. */
-  maxEjectionPercent?: number;
+  /** Outlier detection; each field defaults to 5 errors, 10 000 ms, 50 %. */
+  outliers?: Partial<OutlierConfig>;
   /** Heartbeat period, ms: how often a static backend that is down is polled. Default 500. */
   heartbeatIntervalMs?: number;
   /** Random source for hostnames and `/rm`'s choice, in [0, 1). Default `Math.random`. */
@@ -94,35 +77,6 @@ export class ReplicaStartError extends Error {
     super(message);
     this.name = "ReplicaStartError";
   }
-}
-
-type State = "starting" | "ready" | "stopping";
-
-interface Replica {
-  readonly name: string;
-  /** Server number on the ring; 0 for a spare until it is promoted. */
-  ordinal: number;
-  /** A spare is started and health-checked but outside the ring and `/rep`. */
-  spare: boolean;
-  state: State;
-  handle?: ReplicaHandle;
-  /** Aborted when the replica has ended. */
-  readonly ejection: AbortController;
-  /** Requests in flight to it (see `RouteTarget.enter`). */
-  inFlight: number;
-  /** Called when `inFlight` drops to 0 (a drain waits on it). */
-  onIdle?: () => void;
-  /** Failed tries in a row (outlier detection). */
-  errors: number;
-  /** Out of the ring as an outlier until this timer readmits it. */
-  coolDown?: Timer;
-  /** Settles when the provider's start has settled (handle or failure). */
-  started: Promise<ReplicaHandle | undefined>;
-  /** Resolves on the first good heartbeat, rejects when the replica fails first. */
-  ready: Promise<void>;
-  markReady(): void;
-  markFailed(error: Error): void;
-  startTimer?: Timer;
 }
 
 /** What makes two hostnames the same host: case, and characters a DNS label cannot hold. */
@@ -148,8 +102,11 @@ export function respawnBackoffMs(failures: number): number {
  * interleave freely without double-spawning or losing a replica.
  */
 export class ReplicaManager {
-  readonly #options: Required<ReplicaManagerOptions>;
+  readonly #options: Required<Omit<ReplicaManagerOptions, "outliers">>;
   readonly #replicas = new Map<string, Replica>();
+  readonly #outliers: OutlierDetector;
+  /** How every replica reports its load and its tries. */
+  readonly #links: ReplicaLinks;
   /** Stops in progress, awaited on shutdown. */
   readonly #stopping = new Set<Promise<void>>();
   #desired = 0;
@@ -167,14 +124,36 @@ export class ReplicaManager {
         random: Math.random,
         spares: 0,
         drainTimeoutMs: 10_000,
-        outlierErrors: 5,
-        outlierCoolDownMs: 10_000,
-        maxEjectionPercent: 50,
         heartbeatIntervalMs: 500,
       },
       options,
     );
     this.#respawns = options.provider.respawns !== false;
+    const { ring, logger } = this.#options;
+    this.#outliers = new OutlierDetector(
+      withDefaults({ errors: 5, coolDownMs: 10_000, maxEjectionPercent: 50 }, {
+        ...options.outliers,
+        logger,
+      }),
+      {
+        serving: () => this.#live(false).filter((r) => r.state === "ready"),
+        eject: (replica) => ring.remove(replica.name),
+        readmit: (replica) => {
+          if (replica.state !== "ready" || this.#closed) return;
+          try {
+            ring.add({ name: replica.name, ordinal: replica.ordinal });
+            logger.info("replica.readmitted", { name: replica.name });
+          } catch (error) {
+            this.#fail(replica, `cannot rejoin the ring: ${errorMessage(error)}`);
+          }
+        },
+      },
+    );
+    const outliers = this.#outliers;
+    this.#links = {
+      load: isLoadAware(ring) ? ring : undefined,
+      report: (replica, outcome) => outliers.report(replica, outcome),
+    };
   }
 
   /** Number of replicas wanted. */
@@ -219,20 +198,15 @@ export class ReplicaManager {
     return this.#options.ring.size;
   }
 
-  /** The replicas to try for `key`: the ring's owner first, then up to `n - 1` fail-overs. */
+  /**
+   * The replicas to try for `key`: the ring's owner first, then up to `n - 1` fail-overs.
+   * They are the long-lived replica objects themselves, not wrappers made per request.
+   */
   route(key: RoutingKey, n: number): RouteTarget[] {
     const targets: RouteTarget[] = [];
     for (const name of this.#options.ring.lookupN(key, n)) {
       const replica = this.#replicas.get(name);
-      if (replica?.handle) {
-        targets.push({
-          name,
-          url: replica.handle.url,
-          ejected: replica.ejection.signal,
-          enter: () => this.#enter(replica),
-          outcome: (ok) => this.#outcome(replica, ok),
-        });
-      }
+      if (replica?.handle) targets.push(replica);
     }
     return targets;
   }
@@ -437,26 +411,10 @@ export class ReplicaManager {
     return replica;
   }
 
-  /** A new replica record in state `starting`, with its start deadline running. */
+  /** A new replica in state `starting`, with its start deadline running. */
   #register(name: string, ordinal: number, spare: boolean): Replica {
     const { startTimeoutMs } = this.#options;
-    const { promise: ready, resolve: markReady, reject: markFailed } = Promise.withResolvers<
-      void
-    >();
-    ready.catch(() => {}); // a background respawn has no one awaiting it
-    const replica: Replica = {
-      name,
-      ordinal,
-      spare,
-      state: "starting",
-      ejection: new AbortController(),
-      inFlight: 0,
-      errors: 0,
-      ready,
-      markReady,
-      markFailed,
-      started: Promise.resolve(undefined),
-    };
+    const replica = new Replica(name, ordinal, spare, this.#links);
     this.#replicas.set(name, replica);
     replica.startTimer = setTimeout(
       () => this.#fail(replica, `no good heartbeat within ${startTimeoutMs} ms`),
@@ -467,13 +425,13 @@ export class ReplicaManager {
 
   /** Watches a started replica: its exit and its heartbeats. */
   #attach(replica: Replica, handle: ReplicaHandle): void {
-    replica.handle = handle;
+    replica.attach(handle);
     // Removed while starting (#retire stops it), or the manager closed while keeping replicas.
     if (replica.state === "stopping" || this.#closed) return;
     handle.exited.then((exit) => {
       // Whatever was in flight to it gets no answer now; after a planned, graceful stop
       // nothing is left in flight.
-      replica.ejection.abort(new Error(`replica '${replica.name}' ended: ${exit.description}`));
+      replica.end(new Error(`replica '${replica.name}' ended: ${exit.description}`));
       this.#fail(replica, exit.description);
     });
     this.#options.health.watch(replica.name, handle.url, {
@@ -485,7 +443,7 @@ export class ReplicaManager {
   #onReady(replica: Replica): void {
     if (replica.state !== "starting") return;
     clearTimeout(replica.startTimer);
-    replica.errors = 0; // failures from before it (re)joined say nothing about it now
+    this.#outliers.reset(replica);
     if (replica.spare) {
       replica.state = "ready";
       this.#startFailures = 0;
@@ -536,8 +494,7 @@ export class ReplicaManager {
   #sideline(replica: Replica, reason: string): void {
     const { ring, health, logger, heartbeatIntervalMs } = this.#options;
     clearTimeout(replica.startTimer);
-    clearTimeout(replica.coolDown);
-    replica.coolDown = undefined;
+    this.#outliers.forget(replica);
     if (replica.state === "ready") {
       ring.remove(replica.name);
       replica.state = "starting";
@@ -554,80 +511,14 @@ export class ReplicaManager {
     }, { downIntervalMs: heartbeatIntervalMs });
   }
 
-  /**
-   * Outlier detection (passive health): failures seen by real traffic eject a replica from
-   * the ring before its heartbeats would, for a cool-down; it is readmitted afterwards if it
-   * is still serving (a replica that also fails its heartbeats is replaced instead). Never
-   * more than `maxEjectionPercent` of the serving replicas are out at once: when that many
-   * look bad, the fault is likely not theirs, and all of them are used (panic mode).
-   */
-  #outcome(replica: Replica, ok: boolean): void {
-    const { outlierErrors, outlierCoolDownMs, maxEjectionPercent, ring, logger } = this.#options;
-    if (ok) {
-      replica.errors = 0;
-      return;
-    }
-    replica.errors++;
-    if (outlierErrors === 0 || replica.errors < outlierErrors) return;
-    if (replica.state !== "ready" || replica.spare || replica.coolDown !== undefined) return;
-    const serving = this.#live(false).filter((r) => r.state === "ready");
-    const out = serving.filter((r) => r.coolDown !== undefined).length;
-    if (out + 1 > Math.floor((serving.length * maxEjectionPercent) / 100)) {
-      // Logged once per streak, not on every failed try.
-      if (replica.errors === outlierErrors) {
-        logger.warn("replica.outlier_kept", { name: replica.name, errors: replica.errors, out });
-      }
-      return;
-    }
-    ring.remove(replica.name);
-    logger.warn("replica.outlier_ejected", {
-      name: replica.name,
-      errors: replica.errors,
-      cool_down_ms: outlierCoolDownMs,
-    });
-    replica.coolDown = setTimeout(() => {
-      replica.coolDown = undefined;
-      replica.errors = 0;
-      if (replica.state !== "ready" || this.#closed) return;
-      try {
-        ring.add({ name: replica.name, ordinal: replica.ordinal });
-        logger.info("replica.readmitted", { name: replica.name });
-      } catch (error) {
-        this.#fail(replica, `cannot rejoin the ring: ${errorMessage(error)}`);
-      }
-    }, outlierCoolDownMs);
-  }
-
-  /** Counts one request in flight to `replica`; the returned function ends it (once). */
-  #enter(replica: Replica): () => void {
-    replica.inFlight++;
-    const ring = this.#options.ring;
-    const loadAware = isLoadAware(ring);
-    if (loadAware) ring.acquire(replica.name);
-    let done = false;
-    return () => {
-      if (done) return;
-      done = true;
-      if (loadAware) ring.release(replica.name);
-      if (--replica.inFlight === 0) replica.onIdle?.();
-    };
-  }
-
   /** Resolves when `replica` has no request in flight, or after the drain timeout. */
-  #drained(replica: Replica): Promise<void> {
-    if (replica.inFlight === 0) return Promise.resolve();
+  async #drained(replica: Replica): Promise<void> {
+    if (replica.inFlight === 0) return;
     const { drainTimeoutMs, logger } = this.#options;
     logger.info("replica.draining", { name: replica.name, in_flight: replica.inFlight });
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        logger.warn("replica.drain_timeout", { name: replica.name, in_flight: replica.inFlight });
-        resolve();
-      }, drainTimeoutMs);
-      replica.onIdle = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-    });
+    if (!(await replica.idle(drainTimeoutMs))) {
+      logger.warn("replica.drain_timeout", { name: replica.name, in_flight: replica.inFlight });
+    }
   }
 
   /**
@@ -639,7 +530,7 @@ export class ReplicaManager {
     if (replica.state === "stopping") return Promise.resolve();
     replica.state = "stopping";
     clearTimeout(replica.startTimer);
-    clearTimeout(replica.coolDown);
+    this.#outliers.forget(replica);
     replica.markFailed(new ReplicaStartError(`replica '${replica.name}' was stopped`));
     this.#options.ring.remove(replica.name);
     this.#options.health.unwatch(replica.name);

@@ -13,8 +13,8 @@ import {
   type ReplicaManagerOptions,
   ReplicaStartError,
   respawnBackoffMs,
-  type RouteTarget,
 } from "./replica_manager.ts";
+import type { RouteTarget } from "./replica.ts";
 import { FakeCluster, recordingLogger, waitFor } from "../testing/mod.ts";
 
 /** A manager over a fresh in-memory cluster, with `names` started and serving. */
@@ -109,12 +109,13 @@ Deno.test("manager: respawns back off exponentially while starts fail, and not a
 
 Deno.test("manager: /rm waits for the requests in flight to a replica before stopping it", async () => {
   await using t = await setup(["A", "B"], { drainTimeoutMs: 60_000 });
-  const release = targetOf(t.manager, "A").enter();
+  const a = targetOf(t.manager, "A");
+  a.enter();
   const removing = t.manager.remove(1, ["A"]);
   await waitFor(() => !t.ring.has("A"), "A leaves the ring at once");
   assert.deepEqual(t.manager.snapshot().replicas, ["B"]);
   assert.equal(t.cluster.get("A").alive, true, "A still runs while a request is in flight");
-  release();
+  a.leave();
   await removing;
   assert.equal(t.cluster.get("A").alive, false, "stopped once drained");
   assert.equal(t.events("replica.drain_timeout").length, 0);
@@ -131,16 +132,16 @@ Deno.test("manager: a drain that outlasts --drain-timeout is cut short", async (
 });
 
 Deno.test("manager: outliers: --outlier-errors failed tries in a row eject; a success resets the count", async () => {
-  await using t = await setup(["A", "B", "C", "D"], { outlierErrors: 3 });
+  await using t = await setup(["A", "B", "C", "D"], { outliers: { errors: 3 } });
   const a = targetOf(t.manager, "A");
-  a.outcome(false);
-  a.outcome(false);
-  a.outcome(true);
-  a.outcome(false);
-  a.outcome(false);
+  a.report("connect_failure");
+  a.report("timeout");
+  a.report("success");
+  a.report("http_5xx");
+  a.report("reset");
   assert.ok(t.ring.has("A"), "never three in a row");
-  a.outcome(false);
-  assert.ok(!t.ring.has("A"), "the third in a row ejects");
+  a.report("protocol_error");
+  assert.ok(!t.ring.has("A"), "the third in a row ejects, whatever the kinds of failure");
   assert.ok(t.manager.has("A"), "still managed: only out of the ring");
   assert.equal(t.cluster.get("A").alive, true);
   assert.equal(t.events("replica.outlier_ejected").length, 1);
@@ -148,30 +149,28 @@ Deno.test("manager: outliers: --outlier-errors failed tries in a row eject; a su
 
 Deno.test("manager: outliers are readmitted after the cool-down, and start counting afresh", async () => {
   await using t = await setup(["A", "B", "C", "D"], {
-    outlierErrors: 2,
-    outlierCoolDownMs: 100,
+    outliers: { errors: 2, coolDownMs: 100 },
   });
   const a = targetOf(t.manager, "A");
   const ejectedAt = performance.now();
-  a.outcome(false);
-  a.outcome(false);
+  a.report("reset");
+  a.report("reset");
   assert.ok(!t.ring.has("A"));
   await waitFor(() => t.ring.has("A"), "readmitted");
   assert.ok(performance.now() - ejectedAt >= 100 - 2, "not before the cool-down");
   const again = targetOf(t.manager, "A");
-  again.outcome(false);
+  again.report("reset");
   assert.ok(t.ring.has("A"), "one failure after readmission does not eject");
-  again.outcome(false);
+  again.report("reset");
   assert.ok(!t.ring.has("A"));
 });
 
 Deno.test("manager: an outlier that also fails its heartbeats is replaced, not readmitted", async () => {
   await using t = await setup(["A", "B", "C", "D"], {
-    outlierErrors: 1,
-    outlierCoolDownMs: 60_000,
+    outliers: { errors: 1, coolDownMs: 60_000 },
     heartbeatMs: 20,
   });
-  targetOf(t.manager, "A").outcome(false);
+  targetOf(t.manager, "A").report("reset");
   t.cluster.get("A").faults.heartbeatFail = true;
   await waitFor(() => !t.manager.has("A"), "A is ejected for good");
   assert.equal(t.cluster.get("A").alive, false);
@@ -179,10 +178,12 @@ Deno.test("manager: an outlier that also fails its heartbeats is replaced, not r
 });
 
 Deno.test("manager: at most --max-ejection-percent of the serving replicas are out as outliers", async () => {
-  await using t = await setup(["A", "B", "C", "D"], { outlierErrors: 1, maxEjectionPercent: 50 });
+  await using t = await setup(["A", "B", "C", "D"], {
+    outliers: { errors: 1, maxEjectionPercent: 50 },
+  });
   for (const name of ["A", "B", "C", "D"]) {
     const target = targetOf(t.manager, name);
-    for (let i = 0; i < 3; i++) target.outcome(false);
+    for (let i = 0; i < 3; i++) target.report("reset");
   }
   assert.equal(t.ring.size, 2, "half of four are out, the other two kept (panic)");
   assert.deepEqual(t.ring.nodes().map((n) => n.name).sort(), ["C", "D"]);
@@ -191,9 +192,9 @@ Deno.test("manager: at most --max-ejection-percent of the serving replicas are o
 });
 
 Deno.test("manager: --outlier-errors 0 turns outlier detection off", async () => {
-  await using t = await setup(["A", "B", "C", "D"], { outlierErrors: 0 });
+  await using t = await setup(["A", "B", "C", "D"], { outliers: { errors: 0 } });
   const a = targetOf(t.manager, "A");
-  for (let i = 0; i < 20; i++) a.outcome(false);
+  for (let i = 0; i < 20; i++) a.report("reset");
   assert.equal(t.ring.size, 4);
 });
 
@@ -337,17 +338,17 @@ Deno.test("manager: a replica removed on purpose is not a failure: the next repl
   assert.deepEqual(t.events("replica.respawn_backoff"), []);
 });
 
-Deno.test("manager: a request ended twice counts once: a drain still waits for the one in flight", async () => {
+Deno.test("manager: a drain waits for every request in flight, not just the first to end", async () => {
   await using t = await setup(["A", "B"], { drainTimeoutMs: 60_000 });
   const a = targetOf(t.manager, "A");
-  const first = a.enter();
-  first();
-  first(); // (an answer cancelled while it waited ends twice)
-  const second = a.enter();
+  a.enter();
+  a.enter();
   const removing = t.manager.remove(1, ["A"]);
   await waitFor(() => !t.ring.has("A"), "A leaves the ring");
-  assert.equal(t.cluster.get("A").alive, true, "A waits for the request in flight");
-  second();
+  a.leave();
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  assert.equal(t.cluster.get("A").alive, true, "A waits for the other request in flight");
+  a.leave();
   await removing;
   assert.equal(t.cluster.get("A").alive, false);
 });
@@ -361,9 +362,9 @@ Deno.test("manager: a replica that fails is stopped at once, not drained", async
 });
 
 Deno.test("manager: an outlier is ejected once per cool-down, however many tries fail meanwhile", async () => {
-  await using t = await setup(["A", "B", "C", "D"], { outlierErrors: 2, outlierCoolDownMs: 100 });
+  await using t = await setup(["A", "B", "C", "D"], { outliers: { errors: 2, coolDownMs: 100 } });
   const a = targetOf(t.manager, "A");
-  for (let i = 0; i < 6; i++) a.outcome(false); // in-flight tries failing after the ejection
+  for (let i = 0; i < 6; i++) a.report("reset"); // in-flight tries failing after the ejection
   assert.equal(t.events("replica.outlier_ejected").length, 1);
   await waitFor(() => t.ring.has("A"), "readmitted");
   const readmitted = t.events("replica.readmitted").length;
@@ -373,11 +374,13 @@ Deno.test("manager: an outlier is ejected once per cool-down, however many tries
 });
 
 Deno.test("manager: the outlier limit counts serving replicas only, not ones still starting", async () => {
-  await using t = await setup(["A", "B", "C", "D"], { outlierErrors: 1, maxEjectionPercent: 50 });
+  await using t = await setup(["A", "B", "C", "D"], {
+    outliers: { errors: 1, maxEjectionPercent: 50 },
+  });
   t.cluster.startUnhealthy = true;
   const starting = t.manager.add(2).catch(() => {}); // two more that never come up
   await waitFor(() => t.manager.snapshot().N === 6, "six managed, four serving");
-  for (const name of ["A", "B", "C"]) targetOf(t.manager, name).outcome(false);
+  for (const name of ["A", "B", "C"]) targetOf(t.manager, name).report("reset");
   assert.equal(t.ring.size, 2, "half of the four serving are out, not half of six");
   await t.manager.close();
   await starting;
@@ -385,11 +388,10 @@ Deno.test("manager: the outlier limit counts serving replicas only, not ones sti
 
 Deno.test("manager: an outlier replaced during its cool-down is not readmitted", async () => {
   await using t = await setup(["A", "B", "C", "D"], {
-    outlierErrors: 1,
-    outlierCoolDownMs: 150,
+    outliers: { errors: 1, coolDownMs: 150 },
     heartbeatMs: 20,
   });
-  targetOf(t.manager, "A").outcome(false);
+  targetOf(t.manager, "A").report("reset");
   t.cluster.get("A").faults.heartbeatFail = true;
   const ejectedAt = performance.now();
   await waitFor(() => !t.manager.has("A"), "A replaced");
@@ -401,11 +403,9 @@ Deno.test("manager: an outlier whose place was taken meanwhile cannot rejoin the
   // 16 slots, 9 virtual nodes: one replica at a time. A leaves as an outlier, B takes the room.
   await using t = await setup(["A"], {
     ring: new SlotRing({ slots: 16, virtualNodes: 9 }),
-    outlierErrors: 1,
-    outlierCoolDownMs: 100,
-    maxEjectionPercent: 100,
+    outliers: { errors: 1, coolDownMs: 100, maxEjectionPercent: 100 },
   });
-  targetOf(t.manager, "A").outcome(false);
+  targetOf(t.manager, "A").report("reset");
   assert.equal(t.ring.size, 0);
   await t.manager.add(1, ["B"]);
   await waitFor(() => !t.manager.has("A"), "A fails to rejoin and is replaced");
@@ -499,13 +499,13 @@ Deno.test("manager: adopt() keeps room for the spares above --max-replicas", asy
 });
 
 Deno.test("manager: a replica out of the ring (a static backend that is down) is not ejected as an outlier", async () => {
-  await using t = await setup([], { outlierErrors: 1, outlierCoolDownMs: 100, heartbeatMs: 20 });
+  await using t = await setup([], { outliers: { errors: 1, coolDownMs: 100 }, heartbeatMs: 20 });
   t.cluster.respawns = false; // servers it does not run: a failed one is sidelined, not replaced
   await t.manager.add(2, ["A", "B"]);
   const a = targetOf(t.manager, "A");
   t.cluster.get("A").faults.heartbeatFail = true;
   await waitFor(() => !t.ring.has("A"), "A sidelined");
-  a.outcome(false); // a try begun before it left, failing now
+  a.report("reset"); // a try begun before it left, failing now
   const from = performance.now();
   await waitFor(() => performance.now() - from > 250, "past a cool-down", 5_000, 20);
   assert.ok(!t.ring.has("A"), "not readmitted while its heartbeats fail");
@@ -532,7 +532,8 @@ Deno.test("manager: two replicas missing and one spare starting: one waits for t
 
 Deno.test("manager: close() waits for a removal that is still draining", async () => {
   const t = await setup(["A", "B"], { drainTimeoutMs: 60_000 });
-  const release = targetOf(t.manager, "A").enter();
+  const a = targetOf(t.manager, "A");
+  a.enter();
   const removing = t.manager.remove(1, ["A"]);
   await waitFor(() => !t.ring.has("A"), "A is draining");
   let closed = false;
@@ -541,7 +542,7 @@ Deno.test("manager: close() waits for a removal that is still draining", async (
   // Only A's drain is left to wait for: give close() a moment in which it must not end.
   await new Promise((resolve) => setTimeout(resolve, 50));
   assert.equal(closed, false, "close() waits for A");
-  release();
+  a.leave();
   await Promise.all([closing, removing]);
   assert.equal(t.cluster.get("A").alive, false, "A stopped before close() ended");
 });

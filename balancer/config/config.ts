@@ -17,84 +17,78 @@ import {
 import { ConfigError, parsePort } from "../../contract/mod.ts";
 import { LOG_LEVELS, type LogLevel } from "../support/mod.ts";
 import { parseBackends, type StaticBackend } from "../providers/mod.ts";
+import type { DockerConfig } from "../providers/docker/mod.ts";
+import type { HealthConfig, OutlierConfig, ReplicaSetConfig } from "../cluster/mod.ts";
+import type { ProxyConfig } from "../proxy/mod.ts";
+import type { AdminConfig } from "../edge/mod.ts";
 
 export { ConfigError };
 
-/** Everything the balancer can be told. */
-export interface BalancerConfig {
+/** What listens for clients: `main.ts`. */
+export interface ListenConfig {
   /** Port clients connect to. */
   port: number;
   /** Interface to listen on. */
   host: string;
+  /** Processes serving the port together (`reusePort`); more than 1 needs static backends. */
+  workers: number;
+}
+
+/** The replica set: the replica manager's settings, and what the balancer starts with. */
+export interface ClusterConfig extends Required<ReplicaSetConfig> {
   /** Replicas to start with. */
   replicas: number;
   /** Their hostnames; missing ones are `Server <i>`. */
   names: string[];
-  /** Most replicas at once (also the largest `n` of one `/add`). */
-  maxReplicas: number;
-  /** Heartbeat period, ms. */
-  heartbeatIntervalMs: number;
-  /** Heartbeat timeout, ms. */
-  heartbeatTimeoutMs: number;
-  /** Consecutive heartbeat failures that eject a replica. */
-  failThreshold: number;
-  /** A new replica must answer a heartbeat within this, ms. */
-  startTimeoutMs: number;
-  /** A replica must start answering a proxied request within this, ms. */
-  responseTimeoutMs: number;
-  /** Request bodies up to this many bytes are buffered so a failed try can be resent. */
-  retryBodyBytes: number;
-  /** Largest admin request body, bytes. */
-  maxAdminBodyBytes: number;
-  /** Requests in flight get this long on `/rm` and on shutdown, ms. */
-  drainTimeoutMs: number;
-  /** Requests answered at once at most; more get a 503. */
-  maxInFlight: number;
-  /** All tries of one request together get this long, ms. */
-  requestDeadlineMs: number;
-  /** A client silent this long while sending its request body gets a 408, ms. */
-  bodyTimeoutMs: number;
-  /** Retries allowed per request over a 10 s window (0..1; 1 = no cap). */
-  retryBudget: number;
-  /** Failed tries in a row that eject a replica as an outlier (0: off). */
-  outlierErrors: number;
-  /** How long an outlier stays out of the ring, ms. */
-  outlierCoolDownMs: number;
-  /** Most serving replicas out as outliers at once, percent. */
-  maxEjectionPercent: number;
-  /** Query parameter with the routing key. */
-  keyParam: string;
-  /** Header with the routing key. */
-  keyHeader: string;
-  /** The ring: algorithm, its options, bounded loads. */
-  ring: RingConfig;
-  /** What runs replicas (`static`: servers that already run, see `backends`). */
-  provider: "process" | "docker" | "static";
-  /** `--provider static`: the servers to route to; they are the replicas. */
-  backends: StaticBackend[];
-  /** Docker provider: image replicas run. */
-  dockerImage: string;
-  /** Docker provider: network replicas join. */
-  dockerNetwork: string;
-  /** Docker provider: owner label of this balancer's containers. */
-  dockerOwner: string;
-  /** Docker provider: reach replicas by container name or address (`auto`: name inside a container). */
-  dockerReach: "auto" | "name" | "address";
   /** Leave replicas running on shutdown, for the next balancer to adopt (Docker). */
   keepReplicas: boolean;
-  /** Warm spares kept started outside the ring, promoted when a replica fails. */
-  spares: number;
+}
+
+/** What runs replicas, and its own settings. */
+export interface ProviderConfig {
+  /** Which provider (`static`: servers that already run, see `backends`). */
+  kind: "process" | "docker" | "static";
+  /** `--provider static`: the servers to route to; they are the replicas. */
+  backends: StaticBackend[];
+  /** `--provider docker`: image, network, owner label and how replicas are reached. */
+  docker: DockerConfig;
+}
+
+/**
+ * Everything the balancer can be told, grouped by the component that gets it: each group is
+ * that component's own settings type, handed over whole (`new HealthMonitor({...health})`).
+ */
+export interface BalancerConfig {
+  /** The listening socket (`--port`, `--host`, `--workers`). */
+  listen: ListenConfig;
+  /** The replica manager (`--replicas`, `--max-replicas`, `--spares`, timeouts). */
+  cluster: ClusterConfig;
+  /** Heartbeats (`--heartbeat-*`, `--fail-threshold`). */
+  health: HealthConfig;
+  /** Outlier detection (`--outlier-*`, `--max-ejection-percent`). */
+  outliers: OutlierConfig;
+  /** The proxy (timeouts, limits, retries, the routing key). */
+  proxy: ProxyConfig;
+  /** The admin API (`--max-admin-body`). */
+  admin: AdminConfig;
+  /** The ring: algorithm, its options, bounded loads. */
+  ring: RingConfig;
+  /** What runs replicas. */
+  provider: ProviderConfig;
   /** Lowest log level printed. */
   logLevel: LogLevel;
-  /** Processes serving the port together (`reusePort`); more than 1 needs static backends. */
-  workers: number;
 }
 
 /** Most replicas of any ring (the spec ring holds fewer: 56 with its defaults). */
 const MAX_REPLICAS = 1000;
 
-/** One setting: its flag, its environment variable, its default and what it means. */
+/**
+ * One setting: the component that gets it, its flag, its environment variable, its default
+ * and what it means.
+ */
 interface Setting {
+  /** The group of {@linkcode BalancerConfig} it lands in: which component gets it. */
+  to: keyof BalancerConfig;
   /** The flag, without `--`. */
   flag: string;
   /** The environment variable. */
@@ -122,6 +116,7 @@ interface IntSetting extends Setting {
  */
 const SETTINGS = {
   port: {
+    to: "listen",
     flag: "port",
     env: "LB_PORT",
     fallback: "5000",
@@ -129,6 +124,7 @@ const SETTINGS = {
     help: "port clients connect to",
   },
   host: {
+    to: "listen",
     flag: "host",
     env: "LB_HOST",
     fallback: "0.0.0.0",
@@ -136,6 +132,7 @@ const SETTINGS = {
     help: "interface to listen on",
   },
   replicas: {
+    to: "cluster",
     flag: "replicas",
     env: "LB_REPLICAS",
     fallback: "3",
@@ -145,6 +142,7 @@ const SETTINGS = {
     max: MAX_REPLICAS,
   },
   names: {
+    to: "cluster",
     flag: "names",
     env: "LB_NAMES",
     fallback: "",
@@ -153,6 +151,7 @@ const SETTINGS = {
     shown: '"Server 1", "Server 2", …',
   },
   maxReplicas: {
+    to: "cluster",
     flag: "max-replicas",
     env: "LB_MAX_REPLICAS",
     fallback: "50",
@@ -163,6 +162,7 @@ const SETTINGS = {
     max: MAX_REPLICAS,
   },
   heartbeatIntervalMs: {
+    to: "health",
     flag: "heartbeat-interval",
     env: "LB_HEARTBEAT_INTERVAL_MS",
     fallback: "500",
@@ -173,6 +173,7 @@ const SETTINGS = {
     unit: "ms",
   },
   heartbeatTimeoutMs: {
+    to: "health",
     flag: "heartbeat-timeout",
     env: "LB_HEARTBEAT_TIMEOUT_MS",
     fallback: "300",
@@ -183,6 +184,7 @@ const SETTINGS = {
     unit: "ms",
   },
   failThreshold: {
+    to: "health",
     flag: "fail-threshold",
     env: "LB_FAIL_THRESHOLD",
     fallback: "2",
@@ -192,6 +194,7 @@ const SETTINGS = {
     max: 100,
   },
   startTimeoutMs: {
+    to: "cluster",
     flag: "start-timeout",
     env: "LB_START_TIMEOUT_MS",
     fallback: "10000",
@@ -202,6 +205,7 @@ const SETTINGS = {
     unit: "ms",
   },
   responseTimeoutMs: {
+    to: "proxy",
     flag: "response-timeout",
     env: "LB_RESPONSE_TIMEOUT_MS",
     fallback: "15000",
@@ -212,6 +216,7 @@ const SETTINGS = {
     unit: "ms",
   },
   retryBodyBytes: {
+    to: "proxy",
     flag: "retry-body-limit",
     env: "LB_RETRY_BODY_BYTES",
     fallback: "65536",
@@ -222,6 +227,7 @@ const SETTINGS = {
     unit: "bytes",
   },
   maxAdminBodyBytes: {
+    to: "admin",
     flag: "max-admin-body",
     env: "LB_MAX_ADMIN_BODY_BYTES",
     fallback: "65536",
@@ -232,6 +238,7 @@ const SETTINGS = {
     unit: "bytes",
   },
   maxInFlight: {
+    to: "proxy",
     flag: "max-in-flight",
     env: "LB_MAX_IN_FLIGHT",
     fallback: "10000",
@@ -241,6 +248,7 @@ const SETTINGS = {
     max: 1_000_000,
   },
   requestDeadlineMs: {
+    to: "proxy",
     flag: "request-deadline",
     env: "LB_REQUEST_DEADLINE_MS",
     fallback: "30000",
@@ -251,6 +259,7 @@ const SETTINGS = {
     unit: "ms",
   },
   bodyTimeoutMs: {
+    to: "proxy",
     flag: "body-timeout",
     env: "LB_BODY_TIMEOUT_MS",
     fallback: "15000",
@@ -261,6 +270,7 @@ const SETTINGS = {
     unit: "ms",
   },
   outlierErrors: {
+    to: "outliers",
     flag: "outlier-errors",
     env: "LB_OUTLIER_ERRORS",
     fallback: "5",
@@ -270,6 +280,7 @@ const SETTINGS = {
     max: 1000,
   },
   outlierCoolDownMs: {
+    to: "outliers",
     flag: "outlier-cooldown",
     env: "LB_OUTLIER_COOLDOWN_MS",
     fallback: "10000",
@@ -280,6 +291,7 @@ const SETTINGS = {
     unit: "ms",
   },
   maxEjectionPercent: {
+    to: "outliers",
     flag: "max-ejection-percent",
     env: "LB_MAX_EJECTION_PERCENT",
     fallback: "50",
@@ -289,6 +301,7 @@ const SETTINGS = {
     max: 100,
   },
   retryBudget: {
+    to: "proxy",
     flag: "retry-budget",
     env: "LB_RETRY_BUDGET",
     fallback: "0.2",
@@ -296,6 +309,7 @@ const SETTINGS = {
     help: "retries per request over a 10 s window (at least 10 per window), 0 to 1; 1: no cap",
   },
   drainTimeoutMs: {
+    to: "cluster",
     flag: "drain-timeout",
     env: "LB_DRAIN_TIMEOUT_MS",
     fallback: "10000",
@@ -306,6 +320,7 @@ const SETTINGS = {
     unit: "ms",
   },
   keyParam: {
+    to: "proxy",
     flag: "key-param",
     env: "LB_KEY_PARAM",
     fallback: "id",
@@ -313,6 +328,7 @@ const SETTINGS = {
     help: "query parameter with the routing key",
   },
   keyHeader: {
+    to: "proxy",
     flag: "key-header",
     env: "LB_KEY_HEADER",
     fallback: "x-request-id",
@@ -320,6 +336,7 @@ const SETTINGS = {
     help: "header with the routing key",
   },
   ring: {
+    to: "ring",
     flag: "ring",
     env: "LB_RING",
     fallback: "spec",
@@ -327,6 +344,7 @@ const SETTINGS = {
     help: "the consistent-hash ring",
   },
   slotHash: {
+    to: "ring",
     flag: "slot-hash",
     env: "LB_SLOT_HASH",
     fallback: "spec",
@@ -334,6 +352,7 @@ const SETTINGS = {
     help: "spec ring: the H/Φ pair",
   },
   probing: {
+    to: "ring",
     flag: "probing",
     env: "LB_PROBING",
     fallback: "linear",
@@ -341,6 +360,7 @@ const SETTINGS = {
     help: "spec ring: how slot collisions are resolved",
   },
   vnodes: {
+    to: "ring",
     flag: "vnodes",
     env: "LB_VNODES",
     fallback: "auto",
@@ -349,6 +369,7 @@ const SETTINGS = {
       "spec ring: virtual nodes per replica (auto: 9); ketama: points per unit of weight (auto: 1000)",
   },
   ringSize: {
+    to: "ring",
     flag: "ring-size",
     env: "LB_RING_SIZE",
     fallback: "auto",
@@ -356,6 +377,7 @@ const SETTINGS = {
     help: "spec ring: slots (auto: 512); maglev: table size, a prime (auto: 65537)",
   },
   boundedLoad: {
+    to: "ring",
     flag: "bounded-load",
     env: "LB_BOUNDED_LOAD",
     fallback: "off",
@@ -363,6 +385,7 @@ const SETTINGS = {
     help: "no replica above (1+E) × the average requests in flight (E up to 100; on: 0.25)",
   },
   provider: {
+    to: "provider",
     flag: "provider",
     env: "LB_PROVIDER",
     fallback: "process",
@@ -370,6 +393,7 @@ const SETTINGS = {
     help: "what runs replicas (static: servers you run, see --backends)",
   },
   backends: {
+    to: "provider",
     flag: "backends",
     env: "LB_BACKENDS",
     fallback: "",
@@ -378,6 +402,7 @@ const SETTINGS = {
       "with --provider static: the servers to route to, health-checked, never started or stopped",
   },
   workers: {
+    to: "listen",
     flag: "workers",
     env: "LB_WORKERS",
     fallback: "1",
@@ -388,6 +413,7 @@ const SETTINGS = {
     max: 64,
   },
   spares: {
+    to: "cluster",
     flag: "spares",
     env: "LB_SPARES",
     fallback: "auto",
@@ -396,6 +422,7 @@ const SETTINGS = {
     shown: "auto: 1 with docker, 0 with process",
   },
   dockerImage: {
+    to: "provider",
     flag: "docker-image",
     env: "LB_DOCKER_IMAGE",
     fallback: "ringlb:latest",
@@ -403,6 +430,7 @@ const SETTINGS = {
     help: "image replicas run",
   },
   dockerNetwork: {
+    to: "provider",
     flag: "docker-network",
     env: "LB_DOCKER_NETWORK",
     fallback: "net1",
@@ -410,6 +438,7 @@ const SETTINGS = {
     help: "network replicas join, created if absent",
   },
   dockerOwner: {
+    to: "provider",
     flag: "docker-owner",
     env: "LB_DOCKER_OWNER",
     fallback: "ringlb",
@@ -417,6 +446,7 @@ const SETTINGS = {
     help: "owner label of this balancer's containers",
   },
   dockerReach: {
+    to: "provider",
     flag: "docker-reach",
     env: "LB_DOCKER_REACH",
     fallback: "auto",
@@ -425,6 +455,7 @@ const SETTINGS = {
       "reach replicas by container name (balancer on their network) or address (balancer on the host); auto asks the engine",
   },
   keepReplicas: {
+    to: "cluster",
     flag: "keep-replicas",
     env: "LB_KEEP_REPLICAS",
     fallback: "false",
@@ -432,6 +463,7 @@ const SETTINGS = {
     help: "leave replicas running on exit, for the next balancer to adopt (Docker)",
   },
   logLevel: {
+    to: "logLevel",
     flag: "log-level",
     env: "LB_LOG_LEVEL",
     fallback: "info",
@@ -489,20 +521,21 @@ export const HELP = [
 ].join("\n");
 
 /**
- * The settings as a Markdown table (flag, variable, default, meaning): the part of
- * docs/configuration.md that `deno task docs` writes.
+ * The settings as a Markdown table (flag, variable, default, the `BalancerConfig` group it
+ * goes to, meaning): the part of docs/configuration.md that `deno task docs` writes.
  */
 export function settingsTable(): string {
   const cell = (text: string) => text.replaceAll("|", "\\|");
   const rows = Object.values(SETTINGS).map((s: Setting) => {
     const fallback = shownDefault(s);
-    return `| \`--${s.flag}\` | \`${s.env}\` | ${fallback ? `\`${cell(fallback)}\`` : ""} | ${
-      cell(s.help)
-    } |`;
+    const shown = fallback ? `\`${cell(fallback)}\`` : "";
+    return `| \`--${s.flag}\` | \`${s.env}\` | ${shown} | \`${s.to}\` | ${cell(s.help)} |`;
   });
-  return ["| flag | environment | default | meaning |", "| --- | --- | --- | --- |", ...rows].join(
-    "\n",
-  );
+  return [
+    "| flag | environment | default | goes to | meaning |",
+    "| --- | --- | --- | --- | --- |",
+    ...rows,
+  ].join("\n");
 }
 
 /** Result of parsing: a config, or a request for help. */
@@ -558,104 +591,121 @@ export function parseConfig(
 
   const [portText, portWhat] = raw(SETTINGS.port);
   const config: BalancerConfig = {
-    port: parsePort(portText, portWhat),
-    host: str(SETTINGS.host),
-    replicas: int(SETTINGS.replicas),
-    names: [],
-    maxReplicas: int(SETTINGS.maxReplicas),
-    heartbeatIntervalMs: int(SETTINGS.heartbeatIntervalMs),
-    heartbeatTimeoutMs: int(SETTINGS.heartbeatTimeoutMs),
-    failThreshold: int(SETTINGS.failThreshold),
-    startTimeoutMs: int(SETTINGS.startTimeoutMs),
-    responseTimeoutMs: int(SETTINGS.responseTimeoutMs),
-    retryBodyBytes: int(SETTINGS.retryBodyBytes),
-    maxAdminBodyBytes: int(SETTINGS.maxAdminBodyBytes),
-    drainTimeoutMs: int(SETTINGS.drainTimeoutMs),
-    maxInFlight: int(SETTINGS.maxInFlight),
-    requestDeadlineMs: int(SETTINGS.requestDeadlineMs),
-    bodyTimeoutMs: int(SETTINGS.bodyTimeoutMs),
-    outlierErrors: int(SETTINGS.outlierErrors),
-    outlierCoolDownMs: int(SETTINGS.outlierCoolDownMs),
-    maxEjectionPercent: int(SETTINGS.maxEjectionPercent),
-    retryBudget: 0,
-    keyParam: str(SETTINGS.keyParam),
-    keyHeader: str(SETTINGS.keyHeader).toLowerCase(),
+    listen: {
+      port: parsePort(portText, portWhat),
+      host: str(SETTINGS.host),
+      workers: int(SETTINGS.workers),
+    },
+    cluster: {
+      replicas: int(SETTINGS.replicas),
+      names: [],
+      maxReplicas: int(SETTINGS.maxReplicas),
+      startTimeoutMs: int(SETTINGS.startTimeoutMs),
+      drainTimeoutMs: int(SETTINGS.drainTimeoutMs),
+      spares: 0,
+      keepReplicas:
+        oneOf(str(SETTINGS.keepReplicas), ["true", "false", "1", "0"], "--keep-replicas")
+          .match(/true|1/) !== null,
+    },
+    health: {
+      intervalMs: int(SETTINGS.heartbeatIntervalMs),
+      timeoutMs: int(SETTINGS.heartbeatTimeoutMs),
+      failThreshold: int(SETTINGS.failThreshold),
+    },
+    outliers: {
+      errors: int(SETTINGS.outlierErrors),
+      coolDownMs: int(SETTINGS.outlierCoolDownMs),
+      maxEjectionPercent: int(SETTINGS.maxEjectionPercent),
+    },
+    proxy: {
+      responseTimeoutMs: int(SETTINGS.responseTimeoutMs),
+      retryBodyBytes: int(SETTINGS.retryBodyBytes),
+      maxInFlight: int(SETTINGS.maxInFlight),
+      requestDeadlineMs: int(SETTINGS.requestDeadlineMs),
+      bodyTimeoutMs: int(SETTINGS.bodyTimeoutMs),
+      retryBudget: 0,
+      keyParam: str(SETTINGS.keyParam),
+      keyHeader: str(SETTINGS.keyHeader).toLowerCase(),
+    },
+    admin: { maxBodyBytes: int(SETTINGS.maxAdminBodyBytes) },
     ring: parseRing(raw),
-    provider: oneOf(str(SETTINGS.provider), ["process", "docker", "static"], "--provider"),
-    backends: [],
-    dockerImage: str(SETTINGS.dockerImage),
-    dockerNetwork: str(SETTINGS.dockerNetwork),
-    dockerOwner: str(SETTINGS.dockerOwner),
-    dockerReach: oneOf(str(SETTINGS.dockerReach), ["auto", "name", "address"], "--docker-reach"),
-    keepReplicas: oneOf(str(SETTINGS.keepReplicas), ["true", "false", "1", "0"], "--keep-replicas")
-      .match(/true|1/) !== null,
-    spares: 0,
+    provider: {
+      kind: oneOf(str(SETTINGS.provider), ["process", "docker", "static"], "--provider"),
+      backends: [],
+      docker: {
+        image: str(SETTINGS.dockerImage),
+        network: str(SETTINGS.dockerNetwork),
+        owner: str(SETTINGS.dockerOwner),
+        reach: oneOf(str(SETTINGS.dockerReach), ["auto", "name", "address"], "--docker-reach"),
+      },
+    },
     logLevel: oneOf(str(SETTINGS.logLevel), LOG_LEVELS, "--log-level"),
-    workers: int(SETTINGS.workers),
   };
-  if (config.workers > 1 && config.provider !== "static") {
+  const { listen, cluster, proxy, provider } = config;
+  const { docker } = provider;
+  if (listen.workers > 1 && provider.kind !== "static") {
     throw new ConfigError(
-      `--workers ${config.workers} needs --provider static: each worker would start replicas of its own`,
+      `--workers ${listen.workers} needs --provider static: each worker would start replicas of its own`,
     );
   }
-  if (!config.host) throw new ConfigError(`--host must not be empty`);
+  if (!listen.host) throw new ConfigError(`--host must not be empty`);
   for (
-    const [what, value] of [["--docker-network", config.dockerNetwork], [
+    const [what, value] of [["--docker-network", docker.network], [
       "--docker-owner",
-      config.dockerOwner,
+      docker.owner,
     ]]
   ) {
     if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(value)) {
       throw new ConfigError(`${what} must be letters, digits, '_', '.' or '-', got '${value}'`);
     }
   }
-  if (!config.dockerImage) throw new ConfigError(`--docker-image must not be empty`);
-  if (!config.keyParam || !/^[!#$%&'*+.^_`|~0-9a-z-]+$/.test(config.keyHeader)) {
+  if (!docker.image) throw new ConfigError(`--docker-image must not be empty`);
+  if (!proxy.keyParam || !/^[!#$%&'*+.^_`|~0-9a-z-]+$/.test(proxy.keyHeader)) {
     throw new ConfigError(`--key-param and --key-header must be non-empty names`);
   }
   const capacity = ringCapacity(config.ring);
   const [, maxWhat] = raw({ ...SETTINGS.maxReplicas, fallback: "" });
   const maxGiven = values["max-replicas"] !== undefined || Boolean(env.LB_MAX_REPLICAS);
-  if (config.maxReplicas > capacity) {
+  if (cluster.maxReplicas > capacity) {
     if (maxGiven) {
       throw new ConfigError(
-        `${maxWhat} (${config.maxReplicas}) must not exceed what --ring ${config.ring.algorithm} ` +
+        `${maxWhat} (${cluster.maxReplicas}) must not exceed what --ring ${config.ring.algorithm} ` +
           `holds (${capacity})`,
       );
     }
-    config.maxReplicas = capacity;
+    cluster.maxReplicas = capacity;
   }
-  if (config.replicas > config.maxReplicas) {
+  if (cluster.replicas > cluster.maxReplicas) {
     const [, replicasWhat] = raw({ ...SETTINGS.replicas, fallback: "" });
     const limit = maxGiven
-      ? `${maxWhat} (${config.maxReplicas})`
-      : `what --ring ${config.ring.algorithm} holds (${config.maxReplicas})`;
-    throw new ConfigError(`${replicasWhat} (${config.replicas}) must not exceed ${limit}`);
+      ? `${maxWhat} (${cluster.maxReplicas})`
+      : `what --ring ${config.ring.algorithm} holds (${cluster.maxReplicas})`;
+    throw new ConfigError(`${replicasWhat} (${cluster.replicas}) must not exceed ${limit}`);
   }
   const [budgetText, budgetWhat] = raw(SETTINGS.retryBudget);
-  config.retryBudget = /^(0(\.[0-9]+)?|1(\.0+)?|\.[0-9]+)$/.test(budgetText)
+  proxy.retryBudget = /^(0(\.[0-9]+)?|1(\.0+)?|\.[0-9]+)$/.test(budgetText)
     ? Number(budgetText)
     : Number.NaN;
-  if (Number.isNaN(config.retryBudget)) {
+  if (Number.isNaN(proxy.retryBudget)) {
     throw new ConfigError(`${budgetWhat} must be a number from 0 to 1, got '${budgetText}'`);
   }
   const [sparesText, sparesWhat] = raw(SETTINGS.spares);
-  if (sparesText === "auto") config.spares = config.provider === "docker" ? 1 : 0;
+  if (sparesText === "auto") cluster.spares = provider.kind === "docker" ? 1 : 0;
   else if (/^[0-9]{1,2}$/.test(sparesText) && Number(sparesText) <= 10) {
-    config.spares = Number(sparesText);
+    cluster.spares = Number(sparesText);
   } else {
     throw new ConfigError(
       `${sparesWhat} must be 'auto' or an integer from 0 to 10, got '${sparesText}'`,
     );
   }
   const [backendsText, backendsWhat] = raw(SETTINGS.backends);
-  if (config.provider === "static") {
+  if (provider.kind === "static") {
     try {
-      config.backends = parseBackends(backendsText);
+      provider.backends = parseBackends(backendsText);
     } catch (error) {
       throw new ConfigError(`${backendsWhat}: ${(error as Error).message}`);
     }
-    if (config.backends.length === 0) {
+    if (provider.backends.length === 0) {
       throw new ConfigError(`--provider static needs --backends (e.g. http://127.0.0.1:8081)`);
     }
     for (const [flag, envName] of [["replicas", "LB_REPLICAS"], ["names", "LB_NAMES"]]) {
@@ -665,38 +715,38 @@ export function parseConfig(
         );
       }
     }
-    if (config.spares > 0 && sparesText !== "auto") {
+    if (cluster.spares > 0 && sparesText !== "auto") {
       throw new ConfigError(`--spares does not go with --provider static`);
     }
-    config.replicas = config.backends.length;
-    config.names = config.backends.map((b) => b.name);
+    cluster.replicas = provider.backends.length;
+    cluster.names = provider.backends.map((b) => b.name);
     const capacity = ringCapacity(config.ring);
-    if (config.replicas > capacity) {
+    if (cluster.replicas > capacity) {
       throw new ConfigError(
-        `--backends lists ${config.replicas} servers; --ring ${config.ring.algorithm} holds ` +
+        `--backends lists ${cluster.replicas} servers; --ring ${config.ring.algorithm} holds ` +
           `${capacity}`,
       );
     }
-    config.maxReplicas = Math.max(config.maxReplicas, config.replicas);
+    cluster.maxReplicas = Math.max(cluster.maxReplicas, cluster.replicas);
     return { help: false, config };
   }
   if (backendsText) {
     throw new ConfigError(`${backendsWhat} needs --provider static`);
   }
   const given = str(SETTINGS.names).split(",").map((name) => name.trim()).filter(Boolean);
-  if (given.length > config.replicas) {
+  if (given.length > cluster.replicas) {
     throw new ConfigError(
-      `--names lists ${given.length} hostnames for ${config.replicas} replicas`,
+      `--names lists ${given.length} hostnames for ${cluster.replicas} replicas`,
     );
   }
   if (new Set(given).size !== given.length) {
     throw new ConfigError(`--names lists a hostname twice`);
   }
   const names = [...given];
-  for (let i = 1; names.length < config.replicas; i++) {
+  for (let i = 1; names.length < cluster.replicas; i++) {
     if (!names.includes(`Server ${i}`)) names.push(`Server ${i}`);
   }
-  config.names = names;
+  cluster.names = names;
   return { help: false, config };
 }
 

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { type BalancerConfig, ConfigError, parseConfig } from "./config.ts";
+import { type BalancerConfig, ConfigError, parseConfig, settingsTable } from "./config.ts";
 
 function config(args: string[], env: Record<string, string> = {}): BalancerConfig {
   const parsed = parseConfig(args, env);
@@ -15,32 +15,52 @@ function rejects(args: string[], message: string, env: Record<string, string> = 
   });
 }
 
-Deno.test("defaults: port 5000, 3 replicas named like the spec, heartbeats 500/300 ms, 2 strikes", () => {
-  const c = config([]);
-  assert.equal(c.port, 5000);
-  assert.equal(c.host, "0.0.0.0");
-  assert.equal(c.replicas, 3);
-  assert.deepEqual(c.names, ["Server 1", "Server 2", "Server 3"]);
-  assert.equal(c.heartbeatIntervalMs, 500);
-  assert.equal(c.heartbeatTimeoutMs, 300);
-  assert.equal(c.failThreshold, 2);
-  assert.equal(c.maxReplicas, 50);
-  assert.equal(c.provider, "process");
-  assert.equal(c.keyParam, "id");
-  assert.equal(c.keyHeader, "x-request-id");
+Deno.test("defaults: every setting's default, grouped by the component that gets it", () => {
+  assert.deepEqual(config([]), {
+    listen: { port: 5000, host: "0.0.0.0", workers: 1 },
+    cluster: {
+      replicas: 3,
+      names: ["Server 1", "Server 2", "Server 3"],
+      maxReplicas: 50,
+      startTimeoutMs: 10_000,
+      drainTimeoutMs: 10_000,
+      spares: 0,
+      keepReplicas: false,
+    },
+    health: { intervalMs: 500, timeoutMs: 300, failThreshold: 2 },
+    outliers: { errors: 5, coolDownMs: 10_000, maxEjectionPercent: 50 },
+    proxy: {
+      responseTimeoutMs: 15_000,
+      retryBodyBytes: 65_536,
+      maxInFlight: 10_000,
+      requestDeadlineMs: 30_000,
+      bodyTimeoutMs: 15_000,
+      retryBudget: 0.2,
+      keyParam: "id",
+      keyHeader: "x-request-id",
+    },
+    admin: { maxBodyBytes: 65_536 },
+    ring: { algorithm: "spec", slotHash: "spec", probing: "linear" },
+    provider: {
+      kind: "process",
+      backends: [],
+      docker: { image: "ringlb:latest", network: "net1", owner: "ringlb", reach: "auto" },
+    },
+    logLevel: "info",
+  });
 });
 
 Deno.test("flags win over LB_* environment variables, which win over defaults", () => {
   const env = { LB_PORT: "6000", LB_REPLICAS: "4", LB_HEARTBEAT_INTERVAL_MS: "250" };
   const c = config(["--port", "7000"], env);
-  assert.equal(c.port, 7000);
-  assert.equal(c.replicas, 4);
-  assert.equal(c.heartbeatIntervalMs, 250);
-  assert.deepEqual(c.names, ["Server 1", "Server 2", "Server 3", "Server 4"]);
+  assert.equal(c.listen.port, 7000);
+  assert.equal(c.cluster.replicas, 4);
+  assert.equal(c.health.intervalMs, 250);
+  assert.deepEqual(c.cluster.names, ["Server 1", "Server 2", "Server 3", "Server 4"]);
 });
 
 Deno.test("--names fills the first hostnames; the rest are Server <i>", () => {
-  assert.deepEqual(config(["--names", "S5, Server 2", "--replicas", "3"]).names, [
+  assert.deepEqual(config(["--names", "S5, Server 2", "--replicas", "3"]).cluster.names, [
     "S5",
     "Server 2",
     "Server 1",
@@ -86,9 +106,9 @@ Deno.test("ring options: --ring, --slot-hash, --vnodes, --ring-size, --bounded-l
   assert.equal(c.ring.size, 1009);
   assert.equal(c.ring.boundedLoad, 0.5);
   assert.equal(config([], { LB_RING: "ketama", LB_VNODES: "200" }).ring.vnodes, 200);
-  assert.equal(config(["--ring", "rendezvous", "--max-replicas", "500"]).maxReplicas, 500);
+  assert.equal(config(["--ring", "rendezvous", "--max-replicas", "500"]).cluster.maxReplicas, 500);
   // A spec ring of 64 slots (K = log2 64 = 6) holds 10 replicas: the default cap follows.
-  assert.equal(config(["--ring-size", "64", "--replicas", "2"]).maxReplicas, 10);
+  assert.equal(config(["--ring-size", "64", "--replicas", "2"]).cluster.maxReplicas, 10);
   rejects(
     ["--ring", "chord"],
     "--ring must be one of spec, ketama, maglev, rendezvous, got 'chord'",
@@ -136,4 +156,70 @@ Deno.test("ring options: --ring, --slot-hash, --vnodes, --ring-size, --bounded-l
     "LB_BOUNDED_LOAD must be 'off', 'on' (0.25) or a number above 0, up to 100, got 'lots'",
     { LB_BOUNDED_LOAD: "lots" },
   );
+});
+
+Deno.test("every setting lands in the group its table row says (docs/configuration.md's 'goes to')", () => {
+  // A value other than the default for each flag (and what it needs besides).
+  const values: Record<string, string[]> = {
+    port: ["6000"],
+    host: ["127.0.0.1"],
+    replicas: ["2"],
+    names: ["A"],
+    "max-replicas": ["20"],
+    "heartbeat-interval": ["100"],
+    "heartbeat-timeout": ["100"],
+    "fail-threshold": ["3"],
+    "start-timeout": ["2000"],
+    "response-timeout": ["2000"],
+    "retry-body-limit": ["10"],
+    "max-admin-body": ["1000"],
+    "max-in-flight": ["10"],
+    "request-deadline": ["2000"],
+    "body-timeout": ["2000"],
+    "outlier-errors": ["2"],
+    "outlier-cooldown": ["2000"],
+    "max-ejection-percent": ["20"],
+    "retry-budget": ["0.5"],
+    "drain-timeout": ["2000"],
+    "key-param": ["key"],
+    "key-header": ["x-key"],
+    ring: ["maglev"],
+    "slot-hash": ["fnv"],
+    probing: ["quadratic"],
+    vnodes: ["5"],
+    "ring-size": ["1024"],
+    "bounded-load": ["on"],
+    provider: ["docker"],
+    backends: ["http://127.0.0.1:2", "--provider", "static", "--backends", "http://127.0.0.1:1"],
+    workers: ["2", "--provider", "static", "--backends", "http://127.0.0.1:1"],
+    spares: ["2"],
+    "docker-image": ["other"],
+    "docker-network": ["other"],
+    "docker-owner": ["other"],
+    "docker-reach": ["name"],
+    "keep-replicas": ["true"],
+    "log-level": ["warn"],
+  };
+  // Settings that, by design, also set part of another group.
+  const derived: Record<string, keyof BalancerConfig> = {
+    provider: "cluster", // --spares auto: 1 with docker
+    backends: "cluster", // the backends are the replicas
+  };
+  const rows = settingsTable().split("\n").slice(2).map((row) =>
+    row.split("|").map((c) => c.trim())
+  );
+  assert.equal(rows.length, Object.keys(values).length, "a value for every setting");
+  for (const [, flagCell, , , toCell] of rows) {
+    const flag = flagCell.slice(3, -1); // `--flag`
+    const to = toCell.slice(1, -1) as keyof BalancerConfig;
+    const [value, ...also] = values[flag];
+    const base = config(also);
+    const changed = config([...also, `--${flag}`, value]);
+    assert.notDeepEqual(changed[to], base[to], `--${flag} changes ${to}`);
+    for (const group of Object.keys(base) as (keyof BalancerConfig)[]) {
+      if (group !== to && group !== derived[flag]) {
+        assert.deepEqual(changed[group], base[group], `--${flag} leaves ${group}`);
+      }
+    }
+  }
 });

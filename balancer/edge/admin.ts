@@ -22,11 +22,16 @@ export interface AdminBackend {
 }
 
 /** Options of {@linkcode createAdminApp}. */
-export interface AdminOptions {
-  /** Largest `n` one `/add` or `/rm` may ask for. */
-  maxBatch: number;
+/** The settings of the admin API (`--max-admin-body`). */
+export interface AdminConfig {
   /** Largest admin request body in bytes; larger is a 413. */
   maxBodyBytes: number;
+}
+
+/** Options of {@linkcode createAdminApp}. */
+export interface AdminOptions extends AdminConfig {
+  /** Largest `n` one `/add` or `/rm` may ask for. */
+  maxBatch: number;
   /** Logger for scaling events. */
   logger: Logger;
   /** When set, `/add` and `/rm` are refused with a 400 saying this (e.g. several workers). */

@@ -6,9 +6,15 @@
 
 import { Hono } from "hono";
 import type { RoutingKey } from "../../ring/mod.ts";
-import { type AdminBackend, createAdminApp } from "./admin.ts";
+import { type AdminBackend, type AdminConfig, createAdminApp } from "./admin.ts";
 import { errorMessage, type Logger } from "../support/mod.ts";
-import { createProxy, queryParam, RetryBudget, routingKeyOf } from "../proxy/mod.ts";
+import {
+  createProxy,
+  type ProxyConfig,
+  queryParam,
+  RetryBudget,
+  routingKeyOf,
+} from "../proxy/mod.ts";
 import type { RouteTarget } from "../cluster/mod.ts";
 import { failureBody } from "../../contract/mod.ts";
 import type { Upstream } from "../upstream/mod.ts";
@@ -19,34 +25,20 @@ export interface BalancerBackend extends AdminBackend {
   route(key: RoutingKey, n: number): RouteTarget[];
 }
 
-/** Tunables of the app; `BalancerConfig` (config.ts) has them all with defaults. */
+/** What the app is built from: the proxy's and the admin API's settings groups, and more. */
 export interface BalancerAppOptions {
-  /** Largest `n` one `/add` or `/rm` may ask for. */
+  /** The proxy's settings (`BalancerConfig.proxy`). */
+  proxy: ProxyConfig;
+  /** The admin API's settings (`BalancerConfig.admin`). */
+  admin: AdminConfig;
+  /** Largest `n` one `/add` or `/rm` may ask for (`--max-replicas`). */
   maxBatch: number;
-  /** Largest admin request body, bytes. */
-  maxAdminBodyBytes: number;
-  /** A replica must start answering within this, ms. */
-  responseTimeoutMs: number;
-  /** Request bodies up to this size may be resent to the next replica. */
-  retryBodyBytes: number;
-  /** Query parameter with the routing key. */
-  keyParam: string;
-  /** Header with the routing key. */
-  keyHeader: string;
   /** Logger. */
   logger: Logger;
   /** How the proxy reaches replicas. */
   upstream: Upstream;
-  /** Random source for key-less requests. Default `Math.random`. */
+  /** Random source for key-less requests and retry jitter. Default `Math.random`. */
   random?: () => number;
-  /** Requests answered at once at most (then 503). */
-  maxInFlight: number;
-  /** All tries of one request together get this long, ms. */
-  requestDeadlineMs: number;
-  /** A client silent this long while sending its request body gets a 408, ms. */
-  bodyTimeoutMs: number;
-  /** Retries allowed per request over a 10 s window (a retry budget); 1 = no cap. */
-  retryBudget: number;
   /** When set, `/add` and `/rm` are refused with a 400 saying this. */
   scalingOff?: string;
   /** Whether a replica that fails to start is replaced (not for static backends). */
@@ -89,34 +81,31 @@ export function createBalancerApp(
   app.route(
     "/",
     createAdminApp(backend, {
+      ...options.admin,
       maxBatch: options.maxBatch,
-      maxBodyBytes: options.maxAdminBodyBytes,
       logger: options.logger,
       scalingOff: options.scalingOff,
       respawns: options.respawns,
     }),
   );
+  const { proxy: settings } = options;
   const keyOptions = {
-    queryParam: options.keyParam,
-    header: options.keyHeader,
+    queryParam: settings.keyParam,
+    header: settings.keyHeader,
     random: options.random,
   };
   const proxy = createProxy({
+    ...settings,
     route: (key, n) => backend.route(key, n),
     keyOf: (headers, query) =>
       routingKeyOf({
         query: (name) => queryParam(query, name),
         header: (name) => headers.get(name) ?? undefined,
       }, keyOptions),
-    responseTimeoutMs: options.responseTimeoutMs,
-    retryBodyBytes: options.retryBodyBytes,
     logger: options.logger,
     upstream: options.upstream,
-    maxInFlight: options.maxInFlight,
-    requestDeadlineMs: options.requestDeadlineMs,
-    bodyTimeoutMs: options.bodyTimeoutMs,
     random: options.random,
-    budget: options.retryBudget < 1 ? new RetryBudget({ ratio: options.retryBudget }) : undefined,
+    budget: settings.retryBudget < 1 ? new RetryBudget({ ratio: settings.retryBudget }) : undefined,
   });
   app.all("*", (c) => proxy(c.req.raw, addressOf(c.env as { remoteAddr?: Deno.Addr })));
   app.onError((error, c) => {

@@ -5,4 +5,5 @@
  */
 
 export { DNS_LABEL } from "./admin_input.ts";
+export { type AdminConfig } from "./admin.ts";
 export { createBalancerApp } from "./app.ts";

@@ -26,8 +26,8 @@ Deno.test("parseBackends: URLs and name=URL items, with one-line errors", () => 
 Deno.test("--provider static: the backends are the replicas; bad combinations refused", () => {
   const parsed = parseConfig(["--provider", "static", "--backends", "a=http://127.0.0.1:1"], {});
   assert.ok(!parsed.help);
-  assert.equal(parsed.config.replicas, 1);
-  assert.deepEqual(parsed.config.names, ["a"]);
+  assert.equal(parsed.config.cluster.replicas, 1);
+  assert.deepEqual(parsed.config.cluster.names, ["a"]);
   const refused = (args: string[], message: RegExp) =>
     assert.throws(() => parseConfig(args, {}), message);
   refused(["--provider", "static"], /--provider static needs --backends/);
@@ -43,7 +43,10 @@ Deno.test("--provider static: the backends are the replicas; bad combinations re
     /--backends lists 60 servers; --ring spec holds 56/,
   );
   const maglev = parseConfig(["--provider", "static", "--backends", many, "--ring", "maglev"], {});
-  assert.ok(!maglev.help && maglev.config.replicas === 60 && maglev.config.maxReplicas === 60);
+  assert.ok(
+    !maglev.help && maglev.config.cluster.replicas === 60 &&
+      maglev.config.cluster.maxReplicas === 60,
+  );
 });
 
 /** A replica app served on loopback; `close()` stops it, `port` stays for a restart. */
@@ -54,7 +57,7 @@ function staticBalancer(backends: string, ...flags: string[]) {
     {},
   );
   if (parsed.help) throw new Error("unreachable");
-  const provider = new StaticProvider(parsed.config.backends);
+  const provider = new StaticProvider(parsed.config.provider.backends);
   return { provider, balancer: createBalancer(parsed.config, { provider, logger: silentLogger }) };
 }
 

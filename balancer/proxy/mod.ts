@@ -4,6 +4,6 @@
  * @module
  */
 
-export { createProxy } from "./proxy.ts";
+export { createProxy, type ProxyConfig, type ProxyLimits, type ProxyOptions } from "./proxy.ts";
 export { RetryBudget } from "./retry_budget.ts";
 export { queryParam, routingKeyOf } from "./routing_key.ts";

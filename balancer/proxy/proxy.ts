@@ -12,7 +12,7 @@
 
 import type { RoutingKey } from "../../ring/mod.ts";
 import { delay, errorMessage, type Logger, rootMessage, type Timer } from "../support/mod.ts";
-import type { RouteTarget } from "../cluster/mod.ts";
+import type { RouteTarget, TryOutcome } from "../cluster/mod.ts";
 import type { RetryBudget } from "./retry_budget.ts";
 import { failureResponse, unknownEndpoint } from "../../contract/mod.ts";
 import {
@@ -24,26 +24,40 @@ import {
   type UpstreamResponse,
 } from "../upstream/mod.ts";
 
-/** Options of {@linkcode createProxy}. */
-export interface ProxyOptions {
-  /** Replicas to try for a key, owner first. */
-  route(key: RoutingKey, n: number): RouteTarget[];
-  /** The routing key of a request, from its headers and its query (`?…`, or ""). */
-  keyOf(headers: Headers, query: string): RoutingKey;
-  /** A replica must start its answer within this. Default 15 000 ms. */
+/** The proxy's limits and timeouts (part of {@linkcode ProxyConfig}). */
+export interface ProxyLimits {
+  /** A replica must start its answer within this, ms (then 504). */
   responseTimeoutMs: number;
   /** Request bodies up to this size are buffered so they can be resent to the next replica. */
   retryBodyBytes: number;
-  /** Logger for retries. */
-  logger: Logger;
-  /** Sends a request to a replica (the lean HTTP/1.1 client, or a `fetch`). */
-  upstream: Upstream;
   /** Requests answered at once at most; more get a 503 with `Retry-After`. */
   maxInFlight: number;
   /** All tries of one request together get this long, ms (then 504). */
   requestDeadlineMs: number;
   /** A client that sends nothing of its request body for this long gets a 408, ms. */
   bodyTimeoutMs: number;
+}
+
+/** The settings of the proxy side: its limits, the retry budget and the routing key. */
+export interface ProxyConfig extends ProxyLimits {
+  /** Retries allowed per request over a 10 s window (0..1; 1 = no cap). */
+  retryBudget: number;
+  /** Query parameter with the routing key. */
+  keyParam: string;
+  /** Header with the routing key (lower case). */
+  keyHeader: string;
+}
+
+/** Options of {@linkcode createProxy}. */
+export interface ProxyOptions extends ProxyLimits {
+  /** Replicas to try for a key, owner first. */
+  route(key: RoutingKey, n: number): RouteTarget[];
+  /** The routing key of a request, from its headers and its query (`?…`, or ""). */
+  keyOf(headers: Headers, query: string): RoutingKey;
+  /** Logger for retries. */
+  logger: Logger;
+  /** Sends a request to a replica (the lean HTTP/1.1 client, or a `fetch`). */
+  upstream: Upstream;
   /** Random source for retry jitter, in [0, 1). Default `Math.random`. */
   random?: () => number;
   /** Caps retries to a share of requests; none: every allowed retry is made. */
@@ -96,8 +110,9 @@ function passThrough(
   headers.push(["via", VIA]); // `Headers` joins it to the replica's own Via, if any
   const init = { status: res.status, statusText: res.statusText, headers };
   if (!(res.body instanceof ReadableStream)) {
+    const response = new Response(res.body, init); // (may throw: then it was not passed on)
     onDone();
-    return new Response(res.body, init);
+    return response;
   }
   return new Response(withIdleTimeout(res.body, idleMs, what, { ejected, onDone }), init);
 }
@@ -128,6 +143,17 @@ interface TryFailure {
   /** In a few words, for the 502's message and the log. */
   readonly text: string;
 }
+
+/** What each kind of failed try tells outlier detection. */
+const OUTCOME_OF: Readonly<Record<TryFailure["kind"], TryOutcome>> = {
+  refused: "connect_failure",
+  connect: "connect_failure",
+  reset: "reset",
+  closed: "reset",
+  ejected: "reset",
+  protocol: "protocol_error",
+  other: "protocol_error",
+};
 
 const FAILURE_TEXT: Readonly<Record<string, string>> = {
   refused: "connection refused",
@@ -198,7 +224,7 @@ export class IdleTimeoutError extends Error {
 export interface IdleTimeoutOptions {
   /** The stream also fails when this aborts (its replica ended). */
   ejected?: AbortSignal;
-  /** Called once when the stream has ended, failed or been cancelled. */
+  /** Called once when the stream has ended, failed or been cancelled (whichever is first). */
   onDone?: () => void;
   /** Called when the idle timeout fires (fetch does not pass the error on as it is). */
   onIdle?: (error: IdleTimeoutError) => void;
@@ -235,8 +261,14 @@ export function withIdleTimeout(
   what: string,
   options: IdleTimeoutOptions = {},
 ): ReadableStream<Uint8Array> {
-  const { ejected, onDone = () => {}, onIdle } = options;
+  const { ejected, onIdle } = options;
   const reader = body.getReader();
+  let done = false;
+  const onDone = () => {
+    if (done) return;
+    done = true;
+    options.onDone?.();
+  };
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
       let timer: Timer | undefined;
@@ -374,7 +406,7 @@ export function createProxy(
       raw.signal.addEventListener("abort", abortTry);
       // A replica that dies while we wait will never answer: give up on it now.
       target.ejected.addEventListener("abort", abortTry);
-      const release = target.enter(); // in flight until its answer has been passed on
+      target.enter(); // in flight until its answer has been passed on (`leave`)
       let passedOn = false;
       // The replica's time to answer runs from when the request is fully sent: a slow
       // upload is not the replica's fault.
@@ -402,7 +434,7 @@ export function createProxy(
           signal: attempt.signal,
         });
         clearTimeout(timer);
-        target.outcome(res.status < 500);
+        target.report(res.status < 500 ? "success" : "http_5xx");
         if (res.status === 404) {
           if (res.body instanceof ReadableStream) await res.body.cancel();
           return failureResponse(400, unknownEndpoint(path));
@@ -415,7 +447,7 @@ export function createProxy(
         let response: Response;
         try {
           response = passThrough(res, responseTimeoutMs, what, target.ejected, () => {
-            release();
+            target.leave();
             if (finish) finish();
             else ended = true;
           });
@@ -442,7 +474,7 @@ export function createProxy(
           if (tryMs < responseTimeoutMs) {
             return deadlineExceeded(path, options.requestDeadlineMs, failures);
           }
-          target.outcome(false);
+          target.report("timeout");
           return failureResponse(
             504,
             `Replica '${target.name}' did not answer '${path}' within ${responseTimeoutMs} ms`,
@@ -452,7 +484,7 @@ export function createProxy(
           ? { kind: "ejected", text: "died while answering" }
           : classify(error);
         const reason = failure.text;
-        target.outcome(false);
+        target.report(OUTCOME_OF[failure.kind]);
         failures.push(`${target.name}: ${reason}`);
         // A refused connection proves nothing was sent; after any other failure the replica
         // may have acted on the request, so only an idempotent one is sent again.
@@ -465,7 +497,7 @@ export function createProxy(
         logger.warn("proxy.replica_failed", { replica: target.name, path, reason, retry });
         if (!retry) break;
       } finally {
-        if (!passedOn) release();
+        if (!passedOn) target.leave();
         settled = true;
         clearTimeout(timer);
         raw.signal.removeEventListener("abort", abortTry);

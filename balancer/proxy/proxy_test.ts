@@ -10,6 +10,7 @@ import {
   withIdleTimeout,
 } from "./proxy.ts";
 import { type CraftedAction, CraftedReplica, waitFor } from "../testing/mod.ts";
+import type { RouteTarget, TryOutcome } from "../cluster/mod.ts";
 
 function streamOf(...chunks: string[]): ReadableStream<Uint8Array> {
   const encoder = new TextEncoder();
@@ -87,16 +88,11 @@ Deno.test("endToEnd drops hop-by-hop fields and those Connection names", () => {
 });
 
 /** A proxy with one replica; `upstream` and the route's name/URL as given. */
-function proxyTo(url: string, extra: Partial<ProxyOptions> = {}, outcomes: boolean[] = []) {
+function proxyTo(url: string, extra: Partial<ProxyOptions> = {}, outcomes: TryOutcome[] = []) {
   const client = new Http1Client();
+  const replica = new TestTarget("u", url, outcomes);
   const proxy = createProxy({
-    route: () => [{
-      name: "u",
-      url,
-      ejected: new AbortController().signal,
-      enter: () => () => {},
-      outcome: (ok) => outcomes.push(ok),
-    }],
+    route: () => [replica],
     keyOf: () => 1,
     responseTimeoutMs: 5_000,
     retryBodyBytes: 1024,
@@ -164,7 +160,7 @@ Deno.test("headers: X-Forwarded-* and Via set, hop-by-hop dropped, encodings pas
 Deno.test("a client stalling mid-upload (streamed body) gets a 408, and the replica is not blamed", async () => {
   // The replica reads the upload; it never ends (the proxy gives up on the client first).
   await using upstream = await CraftedReplica.start("u");
-  const outcomes: boolean[] = [];
+  const outcomes: TryOutcome[] = [];
   const { proxy, close } = proxyTo(upstream.url, {}, outcomes);
   const stalled = new ReadableStream<Uint8Array>({
     start(controller) {
@@ -217,7 +213,7 @@ Deno.test("a 205 passes; a malformed answer is a 502 that frees its slot", async
       : "HTTP/1.1 200 OK\r\nx-bad: a\u0001b\r\ncontent-length: 2\r\n\r\nok",
     close: true,
   }));
-  const outcomes: boolean[] = [];
+  const outcomes: TryOutcome[] = [];
   const { proxy, close } = proxyTo(replica.url, { maxInFlight: 1 }, outcomes);
   try {
     const reset = await proxy(new Request("http://lb/home"));
@@ -227,7 +223,11 @@ Deno.test("a 205 passes; a malformed answer is a 502 that frees its slot", async
     assert.equal(bad.status, 502);
     assert.match((await bad.json()).message, /u: malformed header line: x-bad/);
     assert.equal(replica.received.length, 2);
-    assert.deepEqual(outcomes, [true, false], "the malformed answer counts against the replica");
+    assert.deepEqual(
+      outcomes,
+      ["success", "protocol_error"],
+      "the malformed answer counts against the replica",
+    );
     // maxInFlight is 1: a leaked slot would turn this into a 503.
     const after = await proxy(new Request("http://lb/home"));
     assert.notEqual(after.status, 503);
@@ -237,14 +237,37 @@ Deno.test("a 205 passes; a malformed answer is a 502 that frees its slot", async
   }
 });
 
-/** A target the proxy can route to, with its outcomes recorded and its ejection at hand. */
-interface TestTarget {
-  name: string;
-  url: string;
-  outcomes: boolean[];
-  eject: AbortController;
-  /** Requests counted in flight to it now (`enter()` minus releases). */
-  inFlight: number;
+/**
+ * A replica the proxy can route to, long-lived as the real one (`Replica`): its try outcomes
+ * recorded, its ejection at hand, and its requests in flight counted.
+ */
+class TestTarget implements RouteTarget {
+  /** Aborting it ejects the replica. */
+  readonly eject = new AbortController();
+  /** Requests counted in flight to it now (`enter()` minus `leave()`; never below 0). */
+  inFlight = 0;
+
+  constructor(
+    readonly name: string,
+    readonly url: string,
+    readonly outcomes: TryOutcome[] = [],
+  ) {}
+
+  get ejected(): AbortSignal {
+    return this.eject.signal;
+  }
+
+  enter(): void {
+    this.inFlight++;
+  }
+
+  leave(): void {
+    this.inFlight--;
+  }
+
+  report(outcome: TryOutcome): void {
+    this.outcomes.push(outcome);
+  }
 }
 
 /**
@@ -259,21 +282,7 @@ function proxyOver(
 ) {
   const client = new Http1Client();
   const proxy = createProxy({
-    route: () =>
-      (typeof targets === "function" ? targets() : targets).map((t) => ({
-        name: t.name,
-        url: t.url,
-        ejected: t.eject.signal,
-        enter: () => {
-          t.inFlight++;
-          let released = false;
-          return () => {
-            if (!released) t.inFlight--;
-            released = true;
-          };
-        },
-        outcome: (ok: boolean) => t.outcomes.push(ok),
-      })),
+    route: () => typeof targets === "function" ? targets() : targets,
     keyOf: () => 1,
     responseTimeoutMs: 5_000,
     retryBodyBytes: 1024,
@@ -289,7 +298,7 @@ function proxyOver(
 }
 
 function target(name: string, url: string): TestTarget {
-  return { name, url, outcomes: [], eject: new AbortController(), inFlight: 0 };
+  return new TestTarget(name, url);
 }
 
 /** The URL of a loopback port nothing listens on: connections are refused. */
@@ -330,6 +339,15 @@ const RETRY_RULES: [CraftedAction | "refused", string, boolean][] = [
   ["close", "PATCH", false],
 ];
 
+/** How outlier detection is told of each failure. */
+const OUTCOMES = new Map<unknown, TryOutcome>([
+  ["refused", "connect_failure"],
+  ["reset", "reset"],
+  ["close", "reset"],
+  [SMTP, "protocol_error"],
+  [LYING, "protocol_error"],
+]);
+
 /** How the 502 names each failure. */
 const FAILURE_WORDS = new Map<unknown, string>([
   ["reset", "connection reset"],
@@ -360,8 +378,9 @@ Deno.test("retries: a request goes to the next replica only when it cannot have 
     assert.equal(first.received.length, action === "refused" ? 0 : 1, `${what}: tries on a`);
     assert.equal(second.received.length, retried ? 1 : 0, `${what}: tries on b`);
     if (retried && body) assert.deepEqual(second.bodies, [body], `${what}: the body, intact`);
-    assert.deepEqual(a.outcomes, [false], `${what}: a's failure is reported`);
-    assert.deepEqual(b.outcomes, retried ? [true] : [], `${what}: b's success is reported`);
+    assert.deepEqual(a.outcomes, [OUTCOMES.get(action)], `${what}: a's failure is reported`);
+    assert.deepEqual(b.outcomes, retried ? ["success"] : [], `${what}: b's success is reported`);
+    assert.deepEqual([a.inFlight, b.inFlight], [0, 0], `${what}: every enter() was left once`);
   }
 });
 
@@ -398,11 +417,11 @@ Deno.test("retries: at most 5 replicas are tried for one request, however many t
 
 Deno.test("retries: a timeout, a 5xx and a 404 are answered at once, not retried", async () => {
   for (
-    const [action, status] of [
-      ["stall", 504],
-      [{ send: "HTTP/1.1 503 Busy\r\ncontent-length: 0\r\n\r\n" }, 503],
-      [{ send: "HTTP/1.1 500 Oops\r\ncontent-length: 0\r\n\r\n" }, 500],
-      [{ send: "HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n" }, 400],
+    const [action, status, outcome] of [
+      ["stall", 504, "timeout"],
+      [{ send: "HTTP/1.1 503 Busy\r\ncontent-length: 0\r\n\r\n" }, 503, "http_5xx"],
+      [{ send: "HTTP/1.1 500 Oops\r\ncontent-length: 0\r\n\r\n" }, 500, "http_5xx"],
+      [{ send: "HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n" }, 400, "success"],
     ] as const
   ) {
     await using first = await CraftedReplica.start("a", () => action);
@@ -415,7 +434,7 @@ Deno.test("retries: a timeout, a 5xx and a 404 are answered at once, not retried
     assert.equal(res.status, status, JSON.stringify(action));
     assert.equal(second.received.length, 0, JSON.stringify(action));
     // A 404 is an answer, not a failure of the replica.
-    assert.deepEqual(a.outcomes, [status !== 400 ? false : true], JSON.stringify(action));
+    assert.deepEqual(a.outcomes, [outcome], JSON.stringify(action));
   }
 });
 
@@ -481,7 +500,7 @@ Deno.test("deadline: a try that used its whole --response-timeout is the replica
     (await res.json()).message,
     "<Error> Replica 'a' did not answer '/home' within 100 ms",
   );
-  assert.deepEqual(a.outcomes, [false]);
+  assert.deepEqual(a.outcomes, ["timeout"]);
 });
 
 Deno.test("deadline: no try starts once the deadline has passed during a backoff", async () => {
@@ -624,7 +643,7 @@ Deno.test("the response timeout starts once the upload is complete: a slow uploa
   assert.equal(res.status, 200);
   await res.body?.cancel();
   assert.equal(replica.bodies[0].length, 6 * 32, "the whole body arrived");
-  assert.deepEqual(a.outcomes, [true]);
+  assert.deepEqual(a.outcomes, ["success"]);
 });
 
 Deno.test("a streamed answer holds its admission slot and its replica's count until it ends or is cancelled", async () => {

@@ -27,7 +27,10 @@ interface Target {
   tests: string[];
 }
 
-/** The safety-critical files: retries and attempts, failure kinds, health, the manager. */
+/**
+ * The safety-critical files: retries and attempts, failure kinds, health, outlier detection, the
+ * replica and its manager.
+ */
 export const TARGETS: readonly Target[] = [
   {
     file: "balancer/proxy/proxy.ts",
@@ -57,8 +60,20 @@ export const TARGETS: readonly Target[] = [
     ],
   },
   {
+    file: "balancer/cluster/outlier.ts",
+    tests: ["balancer/cluster/outlier_test.ts", "balancer/cluster/replica_manager_test.ts"],
+  },
+  {
+    file: "balancer/cluster/replica.ts",
+    tests: ["balancer/cluster/replica_manager_test.ts", "balancer/edge/app_test.ts"],
+  },
+  {
     file: "balancer/proxy/retry_budget.ts",
     tests: ["balancer/proxy/retry_budget_test.ts", "balancer/edge/app_test.ts"],
+  },
+  {
+    file: "balancer/upstream/upstream.ts",
+    tests: ["balancer/proxy/proxy_test.ts", "balancer/edge/app_test.ts"],
   },
 ];
 

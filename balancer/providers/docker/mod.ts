@@ -5,4 +5,10 @@
  */
 
 export { DockerClient, socketFromDockerHost } from "./client.ts";
-export { containerName, DockerProvider, LABELS } from "./provider.ts";
+export {
+  containerName,
+  type DockerConfig,
+  DockerProvider,
+  type DockerReach,
+  LABELS,
+} from "./provider.ts";

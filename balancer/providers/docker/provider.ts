@@ -48,20 +48,24 @@ export const LABELS = {
  */
 export type DockerReach = "auto" | "name" | "address";
 
+/** The settings of the Docker provider (`--docker-*`). */
+export interface DockerConfig {
+  /** Image replicas run. Default `ringlb:latest`. */
+  image: string;
+  /** Network replicas join (created if absent). Default `net1`. */
+  network: string;
+  /** Owner label value: which balancer's replicas these are. Default `ringlb`. */
+  owner: string;
+  /** How replicas are reached; see {@linkcode DockerReach}. Default `auto`. */
+  reach: DockerReach;
+}
+
 /** Options of a {@linkcode DockerProvider}. */
-export interface DockerProviderOptions {
+export interface DockerProviderOptions extends Partial<DockerConfig> {
   /** Engine API client. */
   client: DockerClient;
   /** Logger. */
   logger: Logger;
-  /** Image replicas run. Default `ringlb:latest`. */
-  image?: string;
-  /** Network replicas join (created if absent). Default `net1`. */
-  network?: string;
-  /** Owner label value: which balancer's replicas these are. Default `ringlb`. */
-  owner?: string;
-  /** How replicas are reached; see {@linkcode DockerReach}. Default `auto`. */
-  reach?: DockerReach;
   /** This machine's hostname (a container's is its short id). Default: read /etc/hostname. */
   hostname?: () => Promise<string>;
   /** IPv4 addresses of a name, for the `name` reach. Default `Deno.resolveDns(name, "A")`. */

@@ -1,0 +1,154 @@
+/**
+ * A replica as the balancer knows it, from spawn to stop: one long-lived object per replica,
+ * and the very object the proxy routes to. A request counts itself in and out of it
+ * (`enter`/`leave`) and reports how its try went (`report`); nothing is allocated per request.
+ *
+ * @module
+ */
+
+import type { LoadAwareRing } from "../../ring/mod.ts";
+import type { Timer } from "../support/mod.ts";
+import type { ReplicaHandle } from "../providers/mod.ts";
+import { OutlierState, type TryOutcome } from "./outlier.ts";
+
+/** What the proxy needs of a replica it sends a request to. */
+export interface RouteTarget {
+  /** Hostname. */
+  readonly name: string;
+  /** Base URL, no trailing slash. */
+  readonly url: string;
+  /**
+   * Aborted when the replica has ended (died, or was stopped after failing): requests in
+   * flight to it will get no answer (a dead container does not even reset connections).
+   */
+  readonly ejected: AbortSignal;
+  /**
+   * Counts a request as in flight to this replica until {@linkcode RouteTarget.leave} (when
+   * its answer has been passed on). A replica being removed waits for these.
+   */
+  enter(): void;
+  /** Ends what one `enter()` began; called exactly once per `enter()`. */
+  leave(): void;
+  /** How a try on this replica went (outlier detection counts the failures). */
+  report(outcome: TryOutcome): void;
+}
+
+/**
+ * Where a replica is in its life: `starting` until its first good heartbeat (and again while
+ * a static backend is down), `ready` while it may serve, `stopping` once it is being removed.
+ */
+export type ReplicaState = "starting" | "ready" | "stopping";
+
+/** What a replica reports to: set once by its manager. */
+export interface ReplicaLinks {
+  /** A bounded-load ring, told of every request in flight; none for other rings. */
+  load?: LoadAwareRing;
+  /** The outlier detector, told how every try went. */
+  report(replica: Replica, outcome: TryOutcome): void;
+}
+
+/** One replica (or warm spare) of a balancer. */
+export class Replica implements RouteTarget {
+  /** Hostname; never changes. */
+  readonly name: string;
+  /** Server number on the ring; 0 for a spare until it is promoted. */
+  ordinal: number;
+  /** A spare is started and health-checked but outside the ring and `/rep`. */
+  spare: boolean;
+  /** See {@linkcode ReplicaState}. */
+  state: ReplicaState = "starting";
+  /** Base URL; "" until the provider has started it. */
+  url = "";
+  /** The provider's handle; set once started. */
+  handle?: ReplicaHandle;
+  /** Settles when the provider's start has settled (with the handle, or none on failure). */
+  started: Promise<ReplicaHandle | undefined> = Promise.resolve(undefined);
+  /** Replaces it when it has no good heartbeat in time. */
+  startTimer?: Timer;
+  /** Its standing with the outlier detector. */
+  readonly outlier: OutlierState = new OutlierState();
+  /** Requests in flight to it. */
+  inFlight = 0;
+  /** Resolves on the first good heartbeat; rejects when the replica fails first. */
+  readonly ready: Promise<void>;
+
+  readonly #links: ReplicaLinks;
+  readonly #ejection = new AbortController();
+  readonly #markReady: () => void;
+  readonly #markFailed: (error: Error) => void;
+  /** Called when `inFlight` drops to 0 (a drain waits on it). */
+  #onIdle?: () => void;
+
+  /**
+   * @param name Hostname.
+   * @param ordinal Server number (0 for a spare).
+   * @param spare Whether it starts as a warm spare.
+   * @param links The ring's load counting and the outlier detector.
+   */
+  constructor(name: string, ordinal: number, spare: boolean, links: ReplicaLinks) {
+    this.name = name;
+    this.ordinal = ordinal;
+    this.spare = spare;
+    this.#links = links;
+    const { promise, resolve, reject } = Promise.withResolvers<void>();
+    promise.catch(() => {}); // a background respawn has no one awaiting it
+    this.ready = promise;
+    this.#markReady = resolve;
+    this.#markFailed = reject;
+  }
+
+  /** Aborted when the replica has ended. */
+  get ejected(): AbortSignal {
+    return this.#ejection.signal;
+  }
+
+  /** The provider has started it. */
+  attach(handle: ReplicaHandle): void {
+    this.handle = handle;
+    this.url = handle.url;
+  }
+
+  /** It has ended: requests in flight to it are given up. */
+  end(reason: Error): void {
+    this.#ejection.abort(reason);
+  }
+
+  /** Its first good heartbeat: whoever awaits `ready` goes on. */
+  markReady(): void {
+    this.#markReady();
+  }
+
+  /** It failed before its first good heartbeat (no effect once `ready` has settled). */
+  markFailed(error: Error): void {
+    this.#markFailed(error);
+  }
+
+  enter(): void {
+    this.inFlight++;
+    this.#links.load?.acquire(this.name);
+  }
+
+  leave(): void {
+    this.#links.load?.release(this.name);
+    if (--this.inFlight === 0) this.#onIdle?.();
+  }
+
+  report(outcome: TryOutcome): void {
+    this.#links.report(this, outcome);
+  }
+
+  /**
+   * Resolves `true` once no request is in flight to it, or `false` after `timeoutMs` with
+   * some still in flight.
+   */
+  idle(timeoutMs: number): Promise<boolean> {
+    if (this.inFlight === 0) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => resolve(false), timeoutMs);
+      this.#onIdle = () => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+    });
+  }
+}
