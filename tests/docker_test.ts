@@ -74,15 +74,40 @@ function freePort(): number {
   return port;
 }
 
-/** Removes every container and volume carrying `label`, and the network, if left over. */
+/**
+ * Removes every container and volume carrying `label`, and the network, if left over. Cleanup
+ * must not hinge on the code under test: when the Engine API client fails (a permission, a
+ * bug), the `docker` CLI does it; when both fail, the error names what is left and how to
+ * remove it.
+ */
 async function sweep(client: DockerClient, label: string, network: string): Promise<void> {
-  for (const c of await client.listContainers([label])) {
-    await client.removeContainer(c.Id).catch(() => {});
+  try {
+    for (const c of await client.listContainers([label])) {
+      await client.removeContainer(c.Id).catch(() => {});
+    }
+    for (const v of await client.listVolumes([label])) {
+      await client.removeVolume(v.Name).catch(() => {});
+    }
+    await client.removeNetwork(network).catch(() => {});
+    if ((await client.listContainers([label])).length === 0) return;
+  } catch {
+    // fall through to the CLI
   }
-  for (const v of await client.listVolumes([label])) {
-    await client.removeVolume(v.Name).catch(() => {});
+  const cli = async (...args: string[]) => (await run(["docker", ...args], {}, 60_000)).trim();
+  try {
+    const containers = (await cli("ps", "-aq", "--filter", `label=${label}`)).split(/\s+/)
+      .filter(Boolean);
+    if (containers.length) await cli("rm", "-f", "-v", ...containers);
+    const volumes = (await cli("volume", "ls", "-q", "--filter", `label=${label}`)).split(/\s+/)
+      .filter(Boolean);
+    if (volumes.length) await cli("volume", "rm", "-f", ...volumes);
+    await cli("network", "rm", network).catch(() => "");
+  } catch (error) {
+    throw new Error(
+      `cleanup failed; remove what is left with: docker rm -f $(docker ps -aq --filter ` +
+        `label=${label}) (${error instanceof Error ? error.message.split("\n")[0] : error})`,
+    );
   }
-  await client.removeNetwork(network).catch(() => {});
 }
 
 test({
