@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { endToEnd, Http1Client } from "../upstream/mod.ts";
+import { endToEnd, Http1Client, UpstreamError } from "../upstream/mod.ts";
 import { silentLogger } from "../support/mod.ts";
 import {
   bufferUpTo,
@@ -532,6 +532,25 @@ Deno.test("ejection: a request waiting on a replica that is ejected is retried a
     if (!retried) assert.match((await res.json()).message, /a: died while answering/);
     else await res.body?.cancel();
     assert.equal(second.received.length, retried ? 1 : 0, method);
+    assert.deepEqual(a.outcomes, ["reset"], `${method}: dying mid-answer counts as a reset`);
+  }
+});
+
+Deno.test("outcomes: failures no crafted replica produces reach outlier detection typed too", async () => {
+  for (
+    const [error, outcome] of [
+      [new UpstreamError("connect", "no route to host"), "connect_failure"],
+      [new UpstreamError("closed", "connection closed mid-body"), "reset"],
+      [new Error("a bug in a transport"), "protocol_error"],
+    ] as const
+  ) {
+    const a = target("a", "http://127.0.0.1:1");
+    using p = proxyOver([a], { upstream: () => Promise.reject(error) });
+    const res = await p.proxy(request("GET"));
+    assert.equal(res.status, 502, error.message);
+    await res.body?.cancel();
+    assert.deepEqual(a.outcomes, [outcome], error.message);
+    assert.equal(a.inFlight, 0, error.message);
   }
 });
 
