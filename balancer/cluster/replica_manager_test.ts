@@ -20,9 +20,11 @@ import { FakeCluster, recordingLogger, waitFor } from "../testing/mod.ts";
 /** A manager over a fresh in-memory cluster, with `names` started and serving. */
 async function setup(
   names: string[],
-  options: Partial<ReplicaManagerOptions> & { heartbeatMs?: number } = {},
+  options: Partial<ReplicaManagerOptions> & { heartbeatMs?: number; respawns?: boolean } = {},
 ) {
   const cluster = new FakeCluster();
+  // Servers it does not run (static backends): a failed one is sidelined, not replaced.
+  if (options.respawns === false) cluster.respawns = false;
   const { logger, records } = recordingLogger();
   const health = new HealthMonitor({
     intervalMs: options.heartbeatMs ?? 60_000,
@@ -499,8 +501,11 @@ Deno.test("manager: adopt() keeps room for the spares above --max-replicas", asy
 });
 
 Deno.test("manager: a replica out of the ring (a static backend that is down) is not ejected as an outlier", async () => {
-  await using t = await setup([], { outliers: { errors: 1, coolDownMs: 100 }, heartbeatMs: 20 });
-  t.cluster.respawns = false; // servers it does not run: a failed one is sidelined, not replaced
+  await using t = await setup([], {
+    outliers: { errors: 1, coolDownMs: 100 },
+    heartbeatMs: 20,
+    respawns: false,
+  });
   await t.manager.add(2, ["A", "B"]);
   const a = targetOf(t.manager, "A");
   t.cluster.get("A").faults.heartbeatFail = true;
@@ -508,6 +513,7 @@ Deno.test("manager: a replica out of the ring (a static backend that is down) is
   a.report("reset"); // a try begun before it left, failing now
   const from = performance.now();
   await waitFor(() => performance.now() - from > 250, "past a cool-down", 5_000, 20);
+  assert.ok(t.manager.has("A"), "sidelined, still managed");
   assert.ok(!t.ring.has("A"), "not readmitted while its heartbeats fail");
   assert.deepEqual(t.events("replica.outlier_ejected"), []);
 });
@@ -545,4 +551,34 @@ Deno.test("manager: close() waits for a removal that is still draining", async (
   a.leave();
   await Promise.all([closing, removing]);
   assert.equal(t.cluster.get("A").alive, false, "A stopped before close() ended");
+});
+
+Deno.test("manager: outlier detection's defaults: 5 failed tries in a row eject", async () => {
+  await using t = await setup(["A", "B", "C", "D"]);
+  const a = targetOf(t.manager, "A");
+  for (let i = 0; i < 4; i++) a.report("http_5xx");
+  assert.ok(t.ring.has("A"), "four are not enough");
+  a.report("http_5xx");
+  assert.ok(!t.ring.has("A"), "the fifth ejects");
+  assert.equal(t.events("replica.outlier_ejected")[0].fields.cool_down_ms, 10_000);
+});
+
+Deno.test("manager: failed tries from before a replica rejoined are forgotten", async () => {
+  await using t = await setup([], {
+    outliers: { errors: 2, coolDownMs: 60_000 },
+    heartbeatMs: 20,
+    heartbeatIntervalMs: 20, // how often a sidelined backend is polled
+    respawns: false,
+  });
+  await t.manager.add(4, ["A", "B", "C", "D"]);
+  const a = targetOf(t.manager, "A");
+  t.cluster.get("A").faults.heartbeatFail = true;
+  await waitFor(() => !t.ring.has("A"), "A sidelined");
+  a.report("reset"); // a try begun before it left, failing now
+  t.cluster.get("A").faults.heartbeatFail = false;
+  await waitFor(() => t.ring.has("A"), "A rejoins");
+  a.report("reset");
+  assert.ok(t.ring.has("A"), "one failure since it rejoined: not two in a row");
+  a.report("reset");
+  assert.ok(!t.ring.has("A"), "the second since it rejoined ejects");
 });
