@@ -11,7 +11,9 @@ import { errorMessage, type Logger } from "../support/mod.ts";
 import {
   createProxy,
   type ProxyConfig,
+  proxyRequestOf,
   queryParam,
+  responseOf,
   RetryBudget,
   routingKeyOf,
 } from "../proxy/mod.ts";
@@ -100,14 +102,17 @@ export function createBalancerApp(
     keyOf: (headers, query) =>
       routingKeyOf({
         query: (name) => queryParam(query, name),
-        header: (name) => headers.get(name) ?? undefined,
+        header: (name) => headers.find(([field]) => field === name)?.[1],
       }, keyOptions),
     logger: options.logger,
     upstream: options.upstream,
     random: options.random,
     budget: settings.retryBudget < 1 ? new RetryBudget({ ratio: settings.retryBudget }) : undefined,
   });
-  app.all("*", (c) => proxy(c.req.raw, addressOf(c.env as { remoteAddr?: Deno.Addr })));
+  app.all("*", async (c) => {
+    const client = addressOf(c.env as { remoteAddr?: Deno.Addr });
+    return responseOf(await proxy(proxyRequestOf(c.req.raw, client)));
+  });
   app.onError((error, c) => {
     options.logger.error("request.failed", { path: c.req.path, reason: errorMessage(error) });
     return c.json(failureBody("Internal error in the load balancer"), 500);
@@ -115,7 +120,7 @@ export function createBalancerApp(
   const handler = async (request: Request, info?: Deno.ServeHandlerInfo) => {
     if (ADMIN_PATHS.has(pathOf(request.url))) return await app.fetch(request, info);
     try {
-      return await proxy(request, addressOf(info));
+      return responseOf(await proxy(proxyRequestOf(request, addressOf(info))));
     } catch (error) {
       options.logger.error("request.failed", {
         path: pathOf(request.url),

@@ -166,6 +166,6 @@ function fetchFailure(error: unknown): UpstreamError {
 }
 
 /** The request fields a replica gets: the client's, end-to-end only, without `host`. */
-export function requestHeaders(headers: Headers): [string, string][] {
+export function requestHeaders(headers: Iterable<[string, string]>): [string, string][] {
   return endToEnd(headers, REQUEST_DROPS);
 }
