@@ -119,7 +119,8 @@ async function main(): Promise<number> {
   }
   const balancer = createBalancer(config, { provider, logger });
 
-  let server: Deno.HttpServer | undefined;
+  /** What listens: `Deno.serve`'s server or the socket front; both drain on shutdown. */
+  let server: { shutdown(): Promise<void> } | undefined;
   let shuttingDown = false;
   const done = Promise.withResolvers<number>();
   const shutdown = async (signal: string) => {
@@ -175,23 +176,39 @@ async function main(): Promise<number> {
     logger.error("balancer.start_degraded", { reason: errorMessage(error) });
   }
   if (shuttingDown) return done.promise;
+  const onListen = ({ hostname, port }: { hostname: string; port: number }) => {
+    if (worker) return;
+    const shown = hostname === "0.0.0.0" ? "localhost" : hostname;
+    const also = listen.workers > 1 ? ` and ${listen.workers} workers` : "";
+    console.log(
+      `balancer listening on http://${shown}:${port}/ with ${config.cluster.replicas} replicas${also}`,
+    );
+    logger.info("balancer.listening", { host: hostname, port, front: listen.front });
+  };
   try {
-    server = Deno.serve({
-      port: listen.port,
-      hostname: listen.host,
-      reusePort: listen.workers > 1,
-      onListen: ({ hostname, port }) => {
-        if (worker) return;
-        const shown = hostname === "0.0.0.0" ? "localhost" : hostname;
-        const also = listen.workers > 1 ? ` and ${listen.workers} workers` : "";
-        console.log(
-          `balancer listening on http://${shown}:${port}/ with ${config.cluster.replicas} replicas${also}`,
-        );
-        logger.info("balancer.listening", { host: hostname, port });
-      },
-    }, balancer.handler);
+    let port: number;
+    if (listen.front === "serve") {
+      const served = Deno.serve({
+        port: listen.port,
+        hostname: listen.host,
+        reusePort: listen.workers > 1,
+        onListen,
+      }, balancer.handler);
+      server = { shutdown: () => served.shutdown() };
+      port = served.addr.port;
+    } else {
+      const listener = Deno.listen({
+        port: listen.port,
+        hostname: listen.host,
+        reusePort: listen.workers > 1,
+      });
+      const front = balancer.socketFront(listener);
+      const serving = front.serve();
+      server = { shutdown: () => front.shutdown().then(() => serving) };
+      port = listener.addr.port;
+      onListen({ hostname: listener.addr.hostname, port });
+    }
     if (listen.workers > 1 && !worker) {
-      const port = (server.addr as Deno.NetAddr).port;
       workers = startWorkers(listen.workers - 1, port, logger, () => shuttingDown);
     }
   } catch (error) {

@@ -30,6 +30,14 @@ export interface ListenConfig {
   port: number;
   /** Interface to listen on. */
   host: string;
+  /** Who reads client connections: the balancer itself (`socket`) or `Deno.serve` (`serve`). */
+  front: "socket" | "serve";
+  /** Socket front: a whole request head must arrive within this, ms (then 408). */
+  headerTimeoutMs: number;
+  /** Socket front: an idle kept-alive connection is closed after this, ms. */
+  keepAliveTimeoutMs: number;
+  /** Socket front: most client connections at once (more are answered 503 and closed). */
+  maxConnections: number;
   /** Processes serving the port together (`reusePort`); more than 1 needs static backends. */
   workers: number;
 }
@@ -130,6 +138,47 @@ const SETTINGS = {
     fallback: "0.0.0.0",
     arg: "ADDR",
     help: "interface to listen on",
+  },
+  front: {
+    to: "listen",
+    flag: "front",
+    env: "LB_FRONT",
+    fallback: "socket",
+    arg: "socket|serve",
+    help:
+      "who reads client connections: the balancer itself, strictly (socket), or Deno.serve (serve: HTTP/2 from clients)",
+  },
+  headerTimeoutMs: {
+    to: "listen",
+    flag: "header-timeout",
+    env: "LB_HEADER_TIMEOUT_MS",
+    fallback: "10000",
+    arg: "MS",
+    help: "socket front: a client must send a whole request head within this (then 408, closed)",
+    min: 100,
+    max: 3_600_000,
+    unit: "ms",
+  },
+  keepAliveTimeoutMs: {
+    to: "listen",
+    flag: "keepalive-timeout",
+    env: "LB_KEEPALIVE_TIMEOUT_MS",
+    fallback: "75000",
+    arg: "MS",
+    help: "socket front: an idle kept-alive client connection is closed after this",
+    min: 100,
+    max: 3_600_000,
+    unit: "ms",
+  },
+  maxConnections: {
+    to: "listen",
+    flag: "max-connections",
+    env: "LB_MAX_CONNECTIONS",
+    fallback: "20000",
+    arg: "N",
+    help: "socket front: client connections at once; more are answered 503 and closed",
+    min: 1,
+    max: 1_000_000,
   },
   replicas: {
     to: "cluster",
@@ -595,6 +644,10 @@ export function parseConfig(
       port: parsePort(portText, portWhat),
       host: str(SETTINGS.host),
       workers: int(SETTINGS.workers),
+      front: oneOf(str(SETTINGS.front), ["socket", "serve"], "--front"),
+      headerTimeoutMs: int(SETTINGS.headerTimeoutMs),
+      keepAliveTimeoutMs: int(SETTINGS.keepAliveTimeoutMs),
+      maxConnections: int(SETTINGS.maxConnections),
     },
     cluster: {
       replicas: int(SETTINGS.replicas),

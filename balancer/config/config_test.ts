@@ -17,7 +17,15 @@ function rejects(args: string[], message: string, env: Record<string, string> = 
 
 Deno.test("defaults: every setting's default, grouped by the component that gets it", () => {
   assert.deepEqual(config([]), {
-    listen: { port: 5000, host: "0.0.0.0", workers: 1 },
+    listen: {
+      port: 5000,
+      host: "0.0.0.0",
+      workers: 1,
+      front: "socket",
+      headerTimeoutMs: 10_000,
+      keepAliveTimeoutMs: 75_000,
+      maxConnections: 20_000,
+    },
     cluster: {
       replicas: 3,
       names: ["Server 1", "Server 2", "Server 3"],
@@ -163,6 +171,10 @@ Deno.test("every setting lands in the group its table row says (docs/configurati
   const values: Record<string, string[]> = {
     port: ["6000"],
     host: ["127.0.0.1"],
+    front: ["serve"],
+    "header-timeout": ["2000"],
+    "keepalive-timeout": ["2000"],
+    "max-connections": ["10"],
     replicas: ["2"],
     names: ["A"],
     "max-replicas": ["20"],

@@ -10,7 +10,9 @@ import { type AdminBackend, type AdminConfig, createAdminApp } from "./admin.ts"
 import { errorMessage, type Logger } from "../support/mod.ts";
 import {
   createProxy,
+  type ProxyAnswer,
   type ProxyConfig,
+  type ProxyRequest,
   proxyRequestOf,
   queryParam,
   responseOf,
@@ -59,6 +61,8 @@ export interface BalancerApp {
    * (Hono's context and router cost more than the rest of a proxied request's JS).
    */
   readonly handler: (request: Request, info?: Deno.ServeHandlerInfo) => Promise<Response>;
+  /** The proxy on its own, for the raw-socket front (which builds no `Request`). */
+  readonly proxy: (request: ProxyRequest) => Promise<ProxyAnswer>;
 }
 
 /** The client's address when served by `Deno.serve`. */
@@ -129,5 +133,5 @@ export function createBalancerApp(
       return Response.json(failureBody("Internal error in the load balancer"), { status: 500 });
     }
   };
-  return { app, handler };
+  return { app, handler, proxy };
 }

@@ -417,7 +417,10 @@ export function createProxy(
       // replica left: the loop below answers 503).
       targets = options.route(key, MAX_TRIES);
     }
-    const resendable = !(body instanceof ReadableStream);
+    // Held whole and within the limit: a front may have read a larger body whole, but only
+    // bodies up to --retry-body-limit are ever sent twice.
+    const resendable = !(body instanceof ReadableStream) &&
+      (body === null || body.length <= options.retryBodyBytes);
     const idempotent = IDEMPOTENT.has(raw.method);
     const headers = forwardHeaders(raw);
     const failures: string[] = [];
