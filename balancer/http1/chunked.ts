@@ -61,7 +61,7 @@ export class ChunkedDecoder {
   #trailerBytes = 0;
   #error = "";
 
-  /** @param limits Line and trailer bounds. */
+  /** A decoder at the start of a body; `limits` bound its lines and trailers. */
   constructor(limits: Readonly<ChunkedLimits> = DEFAULT_CHUNKED_LIMITS) {
     this.#limits = limits;
   }

@@ -137,6 +137,16 @@ const ACCEPTED: Case[] = [
     expect: { framing: { kind: "chunked" } },
   },
   {
+    name: "Transfer-Encoding:<TAB>chunked (a tab is OWS)",
+    raw: `${POST}Transfer-Encoding:\tchunked\r\n\r\n`,
+    expect: { framing: { kind: "chunked" } },
+  },
+  {
+    name: "Transfer-encoding: chunked (a field name in another case is the same field)",
+    raw: `${POST}Transfer-encoding: chunked\r\n\r\n`,
+    expect: { framing: { kind: "chunked" } },
+  },
+  {
     name: "Expect: 100-continue",
     raw: `${POST}Expect: 100-Continue\r\nContent-Length: 1\r\n\r\n`,
     expect: { expectContinue: true },
@@ -369,6 +379,16 @@ const REFUSED: Case[] = [
   {
     name: "Transfer-Encoding in HTTP/1.0",
     raw: "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n",
+    expect: 400,
+  },
+  {
+    name: "<TAB>Transfer-Encoding: chunked (a line starting with a tab is obs-fold)",
+    raw: `${POST}X: 1\r\n\tTransfer-Encoding: chunked\r\n\r\n`,
+    expect: 400,
+  },
+  {
+    name: "<SP>Transfer-Encoding: chunked after Content-Length (obs-fold)",
+    raw: `${POST}Content-Length: 3\r\n Transfer-Encoding: chunked\r\n\r\n`,
     expect: 400,
   },
   {
