@@ -201,6 +201,8 @@ class ClientConnection {
   #deadline: number;
   #reading?: Promise<boolean>;
   #eof = false;
+  /** Requests answered on this connection. */
+  #served = 0;
   #closed = false;
   readonly #client: string | undefined;
   readonly #onClose: () => void;
@@ -259,6 +261,7 @@ class ClientConnection {
           return;
         }
         const keepAlive = await this.#serveOne(parsed.head);
+        this.#served++;
         if (!keepAlive || this.#front.closing) return;
       }
     } catch (error) {
@@ -274,9 +277,7 @@ class ClientConnection {
     if (!headStarted) {
       this.#phase = "idle";
       // The first request gets the header timeout from accept; later ones the keep-alive one.
-      if (this.#deadline <= performance.now() || this.#front.closing) {
-        this.#deadline = performance.now() + this.#options.keepAliveTimeoutMs;
-      }
+      if (this.#served > 0) this.#deadline = performance.now() + this.#options.keepAliveTimeoutMs;
     } else this.#startHead();
     for (;;) {
       if (this.#start < this.#end) {
