@@ -45,8 +45,8 @@ nginx-light haproxy) and skipped, with a note, when not.
   --reps N           measured runs per target, interleaved (3)
   --connections N    wrk connections (64); wrk uses 1 thread
   --ring NAME        ringlb's ring (maglev)
-  --only LIST        targets, comma-separated: ringlb, ringlb-2 (2 workers on both CPUs),
-                     nginx, haproxy, direct (all)
+  --only LIST        targets, comma-separated: ringlb, ringlb-serve (--front serve),
+                     ringlb-2 (2 workers on both CPUs), nginx, haproxy, direct (all)
   --soak             also 5 minutes of load on ringlb, sampling its memory (RSS drift)
   --out DIR          where bench-<time>.json and bench.md go (out; the committed figures are in docs/performance/)
   -h, --help         this text`;
@@ -89,7 +89,7 @@ async function main(): Promise<number> {
       reps: { type: "string", default: "3" },
       connections: { type: "string", default: "64" },
       ring: { type: "string", default: "maglev" },
-      only: { type: "string", default: "ringlb,ringlb-2,nginx,haproxy,direct" },
+      only: { type: "string", default: "ringlb,ringlb-serve,ringlb-2,nginx,haproxy,direct" },
       soak: { type: "boolean" },
       out: { type: "string", default: "out" },
       help: { type: "boolean", short: "h" },
@@ -101,7 +101,7 @@ async function main(): Promise<number> {
   const connections = intOption(values.connections, "connections", 1, 10_000);
   const wanted = values.only.split(",").map((s) => s.trim());
   for (const w of wanted) {
-    if (!["ringlb", "ringlb-2", "nginx", "haproxy", "direct"].includes(w)) {
+    if (!["ringlb", "ringlb-serve", "ringlb-2", "nginx", "haproxy", "direct"].includes(w)) {
       fail(`--only: unknown target '${w}'`);
     }
   }
@@ -157,6 +157,16 @@ async function main(): Promise<number> {
       targets.push(ours);
       await new Promise((resolve) => setTimeout(resolve, 1000)); // backends join the ring
       memory.idleKiB = treeRssKiB(ours.pid);
+    }
+    if (wanted.includes("ringlb-serve")) {
+      // The same balancer behind Deno.serve (--front serve): what the socket front replaced.
+      const served = await startRinglb(BALANCER_CPUS, 18093, ROOT, values.ring, [
+        "--front",
+        "serve",
+      ]);
+      const named = { ...served, name: `${served.name}, --front serve` };
+      started.push(named);
+      targets.push(named);
     }
     if (wanted.includes("ringlb-2")) {
       // Both CPUs to ringlb (2 workers): it then shares CPU 1 with wrk and the backends.
