@@ -38,6 +38,10 @@ export interface ListenConfig {
   keepAliveTimeoutMs: number;
   /** Socket front: most client connections at once (more are answered 503 and closed). */
   maxConnections: number;
+  /** PEM certificate (chain) file: serve HTTPS; "" for plain HTTP. Goes with `tlsKey`. */
+  tlsCert: string;
+  /** PEM private key file of `tlsCert`. */
+  tlsKey: string;
   /** Processes serving the port together (`reusePort`); more than 1 needs static backends. */
   workers: number;
 }
@@ -179,6 +183,22 @@ const SETTINGS = {
     help: "socket front: client connections at once; more are answered 503 and closed",
     min: 1,
     max: 1_000_000,
+  },
+  tlsCert: {
+    to: "listen",
+    flag: "tls-cert",
+    env: "LB_TLS_CERT",
+    fallback: "",
+    arg: "FILE",
+    help: "PEM certificate (chain): clients connect with HTTPS (either front); needs --tls-key",
+  },
+  tlsKey: {
+    to: "listen",
+    flag: "tls-key",
+    env: "LB_TLS_KEY",
+    fallback: "",
+    arg: "FILE",
+    help: "PEM private key of --tls-cert",
   },
   replicas: {
     to: "cluster",
@@ -648,6 +668,8 @@ export function parseConfig(
       headerTimeoutMs: int(SETTINGS.headerTimeoutMs),
       keepAliveTimeoutMs: int(SETTINGS.keepAliveTimeoutMs),
       maxConnections: int(SETTINGS.maxConnections),
+      tlsCert: str(SETTINGS.tlsCert),
+      tlsKey: str(SETTINGS.tlsKey),
     },
     cluster: {
       replicas: int(SETTINGS.replicas),
@@ -702,6 +724,9 @@ export function parseConfig(
     );
   }
   if (!listen.host) throw new ConfigError(`--host must not be empty`);
+  if (Boolean(listen.tlsCert) !== Boolean(listen.tlsKey)) {
+    throw new ConfigError(`--tls-cert and --tls-key go together: give both or neither`);
+  }
   for (
     const [what, value] of [["--docker-network", docker.network], [
       "--docker-owner",

@@ -25,6 +25,8 @@ Deno.test("defaults: every setting's default, grouped by the component that gets
       headerTimeoutMs: 10_000,
       keepAliveTimeoutMs: 75_000,
       maxConnections: 20_000,
+      tlsCert: "",
+      tlsKey: "",
     },
     cluster: {
       replicas: 3,
@@ -83,6 +85,7 @@ Deno.test("--help is a request for help", () => {
 Deno.test("bad values are one-line ConfigErrors naming the setting", () => {
   rejects(["--port", "http"], "--port must be a port number (0-65535), got 'http'");
   rejects([], "LB_PORT must be a port number (0-65535), got '99999'", { LB_PORT: "99999" });
+  rejects(["--tls-cert", "c.pem"], "--tls-cert and --tls-key go together: give both or neither");
   rejects(["--replicas=-1"], "--replicas must be an integer from 0 to 1000, got '-1'");
   rejects(
     ["--heartbeat-interval", "fast"],
@@ -175,6 +178,8 @@ Deno.test("every setting lands in the group its table row says (docs/configurati
     "header-timeout": ["2000"],
     "keepalive-timeout": ["2000"],
     "max-connections": ["10"],
+    "tls-cert": ["c2.pem", "--tls-cert", "c.pem", "--tls-key", "k.pem"],
+    "tls-key": ["k2.pem", "--tls-cert", "c.pem", "--tls-key", "k.pem"],
     replicas: ["2"],
     names: ["A"],
     "max-replicas": ["20"],

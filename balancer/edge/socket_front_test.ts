@@ -16,6 +16,7 @@ const decoder = new TextDecoder();
 
 /** What the stub proxy saw: each request, with its body read whole. */
 interface Seen {
+  secure: boolean;
   method: string;
   target: string;
   headers: [string, string][];
@@ -27,16 +28,16 @@ interface Seen {
 function frontWith(
   options: Partial<SocketFrontOptions> = {},
   answer: (request: ProxyRequest) => ProxyAnswer | Promise<ProxyAnswer> = () => ok("hello"),
+  listener: Deno.Listener = Deno.listen({ hostname: "127.0.0.1", port: 0 }),
 ) {
   const seen: Seen[] = [];
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const front = new SocketFront(listener, {
     async proxy(request) {
       let body = "";
       if (request.body instanceof Uint8Array) body = decoder.decode(request.body);
       else if (request.body) body = await new Response(request.body).text();
-      const { method, target, headers, host } = request;
-      seen.push({ method, target, headers, host, body });
+      const { secure, method, target, headers, host } = request;
+      seen.push({ secure, method, target, headers, host, body });
       return await answer(request);
     },
     admin: (request) => Promise.resolve(Response.json({ admin: new URL(request.url).pathname })),
@@ -53,7 +54,7 @@ function frontWith(
   return {
     front,
     seen,
-    port: listener.addr.port,
+    port: (listener.addr as Deno.NetAddr).port,
     async [Symbol.asyncDispose]() {
       await front.shutdown();
       await serving;
@@ -331,4 +332,20 @@ Deno.test("socket front: shutdown closes idle connections and lets a busy one fi
   await stopped;
   await idle.close();
   await busy.close();
+});
+
+Deno.test("socket front: over TLS, requests reach the proxy marked secure (X-Forwarded-Proto: https)", async () => {
+  const tls = new URL("../testing/tls/", import.meta.url);
+  const read = (name: string) => Deno.readTextFileSync(new URL(name, tls));
+  const listener = Deno.listenTls({
+    hostname: "127.0.0.1",
+    port: 0,
+    cert: read("cert.pem"),
+    key: read("key.pem"),
+  });
+  await using t = await frontWith({ secure: true }, () => ok("over tls"), listener);
+  using client = Deno.createHttpClient({ caCerts: [read("ca.pem")] });
+  const res = await fetch(`https://127.0.0.1:${t.port}/s?id=1`, { client });
+  assert.equal(await res.text(), "over tls");
+  assert.deepEqual(t.seen.map((s) => [s.secure, s.target]), [[true, "/s?id=1"]]);
 });
