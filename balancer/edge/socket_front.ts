@@ -17,7 +17,7 @@ import {
   type RequestHead,
   type RequestHeadResult,
 } from "../http1/mod.ts";
-import type { ProxyAnswer, ProxyRequest } from "../proxy/mod.ts";
+import type { ProxyAnswer, ProxyRequest, ProxyTunnel } from "../proxy/mod.ts";
 import { errorMessage, type Logger, type Timer } from "../support/mod.ts";
 
 /** Options of a {@linkcode SocketFront}. */
@@ -315,7 +315,11 @@ class ClientConnection {
       keepAlive = await this.#writeResponse(head, response);
     } else {
       // Read ahead while the answer is prepared: a client that goes away aborts its request.
-      if (!reader || reader.done) this.#watch();
+      // (Not for an upgrade: what the client sends next belongs to the tunnel.)
+      const upgrade = head.upgrade
+        ? head.headers.find(([name]) => name === "upgrade")?.[1]
+        : undefined;
+      if (!upgrade && (!reader || reader.done)) this.#watch();
       const answer = await this.#options.proxy({
         method: head.method,
         target: head.path,
@@ -325,6 +329,7 @@ class ClientConnection {
         client: this.#client,
         body,
         signal: this.#gone.signal,
+        upgrade,
       });
       keepAlive = await this.#writeAnswer(head, answer);
     }
@@ -463,6 +468,10 @@ class ClientConnection {
     if (!keepAlive) text += "connection: close\r\n";
     text += "\r\n";
     const headBytes = latin1(text);
+    if (answer.tunnel) {
+      await this.#relay(headBytes, answer.tunnel);
+      return false;
+    }
     if (!(body instanceof ReadableStream)) {
       const bytes = body && !bodiless ? concat(headBytes, body) : headBytes;
       await writeAll(this.#conn, bytes);
@@ -494,6 +503,43 @@ class ClientConnection {
     }
     if (chunked) await writeAll(this.#conn, LAST_CHUNK);
     return keepAlive;
+  }
+
+  /**
+   * Relays a tunnel (a WebSocket, after the replica's 101): the 101 head, then bytes both ways
+   * until either side closes; then both connections close and the request leaves flight.
+   */
+  async #relay(head: Uint8Array, tunnel: ProxyTunnel): Promise<void> {
+    const replica = tunnel.conn;
+    try {
+      await writeAll(this.#conn, tunnel.head.length ? concat(head, tunnel.head) : head);
+      const toReplica = (async () => {
+        for (;;) {
+          const pending = this.buffered();
+          if (pending.length > 0) {
+            await writeAll(replica, pending.slice());
+            this.consume(pending.length);
+          }
+          if (!(await this.#fill())) return;
+        }
+      })();
+      const toClient = (async () => {
+        const buffer = new Uint8Array(BUFFER_BYTES);
+        for (;;) {
+          const n = await replica.read(buffer);
+          if (n === null) return;
+          await writeAll(this.#conn, buffer.subarray(0, n));
+        }
+      })();
+      await Promise.race([toReplica, toClient]).catch(() => {});
+      // The other direction ends as the connections close below.
+      toReplica.catch(() => {});
+      toClient.catch(() => {});
+    } finally {
+      closeQuietly(replica);
+      this.#close();
+      tunnel.ended();
+    }
   }
 
   /** Writes an admin `Response` (small JSON replies, read whole). */

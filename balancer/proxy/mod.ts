@@ -12,6 +12,7 @@ export {
   type ProxyLimits,
   type ProxyOptions,
   type ProxyRequest,
+  type ProxyTunnel,
 } from "./proxy.ts";
 export { proxyRequestOf, responseOf } from "./web.ts";
 export { RetryBudget } from "./retry_budget.ts";

@@ -18,6 +18,7 @@ import { failureBody, unknownEndpoint } from "../../contract/mod.ts";
 import {
   IDEMPOTENT,
   requestHeaders,
+  type Tunnel,
   type Upstream,
   UpstreamError,
   type UpstreamFailure,
@@ -87,12 +88,25 @@ export interface ProxyRequest {
   readonly body: Uint8Array<ArrayBuffer> | ReadableStream<Uint8Array> | null;
   /** Aborted when the client has gone. */
   readonly signal: AbortSignal;
+  /**
+   * The protocol the client asks to switch to (`Connection: upgrade` with this `Upgrade`), when
+   * its front can tunnel the connection afterwards; the socket front can, `Deno.serve` cannot.
+   */
+  readonly upgrade?: string;
+}
+
+/** A tunnel the proxy hands to the front: relay bytes both ways, then call `ended()`. */
+export interface ProxyTunnel extends Tunnel {
+  /** The tunnel has closed: its request is no longer in flight (drain, admission, loads). */
+  ended(): void;
 }
 
 /** What the proxy answers: a replica's answer (with `Via` added), or one of its own errors. */
 export interface ProxyAnswer extends UpstreamResponse {
   /** The replica that answered; none when the answer is the proxy's own. */
   replica?: string;
+  /** After a `101` to an upgrade request: the replica's connection, to relay. */
+  tunnel?: ProxyTunnel;
 }
 
 const ENCODER = new TextEncoder();
@@ -150,6 +164,11 @@ function passThrough(
 ): ProxyAnswer {
   const { status, statusText, headers } = res;
   headers.push(["via", VIA]); // (after the replica's own Via, if any: the list grows)
+  if (res.tunnel) {
+    // In flight until the tunnel closes: a drain waits for it like for a streamed body.
+    const tunnel = { ...res.tunnel, ended: onDone };
+    return { status, statusText, headers, body: null, replica, tunnel };
+  }
   if (!(res.body instanceof ReadableStream)) {
     onDone();
     return { status, statusText, headers, body: res.body, replica };
@@ -474,6 +493,7 @@ export function createProxy(
           headers,
           body: sending,
           signal: attempt.signal,
+          upgrade: raw.upgrade,
         });
         clearTimeout(timer);
         target.report(res.status < 500 ? "success" : "http_5xx");

@@ -164,6 +164,8 @@ interface Head {
   headers: [string, string][];
   framing: Framing;
   keepAlive: boolean;
+  /** The `Upgrade` field of a 101. */
+  upgrade?: string;
 }
 
 /** A keep-alive HTTP/1.1 client; one per balancer. */
@@ -310,6 +312,21 @@ export class Http1Client {
     try {
       await this.#send(conn, request, fresh);
       const head = await this.#readHead(conn, request, fresh);
+      if (head.status === 101) {
+        // The connection is the client's now: out of the pool, bytes both ways.
+        handedOver = true;
+        signal.removeEventListener("abort", onAbort);
+        const { status, statusText, headers } = head;
+        headers.push(["connection", "upgrade"], ["upgrade", head.upgrade ?? request.upgrade!]);
+        const leftover = conn.buffer.slice(conn.start, conn.end);
+        return {
+          status,
+          statusText,
+          headers,
+          body: null,
+          tunnel: { conn: conn.conn, head: leftover },
+        };
+      }
       const body = await this.#body(conn, request, head, () => {
         signal.removeEventListener("abort", onAbort);
       });
@@ -333,6 +350,7 @@ export class Http1Client {
     const host = request.origin.slice(request.origin.indexOf("//") + 2);
     let head = `${request.method} ${request.target} HTTP/1.1\r\nhost: ${host}\r\n`;
     for (const [name, value] of request.headers) head += `${name}: ${value}\r\n`;
+    if (request.upgrade) head += `connection: upgrade\r\nupgrade: ${request.upgrade}\r\n`;
     if (body instanceof ReadableStream) head += "transfer-encoding: chunked\r\n";
     else if (body) head += `content-length: ${body.length}\r\n`;
     else if (!IDEMPOTENT.has(request.method)) head += "content-length: 0\r\n";
@@ -369,9 +387,11 @@ export class Http1Client {
     for (;;) {
       const end = await this.#headEnd(conn, fresh);
       const head = this.#parseHead(conn, end, request.method);
-      // Interim answers (100 Continue, 103 Early Hints) are skipped; 101 is not supported.
+      // Interim answers (100 Continue, 103 Early Hints) are skipped; a 101 ends the exchange
+      // when the request asked to upgrade, and is an error otherwise.
       if (head.status >= 100 && head.status < 200) {
         if (head.status === 101) {
+          if (request.upgrade) return head;
           throw new UpstreamError("protocol", "the replica switched protocols (101)");
         }
         continue;
@@ -423,6 +443,7 @@ export class Http1Client {
     let length: number | undefined;
     let chunked = false;
     const connection: string[] = [];
+    let upgrade: string | undefined;
     for (let i = 1; i < lines.length; i++) {
       const line = lines[i];
       const colon = line.indexOf(":");
@@ -450,7 +471,7 @@ export class Http1Client {
         for (const token of value.toLowerCase().split(",")) {
           if (token.trim()) connection.push(token.trim());
         }
-      }
+      } else if (name === "upgrade") upgrade = value;
       if (!HOP_BY_HOP.has(name)) headers.push([name, value]);
     }
     // Fields the Connection header names are hop-by-hop too.
@@ -471,7 +492,14 @@ export class Http1Client {
     }
     const keepAlive = framing.kind !== "close" && !bodiless && !(chunked && length !== undefined) &&
       (http10 ? connection.includes("keep-alive") : !connection.includes("close"));
-    return { status: code, statusText: status[3] ?? "", headers: kept, framing, keepAlive };
+    return {
+      status: code,
+      statusText: status[3] ?? "",
+      headers: kept,
+      framing,
+      keepAlive,
+      upgrade,
+    };
   }
 
   /** The body: bytes when it is all here, else a stream that reads the rest. */
