@@ -467,14 +467,13 @@ class ClientConnection {
     }
     if (!keepAlive) text += "connection: close\r\n";
     text += "\r\n";
-    const headBytes = latin1(text);
+    const headBytes = body instanceof Uint8Array && !bodiless ? EMPTY : latin1(text);
     if (answer.tunnel) {
       await this.#relay(headBytes, answer.tunnel);
       return false;
     }
     if (!(body instanceof ReadableStream)) {
-      const bytes = body && !bodiless ? concat(headBytes, body) : headBytes;
-      await writeAll(this.#conn, bytes);
+      await writeAll(this.#conn, body && !bodiless ? withBody(text, body) : headBytes);
       return keepAlive;
     }
     if (bodiless) {
@@ -661,6 +660,16 @@ class ChunkedBody implements BodyReader {
       },
     });
   }
+}
+
+const EMPTY = new Uint8Array(0);
+
+/** A head (one byte per character) and a body in one buffer, for one write. */
+function withBody(head: string, body: Uint8Array): Uint8Array {
+  const out = new Uint8Array(head.length + body.length);
+  for (let i = 0; i < head.length; i++) out[i] = head.charCodeAt(i);
+  out.set(body, head.length);
+  return out;
 }
 
 /** `parts` in one buffer, for one write. */
