@@ -140,10 +140,14 @@ export class SocketFront {
       }
       if (this.#connections.size >= this.#options.maxConnections) {
         // Accepted and answered, not left in the kernel's queue: the client learns at once
-        // that it should come back, instead of waiting for a connect timeout.
+        // that it should come back, instead of waiting for a connect timeout. Over TLS the
+        // answer would wait for a handshake the client may never make: closed at once.
         this.stats.refused++;
-        writeAll(conn, refusal(503, "Too many connections; retry later"))
-          .catch(() => {}).finally(() => closeQuietly(conn));
+        if (this.#options.secure) closeQuietly(conn);
+        else {
+          writeAll(conn, refusal(503, "Too many connections; retry later"))
+            .catch(() => {}).finally(() => closeQuietly(conn));
+        }
         continue;
       }
       const client = new ClientConnection(conn, this.#options, this, () => {
@@ -155,8 +159,9 @@ export class SocketFront {
   }
 
   /**
-   * Stops accepting, closes idle connections, lets the others finish the answer they are
-   * writing (closing them after it), and resolves when every connection has ended.
+   * Stops accepting, closes idle connections and tunnels (a tunnel has no answer to finish),
+   * lets the others finish the answer they are writing (closing them after it), and resolves
+   * when every connection has ended.
    */
   async shutdown(): Promise<void> {
     this.#closing = true;
@@ -183,8 +188,13 @@ export class SocketFront {
   }
 }
 
-/** What a connection is waiting for, which decides the timeout that applies. */
-type Phase = "idle" | "head" | "body" | "busy";
+/**
+ * What a connection is waiting for, which decides the timeout that applies: `idle` (between
+ * requests: the keep-alive timeout), `head` and `body` (the client: header and body timeouts),
+ * `write` (a client that stops reading its answer: the body timeout), `busy` (a replica, whose
+ * timeouts are the proxy's), `tunnel` (none).
+ */
+type Phase = "idle" | "head" | "body" | "write" | "busy" | "tunnel";
 
 /** One client connection, from accept to close. */
 class ClientConnection {
@@ -204,6 +214,12 @@ class ClientConnection {
   /** Requests answered on this connection. */
   #served = 0;
   #closed = false;
+  /** The 408 being written after a timeout; the connection closes when it is done. */
+  #refusing?: Promise<void>;
+  /** A request body was left unread: linger before closing, so the answer is not reset. */
+  #unread = false;
+  /** Closes the tunnel, when one is open. */
+  #closeTunnel?: () => void;
   readonly #client: string | undefined;
   readonly #onClose: () => void;
 
@@ -227,26 +243,34 @@ class ClientConnection {
     return this.#ended.promise;
   }
 
-  /** Shutdown: an idle connection closes now, a busy one after its current answer. */
+  /** Shutdown: an idle connection or a tunnel closes now, a busy one after its answer. */
   drain(): void {
     if (this.#phase === "idle") this.#close();
+    else if (this.#phase === "tunnel") this.#closeTunnel?.();
   }
 
   /** Called by the sweep: ends the connection if its current deadline has passed. */
   expire(now: number): void {
-    if (this.#phase === "busy" || now < this.#deadline) return;
+    const phase = this.#phase;
+    if (phase === "busy" || phase === "tunnel" || now < this.#deadline) return;
     const stats = this.#front.stats;
-    if (this.#phase === "idle") {
-      stats.idleClosed++;
+    if (phase === "idle" || phase === "write") {
+      // Nothing to say: between requests, or to a client that stopped reading its answer.
+      if (phase === "idle") stats.idleClosed++;
       this.#close();
       return;
     }
-    const what = this.#phase === "head"
+    const what = phase === "head"
       ? `No complete request head within ${this.#options.headerTimeoutMs} ms`
       : `Request body: the client sent nothing for ${this.#options.bodyTimeoutMs} ms`;
-    if (this.#phase === "head") stats.headerTimeouts++;
+    if (phase === "head") stats.headerTimeouts++;
     this.#phase = "busy"; // once
-    writeAll(this.#conn, refusal(408, what)).catch(() => {}).finally(() => this.#close());
+    // Nothing more is read from this client: what arrives meanwhile is not served.
+    this.#eof = true;
+    this.#gone.abort();
+    this.#refusing = writeAll(this.#conn, refusal(408, what)).catch(() => {}).finally(() =>
+      this.#close()
+    );
   }
 
   /** Serves requests until the client closes, a request asks to, or one is refused. */
@@ -267,8 +291,31 @@ class ClientConnection {
     } catch (error) {
       this.#options.logger.debug("front.connection_failed", { reason: errorMessage(error) });
     } finally {
+      if (this.#refusing) await this.#refusing;
+      else if (this.#unread && !this.#closed) await this.#linger();
       this.#close();
     }
+  }
+
+  /**
+   * Closes gracefully when the client may still be sending a body nobody read: the write side
+   * first, then what arrives is read and dropped for a moment (up to 1 s or 1 MiB). Closing at
+   * once with unread bytes would reset the connection, and the client could lose its answer.
+   */
+  async #linger(): Promise<void> {
+    try {
+      (this.#conn as Deno.TcpConn).closeWrite?.();
+    } catch {
+      return;
+    }
+    this.#phase = "busy";
+    const timer = setTimeout(() => this.#close(), 1000);
+    let dropped = 0;
+    while (dropped < 1024 * 1024 && (await this.#fill())) {
+      dropped += this.#end - this.#start;
+      this.#start = this.#end;
+    }
+    clearTimeout(timer);
   }
 
   /** The next request head, or undefined when the client closed first. */
@@ -292,13 +339,14 @@ class ClientConnection {
         }
       }
       if (this.#front.closing && !headStarted) return undefined;
-      if (!(await this.#fill())) return undefined;
+      if (!(await this.#fill()) || this.#refusing) return undefined;
     }
   }
 
   #startHead(): void {
     this.#phase = "head";
-    this.#deadline = performance.now() + this.#options.headerTimeoutMs;
+    // The first head's clock started at accept; a later one's when its first byte came.
+    if (this.#served > 0) this.#deadline = performance.now() + this.#options.headerTimeoutMs;
   }
 
   /** Answers one request; resolves whether the connection may carry another. */
@@ -312,7 +360,7 @@ class ClientConnection {
     let keepAlive: boolean; // (the head's wish, unless the answer needs the connection closed)
     if (this.#options.isAdmin(path)) {
       const response = await this.#options.admin(this.#webRequest(head, body));
-      keepAlive = await this.#writeResponse(head, response);
+      keepAlive = await this.#writeResponse(head, response, reader);
     } else {
       // Read ahead while the answer is prepared: a client that goes away aborts its request.
       // (Not for an upgrade: what the client sends next belongs to the tunnel.)
@@ -331,10 +379,9 @@ class ClientConnection {
         signal: this.#gone.signal,
         upgrade,
       });
-      keepAlive = await this.#writeAnswer(head, answer);
+      keepAlive = await this.#writeAnswer(head, answer, reader);
     }
-    // A body the answer did not wait for would be read as the next head: close instead.
-    return keepAlive && (!reader || reader.done) && !this.#gone.signal.aborted;
+    return keepAlive && !this.#gone.signal.aborted;
   }
 
   /** The request as a web `Request`, for the admin app (small, rare: no need to be lean). */
@@ -343,7 +390,7 @@ class ClientConnection {
     body: Uint8Array<ArrayBuffer> | ReadableStream<Uint8Array> | null,
   ): Request {
     const scheme = this.#options.secure ? "https" : "http";
-    return new Request(`${scheme}://${head.host ?? "localhost"}${head.path}`, {
+    return new Request(`${scheme}://${head.host || "localhost"}${head.path}`, {
       method: head.method,
       headers: head.headers,
       body,
@@ -354,10 +401,11 @@ class ClientConnection {
   /** How the request's body is read: whole when the buffer holds it, else as a stream. */
   #bodyOf(head: RequestHead): BodyReader | undefined {
     if (head.framing.kind === "none") return undefined;
-    if (head.expectContinue && this.#end - this.#start === 0) {
-      // The client waits for a go-ahead before it sends the body.
-      writeAll(this.#conn, ENCODER.encode("HTTP/1.1 100 Continue\r\n\r\n")).catch(() => {});
-    }
+    // A client that waits for a go-ahead gets it when its body is first asked for: not when
+    // the request is refused (admission, no replica) without reading it.
+    const goAhead = head.expectContinue && this.#end - this.#start === 0
+      ? () => writeAll(this.#conn, CONTINUE).catch(() => {})
+      : undefined;
     if (head.framing.kind === "length") {
       const length = head.framing.length;
       if (this.#end - this.#start >= length) {
@@ -365,9 +413,9 @@ class ClientConnection {
         this.#start += length;
         return { whole, done: true, stream: () => new ReadableStream() };
       }
-      return new LengthBody(this, length);
+      return new LengthBody(this, length, goAhead);
     }
-    return new ChunkedBody(this);
+    return new ChunkedBody(this, goAhead);
   }
 
   /** Bytes read and not yet consumed. */
@@ -433,14 +481,40 @@ class ClientConnection {
   #watch(): void {
     if (this.#end - this.#start >= READ_AHEAD_BYTES) return;
     this.#fill().then((more) => {
-      if (more && this.#phase === "busy") this.#watch();
+      if (more && (this.#phase === "busy" || this.#phase === "write")) this.#watch();
     });
   }
 
-  /** Writes the proxy's answer; resolves whether the connection may carry another request. */
-  async #writeAnswer(head: RequestHead, answer: ProxyAnswer): Promise<boolean> {
+  /**
+   * Writes the proxy's answer; resolves whether the connection may carry another request.
+   * A streamed body is cancelled if it cannot be written (its replica and slot are let go).
+   */
+  async #writeAnswer(
+    head: RequestHead,
+    answer: ProxyAnswer,
+    request?: BodyReader,
+  ): Promise<boolean> {
+    try {
+      return await this.#writeAnswerOnce(head, answer, request);
+    } catch (error) {
+      if (answer.body instanceof ReadableStream) answer.body.cancel(error).catch(() => {});
+      if (answer.tunnel) {
+        closeQuietly(answer.tunnel.conn);
+        answer.tunnel.ended();
+      }
+      throw error;
+    }
+  }
+
+  async #writeAnswerOnce(
+    head: RequestHead,
+    answer: ProxyAnswer,
+    request: BodyReader | undefined,
+  ): Promise<boolean> {
     const { status, body } = answer;
-    let keepAlive = head.keepAlive && !this.#front.closing;
+    // A request body the answer did not wait for would be read as the next head: close.
+    if (request && !request.done) this.#unread = true;
+    let keepAlive = head.keepAlive && !this.#front.closing && !this.#unread;
     let text = `HTTP/1.1 ${status} ${answer.statusText || REASONS[status] || ""}\r\n`;
     let length: string | undefined;
     let dated = false;
@@ -464,8 +538,11 @@ class ClientConnection {
         chunked = true;
         text += "transfer-encoding: chunked\r\n";
       } else keepAlive = false; // HTTP/1.0: the body ends when the connection does
+    } else if (!bodiless && !answer.tunnel) {
+      text += "content-length: 0\r\n"; // (a 205, or an empty answer: framed all the same)
     }
     if (!keepAlive) text += "connection: close\r\n";
+    else if (head.version === "1.0") text += "connection: keep-alive\r\n";
     text += "\r\n";
     const headBytes = body instanceof Uint8Array && !bodiless ? EMPTY : latin1(text);
     if (answer.tunnel) {
@@ -473,23 +550,22 @@ class ClientConnection {
       return false;
     }
     if (!(body instanceof ReadableStream)) {
-      await writeAll(this.#conn, body && !bodiless ? withBody(text, body) : headBytes);
+      await this.#write(body && !bodiless ? withBody(text, body) : headBytes);
       return keepAlive;
     }
     if (bodiless) {
       await body.cancel();
-      await writeAll(this.#conn, headBytes);
+      await this.#write(headBytes);
       return keepAlive;
     }
-    await writeAll(this.#conn, headBytes);
     const reader = body.getReader();
     try {
+      await this.#write(headBytes);
       for (;;) {
         const { done, value } = await reader.read();
         if (done) break;
         if (value.length === 0) continue;
-        await writeAll(
-          this.#conn,
+        await this.#write(
           chunked ? concat(latin1(`${value.length.toString(16)}\r\n`), value, CRLF) : value,
         );
       }
@@ -500,8 +576,19 @@ class ClientConnection {
       reader.cancel(error).catch(() => {});
       return false;
     }
-    if (chunked) await writeAll(this.#conn, LAST_CHUNK);
+    if (chunked) await this.#write(LAST_CHUNK);
     return keepAlive;
+  }
+
+  /** Writes to the client; one that stops reading for the body timeout is closed. */
+  async #write(bytes: Uint8Array): Promise<void> {
+    this.#phase = "write";
+    this.#deadline = performance.now() + this.#options.bodyTimeoutMs;
+    try {
+      await writeAll(this.#conn, bytes);
+    } finally {
+      if (this.#phase === "write") this.#phase = "busy";
+    }
   }
 
   /**
@@ -510,8 +597,17 @@ class ClientConnection {
    */
   async #relay(head: Uint8Array, tunnel: ProxyTunnel): Promise<void> {
     const replica = tunnel.conn;
+    // A replica that dies sends no reset (a killed container): its ejection ends the tunnel;
+    // so does shutdown.
+    const closeBoth = () => {
+      closeQuietly(replica);
+      this.#close();
+    };
+    this.#closeTunnel = closeBoth;
+    tunnel.ejected.addEventListener("abort", closeBoth);
     try {
       await writeAll(this.#conn, tunnel.head.length ? concat(head, tunnel.head) : head);
+      this.#phase = "tunnel";
       const toReplica = (async () => {
         for (;;) {
           const pending = this.buffered();
@@ -535,14 +631,18 @@ class ClientConnection {
       toReplica.catch(() => {});
       toClient.catch(() => {});
     } finally {
-      closeQuietly(replica);
-      this.#close();
+      tunnel.ejected.removeEventListener("abort", closeBoth);
+      closeBoth();
       tunnel.ended();
     }
   }
 
   /** Writes an admin `Response` (small JSON replies, read whole). */
-  async #writeResponse(head: RequestHead, response: Response): Promise<boolean> {
+  async #writeResponse(
+    head: RequestHead,
+    response: Response,
+    request: BodyReader | undefined,
+  ): Promise<boolean> {
     const body = new Uint8Array(await response.arrayBuffer());
     const headers: [string, string][] = [];
     response.headers.forEach((value, name) => {
@@ -553,7 +653,7 @@ class ClientConnection {
       statusText: response.statusText,
       headers,
       body,
-    });
+    }, request);
   }
 
   #close(): void {
@@ -568,6 +668,7 @@ class ClientConnection {
 }
 
 const CRLF = ENCODER.encode("\r\n");
+const CONTINUE = ENCODER.encode("HTTP/1.1 100 Continue\r\n\r\n");
 const LAST_CHUNK = ENCODER.encode("0\r\n\r\n");
 
 /** A request body the front reads. */
@@ -584,17 +685,22 @@ interface BodyReader {
 class LengthBody implements BodyReader {
   readonly #conn: ClientConnection;
   #remaining: number;
+  #goAhead?: () => void;
   done = false;
 
-  constructor(conn: ClientConnection, length: number) {
+  constructor(conn: ClientConnection, length: number, goAhead?: () => void) {
     this.#conn = conn;
     this.#remaining = length;
+    this.#goAhead = goAhead;
   }
 
   stream(): ReadableStream<Uint8Array> {
+    // highWaterMark 0: nothing is read (and no go-ahead sent) until the body is asked for.
     return new ReadableStream<Uint8Array>({
       pull: async (controller) => {
         const conn = this.#conn;
+        this.#goAhead?.();
+        this.#goAhead = undefined;
         conn.bodyPhase(true);
         while (conn.buffered().length === 0) {
           if (!(await conn.fill())) {
@@ -614,7 +720,7 @@ class LengthBody implements BodyReader {
           controller.close();
         }
       },
-    });
+    }, { highWaterMark: 0 });
   }
 }
 
@@ -622,16 +728,21 @@ class LengthBody implements BodyReader {
 class ChunkedBody implements BodyReader {
   readonly #conn: ClientConnection;
   readonly #decoder = new ChunkedDecoder();
+  #goAhead?: () => void;
   done = false;
 
-  constructor(conn: ClientConnection) {
+  constructor(conn: ClientConnection, goAhead?: () => void) {
     this.#conn = conn;
+    this.#goAhead = goAhead;
   }
 
   stream(): ReadableStream<Uint8Array> {
+    // highWaterMark 0: nothing is read (and no go-ahead sent) until the body is asked for.
     return new ReadableStream<Uint8Array>({
       pull: async (controller) => {
         const conn = this.#conn;
+        this.#goAhead?.();
+        this.#goAhead = undefined;
         for (;;) {
           const available = conn.buffered();
           const event = this.#decoder.decode(available, 0, available.length);
@@ -658,7 +769,7 @@ class ChunkedBody implements BodyReader {
           }
         }
       },
-    });
+    }, { highWaterMark: 0 });
   }
 }
 

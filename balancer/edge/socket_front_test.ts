@@ -24,18 +24,22 @@ interface Seen {
   body: string;
 }
 
-/** A front on a loopback port over a recording proxy; `answer` decides each answer. */
+/**
+ * A front on a loopback port over a recording proxy; `answer` decides each answer. The proxy
+ * reads each body whole first, unless `readBodies` is false (then bodies are left unread).
+ */
 function frontWith(
   options: Partial<SocketFrontOptions> = {},
   answer: (request: ProxyRequest) => ProxyAnswer | Promise<ProxyAnswer> = () => ok("hello"),
   listener: Deno.Listener = Deno.listen({ hostname: "127.0.0.1", port: 0 }),
+  readBodies = true,
 ) {
   const seen: Seen[] = [];
   const front = new SocketFront(listener, {
     async proxy(request) {
       let body = "";
       if (request.body instanceof Uint8Array) body = decoder.decode(request.body);
-      else if (request.body) body = await new Response(request.body).text();
+      else if (request.body && readBodies) body = await new Response(request.body).text();
       const { secure, method, target, headers, host } = request;
       seen.push({ secure, method, target, headers, host, body });
       return await answer(request);
@@ -348,4 +352,119 @@ Deno.test("socket front: over TLS, requests reach the proxy marked secure (X-For
   const res = await fetch(`https://127.0.0.1:${t.port}/s?id=1`, { client });
   assert.equal(await res.text(), "over tls");
   assert.deepEqual(t.seen.map((s) => [s.secure, s.target]), [[true, "/s?id=1"]]);
+});
+
+Deno.test("socket front: an empty answer is framed (205), and HTTP/1.0 keep-alive is announced", async () => {
+  await using t = await frontWith(
+    {},
+    (r) =>
+      r.target === "/205"
+        ? { status: 205, statusText: "Reset Content", headers: [], body: null }
+        : ok("one-oh"),
+  );
+  const client = await RawClient.open(t.port);
+  await client.send("GET /205 HTTP/1.1\r\nHost: a\r\n\r\nGET /next HTTP/1.1\r\nHost: a\r\n\r\n");
+  await client.waitFor("one-oh");
+  assert.match(
+    client.received,
+    /^HTTP\/1.1 205 Reset Content\r\n[^]*content-length: 0\r\n\r\nHTTP/,
+  );
+  await client.close();
+
+  const http10 = await RawClient.open(t.port);
+  await http10.send("GET /a HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+  await http10.waitFor("one-oh");
+  assert.match(http10.received, /\r\nconnection: keep-alive\r\n/);
+  await http10.send("GET /b HTTP/1.0\r\n\r\n");
+  await http10.waitClosed();
+  assert.equal(http10.received.split("one-oh").length - 1, 2, "kept alive for the second");
+  await http10.close();
+});
+
+Deno.test("socket front: a body the answer did not wait for closes the connection, said and without a reset", async () => {
+  // The proxy answers at once, before the client has sent its (large) body.
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  await using t = await frontWith(
+    {},
+    () => ({
+      status: 503,
+      statusText: "",
+      headers: [],
+      body: encoder.encode("busy"),
+    }),
+    listener,
+    false,
+  );
+  const client = await RawClient.open(t.port);
+  await client.send("POST /up HTTP/1.1\r\nHost: a\r\nContent-Length: 100000\r\n\r\n");
+  await client.send("x".repeat(50_000)); // half the body, then more as the answer comes
+  await client.waitFor("busy");
+  await client.send("y".repeat(50_000)).catch(() => {});
+  await client.waitClosed();
+  assert.match(client.received, /\r\nconnection: close\r\n\r\nbusy$/);
+  await client.close();
+});
+
+Deno.test("socket front: 100 Continue is sent only when the body is asked for", async () => {
+  // Read: the go-ahead comes, once, before the body.
+  await using t = await frontWith({}, () => ok("yes"));
+  const put = "PUT /x HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\n";
+  const client = await RawClient.open(t.port);
+  await client.send(put);
+  await client.waitFor("100 Continue");
+  await client.send("ab");
+  await client.waitFor("yes");
+  assert.equal(client.received.split("100 Continue").length - 1, 1);
+  await client.close();
+  // Refused without reading (admission, no replica): no go-ahead; the refusal, then a close.
+  const refusing = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  await using r = await frontWith(
+    {},
+    () => ({
+      status: 503,
+      statusText: "",
+      headers: [],
+      body: encoder.encode("no"),
+    }),
+    refusing,
+    false,
+  );
+  const refused = await RawClient.open(r.port);
+  await refused.send(put);
+  await refused.waitClosed();
+  assert.doesNotMatch(refused.received, /100 Continue/);
+  assert.match(refused.received, /^HTTP\/1.1 503 [^]*connection: close\r\n\r\nno$/);
+  await refused.close();
+});
+
+Deno.test("socket front: a tunnel closes when its replica is ejected", async () => {
+  const replica = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const accepted = replica.accept();
+  const upstream = await Deno.connect({ hostname: "127.0.0.1", port: replica.addr.port });
+  const replicaSide = await accepted;
+  const eject = new AbortController();
+  let ended = false;
+  await using t = await frontWith({}, () => ({
+    status: 101,
+    statusText: "Switching Protocols",
+    headers: [["connection", "upgrade"], ["upgrade", "websocket"]],
+    body: null,
+    tunnel: {
+      conn: upstream,
+      head: new Uint8Array(0),
+      ejected: eject.signal,
+      ended: () => ended = true,
+    },
+  }));
+  const client = await RawClient.open(t.port);
+  await client.send(
+    "GET /ws HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n",
+  );
+  await client.waitFor("101 Switching Protocols");
+  eject.abort(new Error("replica 'a' ended"));
+  await client.waitClosed();
+  assert.equal(ended, true, "the tunnel left flight");
+  await client.close();
+  replicaSide.close();
+  replica.close();
 });

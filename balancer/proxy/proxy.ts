@@ -97,6 +97,8 @@ export interface ProxyRequest {
 
 /** A tunnel the proxy hands to the front: relay bytes both ways, then call `ended()`. */
 export interface ProxyTunnel extends Tunnel {
+  /** Aborted when the replica is ejected: it may be dead without a reset, so close. */
+  readonly ejected: AbortSignal;
   /** The tunnel has closed: its request is no longer in flight (drain, admission, loads). */
   ended(): void;
 }
@@ -166,7 +168,7 @@ function passThrough(
   headers.push(["via", VIA]); // (after the replica's own Via, if any: the list grows)
   if (res.tunnel) {
     // In flight until the tunnel closes: a drain waits for it like for a streamed body.
-    const tunnel = { ...res.tunnel, ended: onDone };
+    const tunnel = { ...res.tunnel, ejected, ended: onDone };
     return { status, statusText, headers, body: null, replica, tunnel };
   }
   if (!(res.body instanceof ReadableStream)) {
