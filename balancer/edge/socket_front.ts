@@ -681,95 +681,90 @@ interface BodyReader {
   stream(): ReadableStream<Uint8Array>;
 }
 
-/** A `Content-Length` body, read from the connection as the proxy asks for it. */
-class LengthBody implements BodyReader {
-  readonly #conn: ClientConnection;
-  #remaining: number;
-  #goAhead?: () => void;
-  done = false;
-
-  constructor(conn: ClientConnection, length: number, goAhead?: () => void) {
-    this.#conn = conn;
-    this.#remaining = length;
-    this.#goAhead = goAhead;
-  }
-
-  stream(): ReadableStream<Uint8Array> {
-    // highWaterMark 0: nothing is read (and no go-ahead sent) until the body is asked for.
-    return new ReadableStream<Uint8Array>({
-      pull: async (controller) => {
-        const conn = this.#conn;
-        this.#goAhead?.();
-        this.#goAhead = undefined;
-        conn.bodyPhase(true);
-        while (conn.buffered().length === 0) {
-          if (!(await conn.fill())) {
-            conn.bodyPhase(false);
-            controller.error(new Error("the client closed the connection mid-body"));
-            return;
-          }
-        }
-        conn.bodyPhase(false);
-        const available = conn.buffered();
-        const n = Math.min(available.length, this.#remaining);
-        controller.enqueue(available.slice(0, n));
-        conn.consume(n);
-        this.#remaining -= n;
-        if (this.#remaining === 0) {
-          this.done = true;
-          controller.close();
-        }
-      },
-    }, { highWaterMark: 0 });
-  }
-}
-
-/** A chunked body, decoded strictly as the proxy asks for it. */
-class ChunkedBody implements BodyReader {
-  readonly #conn: ClientConnection;
-  readonly #decoder = new ChunkedDecoder();
+/**
+ * A body read from the connection as the proxy asks for it (`highWaterMark` 0: nothing is read,
+ * and no go-ahead sent, until it is); `next` reads one step of its framing.
+ */
+abstract class StreamedBody implements BodyReader {
+  protected readonly conn: ClientConnection;
   #goAhead?: () => void;
   done = false;
 
   constructor(conn: ClientConnection, goAhead?: () => void) {
-    this.#conn = conn;
+    this.conn = conn;
     this.#goAhead = goAhead;
   }
 
   stream(): ReadableStream<Uint8Array> {
-    // highWaterMark 0: nothing is read (and no go-ahead sent) until the body is asked for.
     return new ReadableStream<Uint8Array>({
-      pull: async (controller) => {
-        const conn = this.#conn;
+      pull: (controller) => {
         this.#goAhead?.();
         this.#goAhead = undefined;
-        for (;;) {
-          const available = conn.buffered();
-          const event = this.#decoder.decode(available, 0, available.length);
-          if (event.kind === "error") {
-            controller.error(new Error(`malformed chunked body: ${event.message}`));
-            return;
-          }
-          conn.consume(event.consumed);
-          if (event.kind === "data") {
-            controller.enqueue(available.slice(event.from, event.to));
-            return;
-          }
-          if (event.kind === "done") {
-            this.done = true;
-            controller.close();
-            return;
-          }
-          conn.bodyPhase(true);
-          const more = await conn.fill();
-          conn.bodyPhase(false);
-          if (!more) {
-            controller.error(new Error("the client closed the connection mid-body"));
-            return;
-          }
-        }
+        return this.next(controller);
       },
     }, { highWaterMark: 0 });
+  }
+
+  /** Waits for more bytes (the body timeout applies); false when the client closed. */
+  protected async more(controller: ReadableStreamDefaultController<Uint8Array>): Promise<boolean> {
+    this.conn.bodyPhase(true);
+    const more = await this.conn.fill();
+    this.conn.bodyPhase(false);
+    if (!more) controller.error(new Error("the client closed the connection mid-body"));
+    return more;
+  }
+
+  /** Enqueues the next piece of the body, or ends (or fails) the stream. */
+  protected abstract next(controller: ReadableStreamDefaultController<Uint8Array>): Promise<void>;
+}
+
+/** A `Content-Length` body. */
+class LengthBody extends StreamedBody {
+  #remaining: number;
+
+  constructor(conn: ClientConnection, length: number, goAhead?: () => void) {
+    super(conn, goAhead);
+    this.#remaining = length;
+  }
+
+  protected async next(controller: ReadableStreamDefaultController<Uint8Array>): Promise<void> {
+    while (this.conn.buffered().length === 0) if (!(await this.more(controller))) return;
+    const available = this.conn.buffered();
+    const n = Math.min(available.length, this.#remaining);
+    controller.enqueue(available.slice(0, n));
+    this.conn.consume(n);
+    this.#remaining -= n;
+    if (this.#remaining === 0) {
+      this.done = true;
+      controller.close();
+    }
+  }
+}
+
+/** A chunked body, decoded strictly. */
+class ChunkedBody extends StreamedBody {
+  readonly #decoder = new ChunkedDecoder();
+
+  protected async next(controller: ReadableStreamDefaultController<Uint8Array>): Promise<void> {
+    for (;;) {
+      const available = this.conn.buffered();
+      const event = this.#decoder.decode(available, 0, available.length);
+      if (event.kind === "error") {
+        controller.error(new Error(`malformed chunked body: ${event.message}`));
+        return;
+      }
+      this.conn.consume(event.consumed);
+      if (event.kind === "data") {
+        controller.enqueue(available.slice(event.from, event.to));
+        return;
+      }
+      if (event.kind === "done") {
+        this.done = true;
+        controller.close();
+        return;
+      }
+      if (!(await this.more(controller))) return;
+    }
   }
 }
 
