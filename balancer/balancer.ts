@@ -6,12 +6,13 @@
 
 import type { Hono } from "hono";
 import { createRing, type Ring } from "../ring/mod.ts";
-import { createBalancerApp } from "./edge/mod.ts";
+import { ADMIN_PATHS, createBalancerApp, SocketFront } from "./edge/mod.ts";
 import type { BalancerConfig } from "./config/mod.ts";
 import { HealthMonitor, ReplicaManager } from "./cluster/mod.ts";
 import { fetchUpstream, Http1Client, type Upstream } from "./upstream/mod.ts";
 import { delay, errorMessage, type Logger } from "./support/mod.ts";
 import type { Provider } from "./providers/mod.ts";
+import type { ProxyAnswer, ProxyRequest } from "./proxy/mod.ts";
 
 /** What a balancer is built from besides its config. */
 export interface BalancerDeps {
@@ -31,8 +32,15 @@ export interface BalancerDeps {
 
 /** A wired balancer. Nothing runs until `start()`. */
 export interface Balancer {
-  /** The Hono app (admin API and proxy), for `app.request()` in tests. */
+  /** The Hono app (admin API and proxy), for `app.request()` in tests and the admin paths. */
   readonly app: Hono;
+  /** The proxy on its own, for the raw-socket front. */
+  readonly proxy: (request: ProxyRequest) => Promise<ProxyAnswer>;
+  /**
+   * Serves `listener`'s connections with the raw-socket front (admin paths through the app,
+   * the rest straight to the proxy); the caller runs `serve()` and, on shutdown, `shutdown()`.
+   */
+  socketFront(listener: Deno.Listener, secure?: boolean): SocketFront;
   /** What to serve: `Deno.serve(balancer.handler)` (admin via Hono, proxy direct). */
   readonly handler: (request: Request, info?: Deno.ServeHandlerInfo) => Promise<Response>;
   /** The replica manager. */
@@ -77,7 +85,7 @@ export function createBalancer(config: BalancerConfig, deps: BalancerDeps): Bala
     ? (request) =>
       request.origin.startsWith("http://") ? http1.upstream(request) : viaFetch(request)
     : viaFetch;
-  const { app, handler } = createBalancerApp(manager, {
+  const { app, handler, proxy } = createBalancerApp(manager, {
     proxy: config.proxy,
     admin: config.admin,
     maxBatch: cluster.maxReplicas,
@@ -92,6 +100,20 @@ export function createBalancer(config: BalancerConfig, deps: BalancerDeps): Bala
   return {
     app,
     handler,
+    proxy,
+    socketFront(listener, secure = false) {
+      return new SocketFront(listener, {
+        proxy,
+        admin: (request) => Promise.resolve(app.fetch(request)),
+        isAdmin: (path) => ADMIN_PATHS.has(path),
+        headerTimeoutMs: config.listen.headerTimeoutMs,
+        keepAliveTimeoutMs: config.listen.keepAliveTimeoutMs,
+        bodyTimeoutMs: config.proxy.bodyTimeoutMs,
+        maxConnections: config.listen.maxConnections,
+        secure,
+        logger,
+      });
+    },
     manager,
     ring,
     async start() {

@@ -108,6 +108,18 @@ async function main(): Promise<number> {
   const worker = env[WORKER_ENV];
   const logger = createLogger({ level: config.logLevel });
   if (worker) exitWithParent();
+  let tls: { cert: string; key: string } | undefined;
+  try {
+    if (listen.tlsCert) {
+      tls = {
+        cert: await Deno.readTextFile(listen.tlsCert),
+        key: await Deno.readTextFile(listen.tlsKey),
+      };
+    }
+  } catch (error) {
+    console.error(`balancer: cannot read --tls-cert or --tls-key: ${errorMessage(error)}`);
+    return 1;
+  }
   let workers: Deno.ChildProcess[] = [];
   let provider: Provider;
   try {
@@ -119,7 +131,8 @@ async function main(): Promise<number> {
   }
   const balancer = createBalancer(config, { provider, logger });
 
-  let server: Deno.HttpServer | undefined;
+  /** What listens: `Deno.serve`'s server or the socket front; both drain on shutdown. */
+  let server: { shutdown(): Promise<void> } | undefined;
   let shuttingDown = false;
   const done = Promise.withResolvers<number>();
   const shutdown = async (signal: string) => {
@@ -175,23 +188,38 @@ async function main(): Promise<number> {
     logger.error("balancer.start_degraded", { reason: errorMessage(error) });
   }
   if (shuttingDown) return done.promise;
+  const scheme = tls ? "https" : "http";
+  const onListen = ({ hostname, port }: { hostname: string; port: number }) => {
+    if (worker) return;
+    const shown = hostname === "0.0.0.0" ? "localhost" : hostname;
+    const also = listen.workers > 1 ? ` and ${listen.workers} workers` : "";
+    console.log(
+      `balancer listening on ${scheme}://${shown}:${port}/ with ${config.cluster.replicas} replicas${also}`,
+    );
+    logger.info("balancer.listening", { host: hostname, port, front: listen.front });
+  };
   try {
-    server = Deno.serve({
-      port: listen.port,
-      hostname: listen.host,
-      reusePort: listen.workers > 1,
-      onListen: ({ hostname, port }) => {
-        if (worker) return;
-        const shown = hostname === "0.0.0.0" ? "localhost" : hostname;
-        const also = listen.workers > 1 ? ` and ${listen.workers} workers` : "";
-        console.log(
-          `balancer listening on http://${shown}:${port}/ with ${config.cluster.replicas} replicas${also}`,
-        );
-        logger.info("balancer.listening", { host: hostname, port });
-      },
-    }, balancer.handler);
+    let port: number;
+    if (listen.front === "serve") {
+      const served = Deno.serve({
+        port: listen.port,
+        hostname: listen.host,
+        reusePort: listen.workers > 1,
+        onListen,
+        ...tls,
+      }, balancer.handler);
+      server = { shutdown: () => served.shutdown() };
+      port = served.addr.port;
+    } else {
+      const options = { port: listen.port, hostname: listen.host, reusePort: listen.workers > 1 };
+      const listener = tls ? Deno.listenTls({ ...options, ...tls }) : Deno.listen(options);
+      const front = balancer.socketFront(listener, tls !== undefined);
+      const serving = front.serve();
+      server = { shutdown: () => front.shutdown().then(() => serving) };
+      port = listener.addr.port;
+      onListen({ hostname: listener.addr.hostname, port });
+    }
     if (listen.workers > 1 && !worker) {
-      const port = (server.addr as Deno.NetAddr).port;
       workers = startWorkers(listen.workers - 1, port, logger, () => shuttingDown);
     }
   } catch (error) {

@@ -61,7 +61,7 @@ const CONFIG = fileURLToPath(import.meta.resolve("../deno.json"));
 export interface RunningBalancer {
   /** Its pid. */
   readonly pid: number;
-  /** Base URL, e.g. `http://127.0.0.1:41234`. */
+  /** Base URL, e.g. `http://127.0.0.1:41234` (`https://` with `--tls-cert`). */
   readonly url: string;
   /** Its log lines so far (standard error). */
   readonly log: string[];
@@ -174,7 +174,7 @@ export async function startBalancer(
   const log: string[] = [];
   const listening = Promise.withResolvers<string>();
   const outDone = collect(child.stdout, out, (line) => {
-    const match = line.match(/listening on (http:\/\/\S+?)\/? /);
+    const match = line.match(/listening on (https?:\/\/\S+?)\/? /);
     if (match) listening.resolve(match[1].replace("localhost", "127.0.0.1"));
   });
   const errDone = collect(child.stderr, log);

@@ -30,6 +30,18 @@ export interface ListenConfig {
   port: number;
   /** Interface to listen on. */
   host: string;
+  /** Who reads client connections: the balancer itself (`socket`) or `Deno.serve` (`serve`). */
+  front: "socket" | "serve";
+  /** Socket front: a whole request head must arrive within this, ms (then 408). */
+  headerTimeoutMs: number;
+  /** Socket front: an idle kept-alive connection is closed after this, ms. */
+  keepAliveTimeoutMs: number;
+  /** Socket front: most client connections at once (more are answered 503 and closed). */
+  maxConnections: number;
+  /** PEM certificate (chain) file: serve HTTPS; "" for plain HTTP. Goes with `tlsKey`. */
+  tlsCert: string;
+  /** PEM private key file of `tlsCert`. */
+  tlsKey: string;
   /** Processes serving the port together (`reusePort`); more than 1 needs static backends. */
   workers: number;
 }
@@ -130,6 +142,63 @@ const SETTINGS = {
     fallback: "0.0.0.0",
     arg: "ADDR",
     help: "interface to listen on",
+  },
+  front: {
+    to: "listen",
+    flag: "front",
+    env: "LB_FRONT",
+    fallback: "socket",
+    arg: "socket|serve",
+    help:
+      "who reads client connections: the balancer itself, strictly (socket), or Deno.serve (serve: HTTP/2 from clients)",
+  },
+  headerTimeoutMs: {
+    to: "listen",
+    flag: "header-timeout",
+    env: "LB_HEADER_TIMEOUT_MS",
+    fallback: "10000",
+    arg: "MS",
+    help: "socket front: a client must send a whole request head within this (then 408, closed)",
+    min: 100,
+    max: 3_600_000,
+    unit: "ms",
+  },
+  keepAliveTimeoutMs: {
+    to: "listen",
+    flag: "keepalive-timeout",
+    env: "LB_KEEPALIVE_TIMEOUT_MS",
+    fallback: "75000",
+    arg: "MS",
+    help: "socket front: an idle kept-alive client connection is closed after this",
+    min: 100,
+    max: 3_600_000,
+    unit: "ms",
+  },
+  maxConnections: {
+    to: "listen",
+    flag: "max-connections",
+    env: "LB_MAX_CONNECTIONS",
+    fallback: "20000",
+    arg: "N",
+    help: "socket front: client connections at once; more are answered 503 and closed",
+    min: 1,
+    max: 1_000_000,
+  },
+  tlsCert: {
+    to: "listen",
+    flag: "tls-cert",
+    env: "LB_TLS_CERT",
+    fallback: "",
+    arg: "FILE",
+    help: "PEM certificate (chain): clients connect with HTTPS (either front); needs --tls-key",
+  },
+  tlsKey: {
+    to: "listen",
+    flag: "tls-key",
+    env: "LB_TLS_KEY",
+    fallback: "",
+    arg: "FILE",
+    help: "PEM private key of --tls-cert",
   },
   replicas: {
     to: "cluster",
@@ -595,6 +664,12 @@ export function parseConfig(
       port: parsePort(portText, portWhat),
       host: str(SETTINGS.host),
       workers: int(SETTINGS.workers),
+      front: oneOf(str(SETTINGS.front), ["socket", "serve"], "--front"),
+      headerTimeoutMs: int(SETTINGS.headerTimeoutMs),
+      keepAliveTimeoutMs: int(SETTINGS.keepAliveTimeoutMs),
+      maxConnections: int(SETTINGS.maxConnections),
+      tlsCert: str(SETTINGS.tlsCert),
+      tlsKey: str(SETTINGS.tlsKey),
     },
     cluster: {
       replicas: int(SETTINGS.replicas),
@@ -649,6 +724,9 @@ export function parseConfig(
     );
   }
   if (!listen.host) throw new ConfigError(`--host must not be empty`);
+  if (Boolean(listen.tlsCert) !== Boolean(listen.tlsKey)) {
+    throw new ConfigError(`--tls-cert and --tls-key go together: give both or neither`);
+  }
   for (
     const [what, value] of [["--docker-network", docker.network], [
       "--docker-owner",

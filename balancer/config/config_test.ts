@@ -17,7 +17,17 @@ function rejects(args: string[], message: string, env: Record<string, string> = 
 
 Deno.test("defaults: every setting's default, grouped by the component that gets it", () => {
   assert.deepEqual(config([]), {
-    listen: { port: 5000, host: "0.0.0.0", workers: 1 },
+    listen: {
+      port: 5000,
+      host: "0.0.0.0",
+      workers: 1,
+      front: "socket",
+      headerTimeoutMs: 10_000,
+      keepAliveTimeoutMs: 75_000,
+      maxConnections: 20_000,
+      tlsCert: "",
+      tlsKey: "",
+    },
     cluster: {
       replicas: 3,
       names: ["Server 1", "Server 2", "Server 3"],
@@ -75,6 +85,7 @@ Deno.test("--help is a request for help", () => {
 Deno.test("bad values are one-line ConfigErrors naming the setting", () => {
   rejects(["--port", "http"], "--port must be a port number (0-65535), got 'http'");
   rejects([], "LB_PORT must be a port number (0-65535), got '99999'", { LB_PORT: "99999" });
+  rejects(["--tls-cert", "c.pem"], "--tls-cert and --tls-key go together: give both or neither");
   rejects(["--replicas=-1"], "--replicas must be an integer from 0 to 1000, got '-1'");
   rejects(
     ["--heartbeat-interval", "fast"],
@@ -163,6 +174,12 @@ Deno.test("every setting lands in the group its table row says (docs/configurati
   const values: Record<string, string[]> = {
     port: ["6000"],
     host: ["127.0.0.1"],
+    front: ["serve"],
+    "header-timeout": ["2000"],
+    "keepalive-timeout": ["2000"],
+    "max-connections": ["10"],
+    "tls-cert": ["c2.pem", "--tls-cert", "c.pem", "--tls-key", "k.pem"],
+    "tls-key": ["k2.pem", "--tls-cert", "c.pem", "--tls-key", "k.pem"],
     replicas: ["2"],
     names: ["A"],
     "max-replicas": ["20"],

@@ -10,8 +10,12 @@ import { type AdminBackend, type AdminConfig, createAdminApp } from "./admin.ts"
 import { errorMessage, type Logger } from "../support/mod.ts";
 import {
   createProxy,
+  type ProxyAnswer,
   type ProxyConfig,
+  type ProxyRequest,
+  proxyRequestOf,
   queryParam,
+  responseOf,
   RetryBudget,
   routingKeyOf,
 } from "../proxy/mod.ts";
@@ -57,6 +61,8 @@ export interface BalancerApp {
    * (Hono's context and router cost more than the rest of a proxied request's JS).
    */
   readonly handler: (request: Request, info?: Deno.ServeHandlerInfo) => Promise<Response>;
+  /** The proxy on its own, for the raw-socket front (which builds no `Request`). */
+  readonly proxy: (request: ProxyRequest) => Promise<ProxyAnswer>;
 }
 
 /** The client's address when served by `Deno.serve`. */
@@ -100,14 +106,17 @@ export function createBalancerApp(
     keyOf: (headers, query) =>
       routingKeyOf({
         query: (name) => queryParam(query, name),
-        header: (name) => headers.get(name) ?? undefined,
+        header: (name) => headers.find(([field]) => field === name)?.[1],
       }, keyOptions),
     logger: options.logger,
     upstream: options.upstream,
     random: options.random,
     budget: settings.retryBudget < 1 ? new RetryBudget({ ratio: settings.retryBudget }) : undefined,
   });
-  app.all("*", (c) => proxy(c.req.raw, addressOf(c.env as { remoteAddr?: Deno.Addr })));
+  app.all("*", async (c) => {
+    const client = addressOf(c.env as { remoteAddr?: Deno.Addr });
+    return responseOf(await proxy(proxyRequestOf(c.req.raw, client)));
+  });
   app.onError((error, c) => {
     options.logger.error("request.failed", { path: c.req.path, reason: errorMessage(error) });
     return c.json(failureBody("Internal error in the load balancer"), 500);
@@ -115,7 +124,7 @@ export function createBalancerApp(
   const handler = async (request: Request, info?: Deno.ServeHandlerInfo) => {
     if (ADMIN_PATHS.has(pathOf(request.url))) return await app.fetch(request, info);
     try {
-      return await proxy(request, addressOf(info));
+      return responseOf(await proxy(proxyRequestOf(request, addressOf(info))));
     } catch (error) {
       options.logger.error("request.failed", {
         path: pathOf(request.url),
@@ -124,5 +133,5 @@ export function createBalancerApp(
       return Response.json(failureBody("Internal error in the load balancer"), { status: 500 });
     }
   };
-  return { app, handler };
+  return { app, handler, proxy };
 }

@@ -4,6 +4,16 @@
  * @module
  */
 
-export { createProxy, type ProxyConfig, type ProxyLimits, type ProxyOptions } from "./proxy.ts";
+export {
+  createProxy,
+  failureAnswer,
+  type ProxyAnswer,
+  type ProxyConfig,
+  type ProxyLimits,
+  type ProxyOptions,
+  type ProxyRequest,
+  type ProxyTunnel,
+} from "./proxy.ts";
+export { proxyRequestOf, responseOf } from "./web.ts";
 export { RetryBudget } from "./retry_budget.ts";
 export { queryParam, routingKeyOf } from "./routing_key.ts";

@@ -14,10 +14,11 @@ import type { RoutingKey } from "../../ring/mod.ts";
 import { delay, errorMessage, type Logger, rootMessage, type Timer } from "../support/mod.ts";
 import type { RouteTarget, TryOutcome } from "../cluster/mod.ts";
 import type { RetryBudget } from "./retry_budget.ts";
-import { failureResponse, unknownEndpoint } from "../../contract/mod.ts";
+import { failureBody, unknownEndpoint } from "../../contract/mod.ts";
 import {
   IDEMPOTENT,
   requestHeaders,
+  type Tunnel,
   type Upstream,
   UpstreamError,
   type UpstreamFailure,
@@ -52,8 +53,8 @@ export interface ProxyConfig extends ProxyLimits {
 export interface ProxyOptions extends ProxyLimits {
   /** Replicas to try for a key, owner first. */
   route(key: RoutingKey, n: number): RouteTarget[];
-  /** The routing key of a request, from its headers and its query (`?…`, or ""). */
-  keyOf(headers: Headers, query: string): RoutingKey;
+  /** The routing key of a request, from its header fields and its query (`?…`, or ""). */
+  keyOf(headers: readonly [string, string][], query: string): RoutingKey;
   /** Logger for retries. */
   logger: Logger;
   /** Sends a request to a replica (the lean HTTP/1.1 client, or a `fetch`). */
@@ -66,6 +67,66 @@ export interface ProxyOptions extends ProxyLimits {
   delay?: (ms: number, signal: AbortSignal) => Promise<void>;
 }
 
+/**
+ * A request as the proxy takes it, whichever front read it off the wire (`Deno.serve`'s
+ * `Request`, or the raw-socket front's parsed head): plain fields, nothing to construct.
+ */
+export interface ProxyRequest {
+  /** Method, e.g. `GET`. */
+  readonly method: string;
+  /** Path and query as received (origin-form), e.g. `/home?id=1`. */
+  readonly target: string;
+  /** The client's header fields, names in lower case; hop-by-hop ones are dropped here. */
+  readonly headers: [string, string][];
+  /** The authority the client asked for (`Host`), if any. */
+  readonly host: string | undefined;
+  /** Whether it arrived over TLS (`X-Forwarded-Proto`). */
+  readonly secure: boolean;
+  /** The client's address (`X-Forwarded-For`), if known. */
+  readonly client: string | undefined;
+  /** The body: complete bytes, a stream, or none. */
+  readonly body: Uint8Array<ArrayBuffer> | ReadableStream<Uint8Array> | null;
+  /** Aborted when the client has gone. */
+  readonly signal: AbortSignal;
+  /**
+   * The protocol the client asks to switch to (`Connection: upgrade` with this `Upgrade`), when
+   * its front can tunnel the connection afterwards; the socket front can, `Deno.serve` cannot.
+   */
+  readonly upgrade?: string;
+}
+
+/** A tunnel the proxy hands to the front: relay bytes both ways, then call `ended()`. */
+export interface ProxyTunnel extends Tunnel {
+  /** Aborted when the replica is ejected: it may be dead without a reset, so close. */
+  readonly ejected: AbortSignal;
+  /** The tunnel has closed: its request is no longer in flight (drain, admission, loads). */
+  ended(): void;
+}
+
+/** What the proxy answers: a replica's answer (with `Via` added), or one of its own errors. */
+export interface ProxyAnswer extends UpstreamResponse {
+  /** The replica that answered; none when the answer is the proxy's own. */
+  replica?: string;
+  /** After a `101` to an upgrade request: the replica's connection, to relay. */
+  tunnel?: ProxyTunnel;
+}
+
+const ENCODER = new TextEncoder();
+
+/** One of the proxy's own errors, in the spec's JSON shape. */
+export function failureAnswer(
+  status: number,
+  detail: string,
+  headers: [string, string][] = [],
+): ProxyAnswer {
+  return {
+    status,
+    statusText: "",
+    headers: [["content-type", "application/json"], ...headers],
+    body: ENCODER.encode(JSON.stringify(failureBody(detail))),
+  };
+}
+
 /** Who this balancer is in `Via` (RFC 9110 §7.6.3). */
 const VIA = "1.1 ringlb";
 
@@ -73,8 +134,9 @@ const VIA = "1.1 ringlb";
  * The header fields sent to a replica: the client's end-to-end ones, `X-Forwarded-For`
  * (appended to), `-Proto`, `-Host`, and `Via` (appended to).
  */
-function forwardHeaders(raw: Request, client: string | undefined): [string, string][] {
-  const headers = requestHeaders(raw.headers);
+function forwardHeaders(request: ProxyRequest): [string, string][] {
+  const { client, host } = request;
+  const headers = requestHeaders(request.headers);
   let forwardedFor = client;
   let via = VIA;
   for (let i = headers.length - 1; i >= 0; i--) {
@@ -84,12 +146,8 @@ function forwardHeaders(raw: Request, client: string | undefined): [string, stri
     else if (name !== "x-forwarded-host" && name !== "x-forwarded-proto") continue;
     headers.splice(i, 1);
   }
-  // The client's Host, or the authority of the request URL when it has none.
-  const url = raw.url;
-  const authority = url.indexOf("//") + 2;
-  const host = raw.headers.get("host") ?? url.slice(authority, url.indexOf("/", authority));
   if (forwardedFor) headers.push(["x-forwarded-for", forwardedFor]);
-  headers.push(["x-forwarded-proto", raw.url.startsWith("https:") ? "https" : "http"]);
+  headers.push(["x-forwarded-proto", request.secure ? "https" : "http"]);
   if (host) headers.push(["x-forwarded-host", host]);
   headers.push(["via", via]);
   return headers;
@@ -102,35 +160,38 @@ function forwardHeaders(raw: Request, client: string | undefined): [string, stri
 function passThrough(
   res: UpstreamResponse,
   idleMs: number,
-  what: string,
+  replica: string,
   ejected: AbortSignal,
   onDone: () => void,
-): Response {
-  const headers = res.headers;
-  headers.push(["via", VIA]); // `Headers` joins it to the replica's own Via, if any
-  const init = { status: res.status, statusText: res.statusText, headers };
-  if (!(res.body instanceof ReadableStream)) {
-    const response = new Response(res.body, init); // (may throw: then it was not passed on)
-    onDone();
-    return response;
+): ProxyAnswer {
+  const { status, statusText, headers } = res;
+  headers.push(["via", VIA]); // (after the replica's own Via, if any: the list grows)
+  if (res.tunnel) {
+    // In flight until the tunnel closes: a drain waits for it like for a streamed body.
+    const tunnel = { ...res.tunnel, ejected, ended: onDone };
+    return { status, statusText, headers, body: null, replica, tunnel };
   }
-  return new Response(withIdleTimeout(res.body, idleMs, what, { ejected, onDone }), init);
+  if (!(res.body instanceof ReadableStream)) {
+    onDone();
+    return { status, statusText, headers, body: res.body, replica };
+  }
+  const what = `replica '${replica}'`;
+  const body = withIdleTimeout(res.body, idleMs, what, { ejected, onDone });
+  return { status, statusText, headers, body, replica };
 }
 
 /** The 504 for a request whose tries together ran past `--request-deadline`. */
-function deadlineExceeded(path: string, deadlineMs: number, failures: string[]): Response {
+function deadlineExceeded(path: string, deadlineMs: number, failures: string[]): ProxyAnswer {
   const tried = failures.length ? ` (${failures.join("; ")})` : "";
-  return failureResponse(
+  return failureAnswer(
     504,
     `No answer for '${path}' within the request deadline of ${deadlineMs} ms${tried}`,
   );
 }
 
 /** The 503 for a request no replica is serving. */
-function noReplica(path: string): Response {
-  return failureResponse(503, `No replica is available to serve '${path}'`, {
-    "retry-after": "1",
-  });
+function noReplica(path: string): ProxyAnswer {
+  return failureAnswer(503, `No replica is available to serve '${path}'`, [["retry-after", "1"]]);
 }
 
 /** How a try failed, as far as retrying goes. */
@@ -309,10 +370,14 @@ export function withIdleTimeout(
   });
 }
 
-/** Builds the proxy handler. */
+/**
+ * Builds the proxy: it takes a {@linkcode ProxyRequest} and resolves with the answer to send
+ * back. A streamed answer's body holds its admission slot and its replica until it has been
+ * read to its end or cancelled.
+ */
 export function createProxy(
   options: ProxyOptions,
-): (request: Request, client?: string) => Promise<Response> {
+): (request: ProxyRequest) => Promise<ProxyAnswer> {
   const { upstream, logger, responseTimeoutMs, maxInFlight, budget } = options;
   const random = options.random ?? Math.random;
   const pause = options.delay ?? delay;
@@ -320,11 +385,11 @@ export function createProxy(
 
   // Admission: past `maxInFlight` requests being answered, new ones get a 503 at once
   // instead of queueing without bound.
-  return async (request, client) => {
+  return async (request) => {
     if (inFlight >= maxInFlight) {
-      return failureResponse(503, `Too many requests in flight (${maxInFlight}); retry later`, {
-        "retry-after": "1",
-      });
+      return failureAnswer(503, `Too many requests in flight (${maxInFlight}); retry later`, [
+        ["retry-after", "1"],
+      ]);
     }
     inFlight++;
     let finished = false;
@@ -336,7 +401,7 @@ export function createProxy(
     };
     let streaming = false;
     try {
-      const res = await forward(request, client, () => {
+      const res = await forward(request, () => {
         streaming = true;
         return finish;
       });
@@ -347,15 +412,9 @@ export function createProxy(
   };
 
   /** Forwards one request; `stream()` is called when a replica's answer is passed on. */
-  async function forward(
-    raw: Request,
-    client: string | undefined,
-    stream: () => () => void,
-  ): Promise<Response> {
+  async function forward(raw: ProxyRequest, stream: () => () => void): Promise<ProxyAnswer> {
     budget?.request();
-    // Path and query from the URL string: no URL object on the hot path.
-    const url = raw.url;
-    const pathAndQuery = url.slice(url.indexOf("/", url.indexOf("//") + 2));
+    const pathAndQuery = raw.target;
     const queryAt = pathAndQuery.indexOf("?");
     const path = queryAt < 0 ? pathAndQuery : pathAndQuery.slice(0, queryAt);
     const key = options.keyOf(raw.headers, queryAt < 0 ? "" : pathAndQuery.slice(queryAt));
@@ -365,22 +424,26 @@ export function createProxy(
     const deadline = performance.now() + options.requestDeadlineMs;
     let body: Uint8Array<ArrayBuffer> | ReadableStream<Uint8Array> | null = null;
     let clientStalled: IdleTimeoutError | undefined;
-    if (raw.body) { // (Deno gives no GET or HEAD a body, Content-Length or not)
+    if (!(raw.body instanceof ReadableStream)) body = raw.body; // complete: the front read it
+    else {
       const client = withIdleTimeout(raw.body, options.bodyTimeoutMs, "the client", {
         onIdle: (error) => clientStalled = error,
       });
       try {
         body = await bufferUpTo(client, options.retryBodyBytes);
       } catch (error) {
-        return failureResponse(408, `Request body: ${errorMessage(error)}`);
+        return failureAnswer(408, `Request body: ${errorMessage(error)}`);
       }
       // Loads (bounded-load rings) and membership may have changed during the upload (no
       // replica left: the loop below answers 503).
       targets = options.route(key, MAX_TRIES);
     }
-    const resendable = !(body instanceof ReadableStream);
+    // Held whole and within the limit: a front may have read a larger body whole, but only
+    // bodies up to --retry-body-limit are ever sent twice.
+    const resendable = !(body instanceof ReadableStream) &&
+      (body === null || body.length <= options.retryBodyBytes);
     const idempotent = IDEMPOTENT.has(raw.method);
-    const headers = forwardHeaders(raw, client);
+    const headers = forwardHeaders(raw);
     const failures: string[] = [];
 
     const tried = new Set<string>();
@@ -395,7 +458,7 @@ export function createProxy(
       if (!target) break; // (a retry is only made while tries < MAX_TRIES: see `another`)
       tried.add(target.name);
       if (tries++ > 0) await pause(retryBackoffMs(tries - 1, random), raw.signal);
-      if (raw.signal.aborted) return failureResponse(499, "Client closed the request");
+      if (raw.signal.aborted) return failureAnswer(499, "Client closed the request");
       // Each try gets the response timeout, but no more than what the deadline leaves.
       const tryMs = Math.min(responseTimeoutMs, deadline - performance.now());
       if (tryMs <= 0) return deadlineExceeded(path, options.requestDeadlineMs, failures);
@@ -432,50 +495,38 @@ export function createProxy(
           headers,
           body: sending,
           signal: attempt.signal,
+          upgrade: raw.upgrade,
         });
         clearTimeout(timer);
         target.report(res.status < 500 ? "success" : "http_5xx");
         if (res.status === 404) {
           if (res.body instanceof ReadableStream) await res.body.cancel();
-          return failureResponse(400, unknownEndpoint(path));
+          return failureAnswer(400, unknownEndpoint(path));
         }
-        const what = `replica '${target.name}'`;
         // The answer counts as passed on (and its replica as busy) until its body has been
-        // sent or given up; `finish` (admission) exists only once the Response does.
+        // sent or given up; `finish` (admission) exists only once the answer does.
         let finish: (() => void) | undefined = undefined;
         let ended = false;
-        let response: Response;
-        try {
-          response = passThrough(res, responseTimeoutMs, what, target.ejected, () => {
-            target.leave();
-            if (finish) finish();
-            else ended = true;
-          });
-        } catch (error) {
-          // An answer Deno cannot build a Response from: not worth a retry elsewhere.
-          if (res.body instanceof ReadableStream) res.body.cancel().catch(() => {});
-          return failureResponse(
-            502,
-            `Replica '${target.name}' sent an answer that cannot be passed on: ${
-              errorMessage(error)
-            }`,
-          );
-        }
+        const answer = passThrough(res, responseTimeoutMs, target.name, target.ejected, () => {
+          target.leave();
+          if (finish) finish();
+          else ended = true;
+        });
         passedOn = true;
         finish = stream();
         if (ended) finish();
-        return response;
+        return answer;
       } catch (error) {
-        if (raw.signal.aborted) return failureResponse(499, "Client closed the request");
+        if (raw.signal.aborted) return failureAnswer(499, "Client closed the request");
         // The client stopped sending its (streamed) body: not the replica's fault.
-        if (clientStalled) return failureResponse(408, `Request body: ${clientStalled.message}`);
+        if (clientStalled) return failureAnswer(408, `Request body: ${clientStalled.message}`);
         if (timedOut) {
           // A try the deadline cut short says little about the replica: the deadline ran out.
           if (tryMs < responseTimeoutMs) {
             return deadlineExceeded(path, options.requestDeadlineMs, failures);
           }
           target.report("timeout");
-          return failureResponse(
+          return failureAnswer(
             504,
             `Replica '${target.name}' did not answer '${path}' within ${responseTimeoutMs} ms`,
           );
@@ -505,6 +556,6 @@ export function createProxy(
       }
     }
     if (failures.length === 0) return noReplica(path); // every target was ejected meanwhile
-    return failureResponse(502, `No replica could answer '${path}' (${failures.join("; ")})`);
+    return failureAnswer(502, `No replica could answer '${path}' (${failures.join("; ")})`);
   }
 }

@@ -5,10 +5,13 @@ import {
   bufferUpTo,
   createProxy,
   IdleTimeoutError,
+  type ProxyAnswer,
   type ProxyOptions,
+  type ProxyRequest,
   retryBackoffMs,
   withIdleTimeout,
 } from "./proxy.ts";
+import { proxyRequestOf, responseOf } from "./web.ts";
 import { type CraftedAction, CraftedReplica, waitFor } from "../testing/mod.ts";
 import type { RouteTarget, TryOutcome } from "../cluster/mod.ts";
 
@@ -87,6 +90,16 @@ Deno.test("endToEnd drops hop-by-hop fields and those Connection names", () => {
   assert.deepEqual(kept, [["x-b", "2"]]);
 });
 
+/**
+ * The proxy as `Deno.serve` runs it: a `Request` in, a `Response` out (`web.ts`), so the tests
+ * read answers as a client would.
+ */
+function servedBy(
+  proxy: (request: ProxyRequest) => Promise<ProxyAnswer>,
+): (request: Request, client?: string) => Promise<Response> {
+  return async (request, client) => responseOf(await proxy(proxyRequestOf(request, client)));
+}
+
 /** A proxy with one replica; `upstream` and the route's name/URL as given. */
 function proxyTo(url: string, extra: Partial<ProxyOptions> = {}, outcomes: TryOutcome[] = []) {
   const client = new Http1Client();
@@ -103,7 +116,7 @@ function proxyTo(url: string, extra: Partial<ProxyOptions> = {}, outcomes: TryOu
     upstream: client.upstream,
     ...extra,
   });
-  return { proxy, close: () => client.close() };
+  return { proxy: servedBy(proxy), close: () => client.close() };
 }
 
 Deno.test("headers: X-Forwarded-* and Via set, hop-by-hop dropped, encodings passed as they are", async () => {
@@ -294,7 +307,7 @@ function proxyOver(
     random: () => 0,
     ...extra,
   });
-  return { proxy, [Symbol.dispose]: () => client.close() };
+  return { proxy: servedBy(proxy), [Symbol.dispose]: () => client.close() };
 }
 
 function target(name: string, url: string): TestTarget {

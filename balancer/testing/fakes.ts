@@ -226,7 +226,8 @@ export interface CraftedRequest {
  * - `reset`: resets the connection (a TCP RST) as soon as the request line is in: the
  *   request reached the replica, and the answer never comes;
  * - `stall`: reads it whole and never answers (the connection stays open until closed);
- * - `{ send }`: reads it whole and writes these bytes verbatim (garbage, odd framing), then
+ * - `{ send }`: reads it whole and writes these bytes verbatim, one byte per character (garbage,
+ *   odd framing, obs-text), then
  *   closes the connection when `close` is set, or resets it when `reset` is; a list is written
  *   part by part, 20 ms apart, so that the parts arrive in separate reads.
  */
@@ -351,7 +352,7 @@ export class CraftedReplica {
       const parts = action === "ok" ? [okAnswer(this.name)] : [action.send].flat();
       for (const [i, part] of parts.entries()) {
         if (i > 0) await new Promise((resolve) => setTimeout(resolve, 20));
-        socket.write(part);
+        socket.write(part, "latin1"); // one byte per character: obs-text can be sent as it is
       }
       if (action !== "ok" && action.reset) {
         // A reset drops what the peer has not read yet: let it read first.

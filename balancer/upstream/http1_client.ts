@@ -11,10 +11,10 @@
  * @module
  */
 
+import { CR, latin1, LF, parseFieldLine } from "../http1/mod.ts";
 import {
   HOP_BY_HOP,
   IDEMPOTENT,
-  TOKEN,
   type Upstream,
   UpstreamError,
   type UpstreamRequest,
@@ -37,8 +37,6 @@ export interface Http1ClientOptions {
 }
 
 const INITIAL_BUFFER = 16 * 1024;
-/** A field value a `Response` accepts: visible characters, spaces, tabs, obs-text. */
-const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 /** Bodies up to this size that arrive with the head (or the next read) come back as bytes. */
 const SMALL_BODY = 64 * 1024;
 
@@ -145,10 +143,13 @@ function writeLatin1(text: string, into: Uint8Array, at: number): number {
   return at + text.length;
 }
 
-const latin1Decoder = new TextDecoder("latin1");
-
-function latin1(bytes: Uint8Array, from: number, to: number): string {
-  return latin1Decoder.decode(bytes.subarray(from, to));
+/**
+ * Where the line starting at `from` ends: the index of its CRLF, or `to` for the last line (the
+ * head's end). A bare LF ends no line: it stays in the line, whose parse then refuses it.
+ */
+function crlfAt(buf: Uint8Array, from: number, to: number): number {
+  for (let i = from; i + 1 < to; i++) if (buf[i] === CR && buf[i + 1] === LF) return i;
+  return to;
 }
 
 /** How a response body is delimited. */
@@ -164,6 +165,8 @@ interface Head {
   headers: [string, string][];
   framing: Framing;
   keepAlive: boolean;
+  /** The `Upgrade` field of a 101. */
+  upgrade?: string;
 }
 
 /** A keep-alive HTTP/1.1 client; one per balancer. */
@@ -310,6 +313,21 @@ export class Http1Client {
     try {
       await this.#send(conn, request, fresh);
       const head = await this.#readHead(conn, request, fresh);
+      if (head.status === 101) {
+        // The connection is the client's now: out of the pool, bytes both ways.
+        handedOver = true;
+        signal.removeEventListener("abort", onAbort);
+        const { status, statusText, headers } = head;
+        headers.push(["connection", "upgrade"], ["upgrade", head.upgrade ?? request.upgrade!]);
+        const leftover = conn.buffer.slice(conn.start, conn.end);
+        return {
+          status,
+          statusText,
+          headers,
+          body: null,
+          tunnel: { conn: conn.conn, head: leftover },
+        };
+      }
       const body = await this.#body(conn, request, head, () => {
         signal.removeEventListener("abort", onAbort);
       });
@@ -333,6 +351,7 @@ export class Http1Client {
     const host = request.origin.slice(request.origin.indexOf("//") + 2);
     let head = `${request.method} ${request.target} HTTP/1.1\r\nhost: ${host}\r\n`;
     for (const [name, value] of request.headers) head += `${name}: ${value}\r\n`;
+    if (request.upgrade) head += `connection: upgrade\r\nupgrade: ${request.upgrade}\r\n`;
     if (body instanceof ReadableStream) head += "transfer-encoding: chunked\r\n";
     else if (body) head += `content-length: ${body.length}\r\n`;
     else if (!IDEMPOTENT.has(request.method)) head += "content-length: 0\r\n";
@@ -369,9 +388,11 @@ export class Http1Client {
     for (;;) {
       const end = await this.#headEnd(conn, fresh);
       const head = this.#parseHead(conn, end, request.method);
-      // Interim answers (100 Continue, 103 Early Hints) are skipped; 101 is not supported.
+      // Interim answers (100 Continue, 103 Early Hints) are skipped; a 101 ends the exchange
+      // when the request asked to upgrade, and is an error otherwise.
       if (head.status >= 100 && head.status < 200) {
         if (head.status === 101) {
+          if (request.upgrade) return head;
           throw new UpstreamError("protocol", "the replica switched protocols (101)");
         }
         continue;
@@ -410,12 +431,17 @@ export class Http1Client {
   }
 
   #parseHead(conn: Connection, end: number, method: string): Head {
-    const text = latin1(conn.buffer, conn.start, end - 4);
+    // Lines are read from the bytes with the grammar the front uses (`../http1/`): CRLF ends
+    // a line, a field line is a token, a colon, then a value of field-value bytes.
+    const buf = conn.buffer;
+    const headEnd = end - 4; // where the last line ends (its CRLF, then the empty line's)
+    let lineStart = conn.start;
     conn.start = end;
-    const lines = text.split("\r\n");
-    const status = /^HTTP\/1\.([01]) ([1-5]\d\d)(?: ([\t\x20-\x7e\x80-\xff]*))?$/.exec(lines[0]);
+    let lineEnd = crlfAt(buf, lineStart, headEnd);
+    const statusLine = latin1(buf, lineStart, lineEnd);
+    const status = /^HTTP\/1\.([01]) ([1-5]\d\d)(?: ([\t\x20-\x7e\x80-\xff]*))?$/.exec(statusLine);
     if (!status) {
-      throw new UpstreamError("protocol", `malformed status line: ${lines[0].slice(0, 80)}`);
+      throw new UpstreamError("protocol", `malformed status line: ${statusLine.slice(0, 80)}`);
     }
     const http10 = status[1] === "0";
     const code = Number(status[2]);
@@ -423,15 +449,18 @@ export class Http1Client {
     let length: number | undefined;
     let chunked = false;
     const connection: string[] = [];
-    for (let i = 1; i < lines.length; i++) {
-      const line = lines[i];
-      const colon = line.indexOf(":");
-      const name = colon > 0 ? line.slice(0, colon).toLowerCase() : "";
-      const value = line.slice(colon + 1).trim();
+    let upgrade: string | undefined;
+    while (lineEnd < headEnd) {
+      lineStart = lineEnd + 2;
+      lineEnd = crlfAt(buf, lineStart, headEnd);
       // Only what a Response can carry: a token for the name, no control bytes in the value.
-      if (!TOKEN.test(name) || !FIELD_VALUE.test(value)) {
-        throw new UpstreamError("protocol", `malformed header line: ${line.slice(0, 80)}`);
+      const field = parseFieldLine(buf, lineStart, lineEnd);
+      if (field.kind === "invalid") {
+        const line = latin1(buf, lineStart, Math.min(lineEnd, lineStart + 80));
+        throw new UpstreamError("protocol", `malformed header line: ${line}`);
       }
+      const name = latin1(buf, lineStart, field.nameEnd, true).toLowerCase();
+      const value = latin1(buf, field.valueStart, field.valueEnd, !field.obsText);
       if (name === "content-length") {
         const n = Number(value);
         if (!/^\d{1,15}$/.test(value) || (length !== undefined && length !== n)) {
@@ -450,7 +479,7 @@ export class Http1Client {
         for (const token of value.toLowerCase().split(",")) {
           if (token.trim()) connection.push(token.trim());
         }
-      }
+      } else if (name === "upgrade") upgrade = value;
       if (!HOP_BY_HOP.has(name)) headers.push([name, value]);
     }
     // Fields the Connection header names are hop-by-hop too.
@@ -471,7 +500,14 @@ export class Http1Client {
     }
     const keepAlive = framing.kind !== "close" && !bodiless && !(chunked && length !== undefined) &&
       (http10 ? connection.includes("keep-alive") : !connection.includes("close"));
-    return { status: code, statusText: status[3] ?? "", headers: kept, framing, keepAlive };
+    return {
+      status: code,
+      statusText: status[3] ?? "",
+      headers: kept,
+      framing,
+      keepAlive,
+      upgrade,
+    };
   }
 
   /** The body: bytes when it is all here, else a stream that reads the rest. */

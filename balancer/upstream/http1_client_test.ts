@@ -295,6 +295,23 @@ Deno.test("http1: chunked wins over Content-Length; duplicate Connection fields 
   }
 });
 
+Deno.test("http1: header values keep every obs-text byte (0x80–0xff) as it was sent", async () => {
+  // Not windows-1252 (WHATWG's "latin1"), which would turn 0x80–0x9f into other characters.
+  const value = "a\x80\x85\x9f\xa0\xe9\xff";
+  await using replica = await CraftedReplica.start("u", () => ({
+    send: `HTTP/1.1 200 OK\r\nx-obs: ${value}\r\ncontent-length: 2\r\n\r\nok`,
+    close: true,
+  }));
+  const client = new Http1Client();
+  try {
+    const res = await client.request(get(replica.url));
+    assert.deepEqual(res.headers.find(([name]) => name === "x-obs"), ["x-obs", value]);
+    assert.equal(await text(res.body), "ok");
+  } finally {
+    client.close();
+  }
+});
+
 Deno.test("http1: malformed answers are protocol errors, never passed on", async () => {
   const answers: Record<string, string> = {
     "/status": "HTTP/1.1 099 Odd\r\ncontent-length: 0\r\n\r\n",

@@ -10,6 +10,7 @@ export {
   fetchUpstream,
   IDEMPOTENT,
   requestHeaders,
+  type Tunnel,
   type Upstream,
   UpstreamError,
   type UpstreamFailure,

@@ -26,6 +26,20 @@ export interface UpstreamRequest {
   body: Uint8Array<ArrayBuffer> | ReadableStream<Uint8Array> | null;
   /** Aborts the request, and the response body while it is read. */
   signal: AbortSignal;
+  /**
+   * The protocol the client asks to switch to (its `Upgrade` field, e.g. `websocket`): sent
+   * with `Connection: upgrade`, and a `101` answer comes back with its connection as a
+   * {@linkcode Tunnel}. Only the HTTP/1.1 client does this.
+   */
+  upgrade?: string;
+}
+
+/** A replica's connection handed over after its `101 Switching Protocols`: bytes both ways. */
+export interface Tunnel {
+  /** The connection; whoever holds the tunnel closes it. */
+  readonly conn: Deno.Conn;
+  /** Bytes the replica sent after its 101 head, already read. */
+  readonly head: Uint8Array;
 }
 
 /** A replica's response. */
@@ -38,6 +52,8 @@ export interface UpstreamResponse {
   headers: [string, string][];
   /** The body: complete bytes (already read), a stream, or none. */
   body: Uint8Array<ArrayBuffer> | ReadableStream<Uint8Array> | null;
+  /** After a `101` to a request with `upgrade`: the connection, now the client's tunnel. */
+  tunnel?: Tunnel;
 }
 
 /**
@@ -166,6 +182,6 @@ function fetchFailure(error: unknown): UpstreamError {
 }
 
 /** The request fields a replica gets: the client's, end-to-end only, without `host`. */
-export function requestHeaders(headers: Headers): [string, string][] {
+export function requestHeaders(headers: Iterable<[string, string]>): [string, string][] {
   return endToEnd(headers, REQUEST_DROPS);
 }

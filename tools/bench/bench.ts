@@ -24,6 +24,7 @@ import {
 import { treeCpuMicros, treeRssKiB } from "./proc_stats.ts";
 import { pacedScript, runWrk, WRK_SCRIPT, type WrkResult } from "./wrk.ts";
 import { type Cli, cli } from "../cli.ts";
+import type { SlowlorisResult } from "./slowloris.ts";
 
 const ROOT = new URL("../../", import.meta.url);
 const BALANCER_CPUS = "0";
@@ -45,9 +46,12 @@ nginx-light haproxy) and skipped, with a note, when not.
   --reps N           measured runs per target, interleaved (3)
   --connections N    wrk connections (64); wrk uses 1 thread
   --ring NAME        ringlb's ring (maglev)
-  --only LIST        targets, comma-separated: ringlb, ringlb-2 (2 workers on both CPUs),
-                     nginx, haproxy, direct (all)
+  --only LIST        targets, comma-separated: ringlb, ringlb-serve (--front serve),
+                     ringlb-2 (2 workers on both CPUs), nginx, haproxy, direct (all)
   --soak             also 5 minutes of load on ringlb, sampling its memory (RSS drift)
+  --high N           one more run per balancer with N connections (4000; 0: none)
+  --slowloris N      N clients trickling a head that never ends while the normal load runs,
+                     against ringlb and nginx (3000; 0: none)
   --out DIR          where bench-<time>.json and bench.md go (out; the committed figures are in docs/performance/)
   -h, --help         this text`;
 
@@ -89,8 +93,10 @@ async function main(): Promise<number> {
       reps: { type: "string", default: "3" },
       connections: { type: "string", default: "64" },
       ring: { type: "string", default: "maglev" },
-      only: { type: "string", default: "ringlb,ringlb-2,nginx,haproxy,direct" },
+      only: { type: "string", default: "ringlb,ringlb-serve,ringlb-2,nginx,haproxy,direct" },
       soak: { type: "boolean" },
+      high: { type: "string", default: "4000" },
+      slowloris: { type: "string", default: "3000" },
       out: { type: "string", default: "out" },
       help: { type: "boolean", short: "h" },
     },
@@ -99,9 +105,11 @@ async function main(): Promise<number> {
   const seconds = intOption(values.seconds, "seconds", 1, 600);
   const reps = intOption(values.reps, "reps", 1, 20);
   const connections = intOption(values.connections, "connections", 1, 10_000);
+  const highConnections = intOption(values.high, "high", 0, 10_000);
+  const lorisClients = intOption(values.slowloris, "slowloris", 0, 10_000);
   const wanted = values.only.split(",").map((s) => s.trim());
   for (const w of wanted) {
-    if (!["ringlb", "ringlb-2", "nginx", "haproxy", "direct"].includes(w)) {
+    if (!["ringlb", "ringlb-serve", "ringlb-2", "nginx", "haproxy", "direct"].includes(w)) {
       fail(`--only: unknown target '${w}'`);
     }
   }
@@ -139,6 +147,13 @@ async function main(): Promise<number> {
   const spread: Record<string, number> = {};
   const soak: { t: number; rssKiB: number }[] = [];
   const light: (WrkResult & { target: string })[] = [];
+  const high: (WrkResult & { target: string })[] = [];
+  const loris: {
+    target: string;
+    baseline: WrkResult;
+    during: WrkResult;
+    clients: SlowlorisResult;
+  }[] = [];
   try {
     const backends = await startBackends(dir, LOAD_CPUS, ROOT);
     started.push(...backends);
@@ -157,6 +172,16 @@ async function main(): Promise<number> {
       targets.push(ours);
       await new Promise((resolve) => setTimeout(resolve, 1000)); // backends join the ring
       memory.idleKiB = treeRssKiB(ours.pid);
+    }
+    if (wanted.includes("ringlb-serve")) {
+      // The same balancer behind Deno.serve (--front serve): what the socket front replaced.
+      const served = await startRinglb(BALANCER_CPUS, 18093, ROOT, values.ring, [
+        "--front",
+        "serve",
+      ]);
+      const named = { ...served, name: `${served.name}, --front serve` };
+      started.push(named);
+      targets.push(named);
     }
     if (wanted.includes("ringlb-2")) {
       // Both CPUs to ringlb (2 workers): it then shares CPU 1 with wrk and the backends.
@@ -205,6 +230,44 @@ async function main(): Promise<number> {
     for (const target of targets) {
       const result = await wrk(target.url, seconds, LIGHT_CONNECTIONS, paced);
       light.push({ target: target.name, ...result });
+    }
+    if (highConnections > 0) {
+      for (const target of targets.filter((t) => !t.name.startsWith("direct"))) {
+        console.error(`bench: ${highConnections} connections, ${target.name}`);
+        high.push({ target: target.name, ...await wrk(target.url, seconds, highConnections) });
+      }
+    }
+    // Slowloris against the socket front (the first ringlb) and nginx, 10 s header timeout each.
+    const socketFront = targets.find((t) => t.name.startsWith("ringlb"));
+    for (const target of targets.filter((t) => t === socketFront || t.name === "nginx")) {
+      if (lorisClients === 0) break;
+      console.error(`bench: slowloris, ${lorisClients} trickling clients, ${target.name}`);
+      const baseline = await wrk(target.url, seconds);
+      const clients = new Deno.Command("taskset", {
+        args: [
+          "-c",
+          LOAD_CPUS,
+          Deno.execPath(),
+          "run",
+          "-q",
+          "-P=tools",
+          `--config=${new URL("deno.json", ROOT).pathname}`,
+          new URL("tools/bench/slowloris.ts", ROOT).pathname,
+          "--port",
+          new URL(target.url).port,
+          "--connections",
+          String(lorisClients),
+          "--seconds",
+          String(seconds + 6),
+        ],
+        stdout: "piped",
+        stderr: "inherit",
+      }).spawn();
+      await new Promise((resolve) => setTimeout(resolve, 3000)); // they connect and start
+      const during = await wrk(target.url, seconds);
+      const out = new TextDecoder().decode((await clients.output()).stdout).trim();
+      const clientsResult = JSON.parse(out.split("\n").at(-1) || "{}") as SlowlorisResult;
+      loris.push({ target: target.name, baseline, during, clients: clientsResult });
     }
     const ours = targets.find((t) => t.name.startsWith("ringlb"));
     if (ours) {
@@ -281,10 +344,32 @@ async function main(): Promise<number> {
   const drift = soak.length >= 24 ? minute(soak.length - 6) / minute(6) - 1 : undefined;
   const when = new Date().toISOString();
   const machine = `${navigator.hardwareConcurrency} CPUs, Deno ${Deno.version.deno}`;
+  const timeouts = (r: WrkResult) => r.errors.timeout + r.errors.connect + r.errors.read;
+  const highTable = high.length === 0 ? "" : [
+    `| ${highConnections} connections | req/s | p50 ms | p99 ms | socket errors and timeouts |`,
+    `|---|---:|---:|---:|---:|`,
+    ...high.map((r) =>
+      `| ${r.target} | ${Math.round(r.rps).toLocaleString("en-US")} | ${r.p50.toFixed(2)} | ${
+        r.p99.toFixed(2)
+      } | ${timeouts(r)} |`
+    ),
+  ].join("\n") + "\n\n";
+  const lorisTable = loris.length === 0 ? "" : [
+    `| slowloris (${lorisClients} clients trickling a head) | p99 ms without | p99 ms with | req/s with | closed by the server | close after, median / max ms |`,
+    `|---|---:|---:|---:|---:|---:|`,
+    ...loris.map((r) =>
+      `| ${r.target} | ${r.baseline.p99.toFixed(2)} | ${r.during.p99.toFixed(2)} | ${
+        Math.round(r.during.rps).toLocaleString("en-US")
+      } | ${r.clients.closedByServer} of ${r.clients.opened} | ${
+        r.clients.medianCloseMs ?? "–"
+      } / ${r.clients.maxCloseMs ?? "–"} |`
+    ),
+  ].join("\n") + "\n\n";
   const markdown = `${table}
 
 ${lightTable}
 
+${highTable}${lorisTable}
 Command: \`deno task bench --seconds ${seconds} --reps ${reps} --connections ${connections} --ring ${values.ring}\`
 on ${
     when.slice(0, 16).replace("T", " ")
@@ -319,6 +404,8 @@ share CPU ${LOAD_CPUS}.${
         versions: versions(),
         notes,
         light,
+        high,
+        loris,
         runs,
         rows,
         memory,

@@ -203,7 +203,7 @@ export async function startNginx(dir: string, cpus: string, port: number): Promi
   await Deno.writeTextFile(
     conf,
     `daemon off; worker_processes 1; pid ${dir}/nginx-lb.pid; error_log stderr warn;
-events { worker_connections 8192; }
+events { worker_connections 20000; }
 http {
   access_log off;
   upstream backends {
@@ -215,6 +215,7 @@ http {
   server {
     listen 127.0.0.1:${port};
     keepalive_requests 1000000;
+    client_header_timeout 10s;  # as ringlb's --header-timeout
     location / {
       proxy_pass http://backends;
       proxy_http_version 1.1;
@@ -234,9 +235,11 @@ export async function startHaproxy(dir: string, cpus: string, port: number): Pro
     conf,
     `global
   nbthread 1
-  maxconn 4096
+  maxconn 20000
 defaults
   mode http
+  maxconn 20000
+  timeout http-request 10s
   timeout connect 5s
   timeout client 30s
   timeout server 30s
