@@ -235,10 +235,10 @@ export async function startHaproxy(dir: string, cpus: string, port: number): Pro
     conf,
     `global
   nbthread 1
-  maxconn 20000
+  maxconn 9000
 defaults
   mode http
-  maxconn 20000
+  maxconn 9000
   timeout http-request 10s
   timeout connect 5s
   timeout client 30s
