@@ -73,7 +73,7 @@ export const TARGETS: readonly Target[] = [
   },
   {
     file: "balancer/upstream/upstream.ts",
-    tests: ["balancer/proxy/proxy_test.ts", "balancer/edge/app_test.ts"],
+    tests: ["balancer/upstream/upstream_test.ts", "balancer/proxy/proxy_test.ts"],
   },
 ];
 
