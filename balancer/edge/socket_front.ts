@@ -17,7 +17,12 @@ import {
   type RequestHead,
   type RequestHeadResult,
 } from "../http1/mod.ts";
-import type { ProxyAnswer, ProxyRequest, ProxyTunnel } from "../proxy/mod.ts";
+import {
+  failureAnswer,
+  type ProxyAnswer,
+  type ProxyRequest,
+  type ProxyTunnel,
+} from "../proxy/mod.ts";
 import { errorMessage, type Logger, type Timer } from "../support/mod.ts";
 
 /** Options of a {@linkcode SocketFront}. */
@@ -368,17 +373,24 @@ class ClientConnection {
         ? head.headers.find(([name]) => name === "upgrade")?.[1]
         : undefined;
       if (!upgrade && (!reader || reader.done)) this.#watch();
-      const answer = await this.#options.proxy({
-        method: head.method,
-        target: head.path,
-        headers: head.headers,
-        host: head.host,
-        secure: this.#options.secure,
-        client: this.#client,
-        body,
-        signal: this.#gone.signal,
-        upgrade,
-      });
+      let answer: ProxyAnswer;
+      try {
+        answer = await this.#options.proxy({
+          method: head.method,
+          target: head.path,
+          headers: head.headers,
+          host: head.host,
+          secure: this.#options.secure,
+          client: this.#client,
+          body,
+          signal: this.#gone.signal,
+          upgrade,
+        });
+      } catch (error) {
+        // A bug, not the client's fault nor a replica's: answered as the Deno.serve front does.
+        this.#options.logger.error("request.failed", { path, reason: errorMessage(error) });
+        answer = failureAnswer(500, "Internal error in the load balancer");
+      }
       keepAlive = await this.#writeAnswer(head, answer, reader);
     }
     return keepAlive && !this.#gone.signal.aborted;

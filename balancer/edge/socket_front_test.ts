@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { SocketFront, type SocketFrontOptions } from "./socket_front.ts";
 import type { ProxyAnswer, ProxyRequest } from "../proxy/mod.ts";
 import { silentLogger } from "../support/mod.ts";
-import { waitFor } from "../testing/mod.ts";
+import { recordingLogger, waitFor } from "../testing/mod.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -467,4 +467,21 @@ Deno.test("socket front: a tunnel closes when its replica is ejected", async () 
   await client.close();
   replicaSide.close();
   replica.close();
+});
+
+Deno.test("socket front: a proxy that throws (a bug) is a 500 in the spec's shape, and the connection goes on", async () => {
+  const { logger, records } = recordingLogger();
+  await using t = await frontWith({ logger }, (r) => {
+    if (r.target === "/bug") throw new Error("a bug");
+    return ok("after");
+  });
+  const client = await RawClient.open(t.port);
+  await client.send("GET /bug HTTP/1.1\r\nHost: a\r\n\r\nGET /next HTTP/1.1\r\nHost: a\r\n\r\n");
+  await client.waitFor("after");
+  assert.match(
+    client.received,
+    /^HTTP\/1.1 500 [^]*\r\n\r\n\{"message":"<Error> Internal error in the load balancer","status":"failure"\}HTTP\/1.1 200/,
+  );
+  assert.deepEqual(records.map((r) => r.event), ["request.failed"]);
+  await client.close();
 });
