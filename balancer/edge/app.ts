@@ -20,7 +20,7 @@ import {
   routingKeyOf,
 } from "../proxy/mod.ts";
 import type { RouteTarget } from "../cluster/mod.ts";
-import { failureBody } from "../../contract/mod.ts";
+import { failureBody, failureResponse } from "../../contract/mod.ts";
 import type { Upstream } from "../upstream/mod.ts";
 
 /** What the app needs from the replica manager. */
@@ -71,6 +71,15 @@ function addressOf(info: { remoteAddr?: Deno.Addr } | undefined): string | undef
   return addr && "hostname" in addr ? addr.hostname : undefined;
 }
 
+/** Whether a request asks to switch protocols (`Connection: upgrade` and an `Upgrade` field). */
+function isUpgrade(headers: Headers): boolean {
+  const upgrade = headers.get("upgrade");
+  if (!upgrade) return false;
+  return (headers.get("connection") ?? "").split(",").some((token) =>
+    token.trim().toLowerCase() === "upgrade"
+  );
+}
+
 /** The path of a request URL, without parsing it. */
 function pathOf(url: string): string {
   const start = url.indexOf("/", url.indexOf("//") + 2);
@@ -113,10 +122,17 @@ export function createBalancerApp(
     random: options.random,
     budget: settings.retryBudget < 1 ? new RetryBudget({ ratio: settings.retryBudget }) : undefined,
   });
-  app.all("*", async (c) => {
-    const client = addressOf(c.env as { remoteAddr?: Deno.Addr });
-    return responseOf(await proxy(proxyRequestOf(c.req.raw, client)));
-  });
+  /** A request from Deno.serve, proxied; an upgrade cannot be tunnelled from here. */
+  const served = async (request: Request, client: string | undefined) => {
+    if (isUpgrade(request.headers)) {
+      return failureResponse(
+        501,
+        "Protocol upgrades (WebSocket) are tunnelled by the socket front only (--front socket)",
+      );
+    }
+    return responseOf(await proxy(proxyRequestOf(request, client)));
+  };
+  app.all("*", (c) => served(c.req.raw, addressOf(c.env as { remoteAddr?: Deno.Addr })));
   app.onError((error, c) => {
     options.logger.error("request.failed", { path: c.req.path, reason: errorMessage(error) });
     return c.json(failureBody("Internal error in the load balancer"), 500);
@@ -124,7 +140,7 @@ export function createBalancerApp(
   const handler = async (request: Request, info?: Deno.ServeHandlerInfo) => {
     if (ADMIN_PATHS.has(pathOf(request.url))) return await app.fetch(request, info);
     try {
-      return responseOf(await proxy(proxyRequestOf(request, addressOf(info))));
+      return await served(request, addressOf(info));
     } catch (error) {
       options.logger.error("request.failed", {
         path: pathOf(request.url),

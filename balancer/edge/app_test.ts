@@ -831,3 +831,19 @@ test("fetch transport: failures read from its words; a POST after any but a refu
     assert.ok(message.endsWith(`(${owner.name}: ${summary})`), `${words}: ${message}`);
   }
 });
+
+Deno.test("--front serve: an upgrade (WebSocket) is a 501 naming the socket front, not a 502", async () => {
+  front = "serve"; // (the socket front tunnels it: tests/websocket_test.ts)
+  await using t = await setup();
+  const res = await t.request("/ws?id=1", {
+    headers: { connection: "keep-alive, Upgrade", upgrade: "websocket" },
+  });
+  assert.equal(res.status, 501);
+  assert.equal(
+    (await res.json()).message,
+    "<Error> Protocol upgrades (WebSocket) are tunnelled by the socket front only (--front socket)",
+  );
+  const plain = await t.request("/home?id=1", { headers: { connection: "upgrade" } });
+  assert.equal(plain.status, 200, "Connection: upgrade without an Upgrade field is no upgrade");
+  await plain.body?.cancel();
+});
