@@ -331,16 +331,26 @@ class ClientConnection {
       // The first request gets the header timeout from accept; later ones the keep-alive one.
       if (this.#served > 0) this.#deadline = performance.now() + this.#options.keepAliveTimeoutMs;
     } else this.#startHead();
+    // The head is parsed when its end may have come (a blank line), or every 8 KiB: a client
+    // sending it a byte at a time must not make each byte a parse of all it sent before.
+    let scanned = 0; // bytes after #start searched for a blank line
+    let parsedAt = -1; // bytes buffered at the last parse
     for (;;) {
-      if (this.#start < this.#end) {
+      const buffered = this.#end - this.#start;
+      if (buffered > 0) {
         if (!headStarted) {
           headStarted = true;
           this.#startHead();
         }
-        const parsed = parseRequestHead(this.#buffer, this.#start, this.#end);
-        if (parsed.kind !== "incomplete") {
-          if (parsed.kind === "request") this.#start += parsed.consumed;
-          return parsed;
+        const ended = blankLine(this.#buffer, this.#start + Math.max(0, scanned - 2), this.#end);
+        scanned = buffered;
+        if (ended || buffered - Math.max(0, parsedAt) >= PARSE_STEP) {
+          parsedAt = buffered;
+          const parsed = parseRequestHead(this.#buffer, this.#start, this.#end);
+          if (parsed.kind !== "incomplete") {
+            if (parsed.kind === "request") this.#start += parsed.consumed;
+            return parsed;
+          }
         }
       }
       if (this.#front.closing && !headStarted) return undefined;
@@ -788,6 +798,20 @@ function withBody(head: string, body: Uint8Array): Uint8Array {
   for (let i = 0; i < head.length; i++) out[i] = head.charCodeAt(i);
   out.set(body, head.length);
   return out;
+}
+
+/** How many more bytes of a head without a blank line make the parser look again. */
+const PARSE_STEP = 8 * 1024;
+
+/** Whether `buf[from, to)` holds a blank line's end: LF LF, or LF CR LF. */
+function blankLine(buf: Uint8Array, from: number, to: number): boolean {
+  for (let i = from; i + 1 < to; i++) {
+    if (buf[i] !== 0x0a) continue;
+    if (buf[i + 1] === 0x0a || (buf[i + 1] === 0x0d && i + 2 < to && buf[i + 2] === 0x0a)) {
+      return true;
+    }
+  }
+  return false;
 }
 
 /** `parts` in one buffer, for one write. */

@@ -485,3 +485,19 @@ Deno.test("socket front: a proxy that throws (a bug) is a 500 in the spec's shap
   assert.deepEqual(records.map((r) => r.event), ["request.failed"]);
   await client.close();
 });
+
+Deno.test("socket front: a head sent a byte at a time is served; a long line with no end is refused at once", async () => {
+  await using t = await frontWith();
+  const client = await RawClient.open(t.port);
+  for (const byte of "GET /bytes HTTP/1.1\r\nHost: a\r\nX-One: 1\r\n\r\n") await client.send(byte);
+  await client.waitFor("hello");
+  assert.deepEqual(t.seen.map((s) => s.target), ["/bytes"]);
+  await client.close();
+
+  // No blank line yet, but past the request-line limit: refused without waiting for more.
+  const long = await RawClient.open(t.port);
+  await long.send(`GET /${"x".repeat(20_000)}`);
+  await long.waitClosed(2_000);
+  assert.match(long.received, /^HTTP\/1.1 414 /);
+  await long.close();
+});
