@@ -30,11 +30,23 @@ export interface HealSample {
   repMs: number;
 }
 
+const USAGE = `Usage: deno task heal-time [options] [-- balancer flags]
+
+Kills a random replica with SIGKILL, --kills times, and times kill → replacement in the ring and
+kill → /rep showing N again. Loopback (and, with --docker, the run's own containers) only.
+
+  --kills N        kills (10)
+  --interval MS    pause between a heal and the next kill (200; 3000 with --docker)
+  --docker         the balancer on the host with --provider docker, replicas killed through
+                   the Engine API
+  -h, --help       this text`;
+
 async function main(): Promise<void> {
   const options = {
     kills: { type: "string", default: "10" },
     interval: { type: "string" },
     docker: { type: "boolean" },
+    help: { type: "boolean", short: "h" },
   } as const;
   let parsed;
   try {
@@ -45,6 +57,10 @@ async function main(): Promise<void> {
     Deno.exit(2);
   }
   const { values, positionals } = parsed;
+  if (values.help) {
+    console.log(USAGE);
+    return;
+  }
   const kills = Number(values.kills);
   if (!Number.isInteger(kills) || kills < 1 || kills > 1000) {
     console.error(`heal-time: --kills must be an integer from 1 to 1000, got '${values.kills}'`);
