@@ -847,3 +847,12 @@ Deno.test("--front serve: an upgrade (WebSocket) is a 501 naming the socket fron
   assert.equal(plain.status, 200, "Connection: upgrade without an Upgrade field is no upgrade");
   await plain.body?.cancel();
 });
+
+test("the balancer's own errors are JSON, said so by their Content-Type", async () => {
+  await using t = await setup(["--heartbeat-interval", "60000"]);
+  for (const name of t.cluster.alive()) t.cluster.get(name).alive = false;
+  const res = await t.request("/home?id=5");
+  assert.equal(res.status, 502);
+  assert.match(res.headers.get("content-type") ?? "", /^application\/json/);
+  assert.equal((await res.json()).status, "failure");
+});

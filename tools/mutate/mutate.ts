@@ -34,7 +34,11 @@ interface Target {
 export const TARGETS: readonly Target[] = [
   {
     file: "balancer/proxy/proxy.ts",
-    tests: ["balancer/proxy/proxy_test.ts", "balancer/edge/app_test.ts"],
+    tests: [
+      "balancer/proxy/proxy_test.ts",
+      "balancer/edge/app_test.ts",
+      "tests/websocket_test.ts", // the tunnel
+    ],
   },
   {
     file: "balancer/upstream/http1_client.ts",
