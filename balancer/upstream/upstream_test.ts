@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import {
   endToEnd,
   fetchUpstream,
+  HOP_BY_HOP,
   IDEMPOTENT,
   requestHeaders,
   UpstreamError,
@@ -101,4 +102,42 @@ Deno.test("upstream: a body fetch decoded loses its Content-Encoding and Content
     "x-a",
   ]);
   for (const { body } of [decoded, plain]) if (body instanceof ReadableStream) await body.cancel();
+});
+
+Deno.test("upstream: fetch is asked for the replica's URL, with the method, fields, body and signal, redirects not followed", async () => {
+  const seen: [string, RequestInit][] = [];
+  const transport = fetchUpstream((input, init) => {
+    seen.push([String(input), init ?? {}]);
+    return Promise.resolve(new Response("ok"));
+  });
+  const signal = new AbortController().signal;
+  const body = new TextEncoder().encode("payload");
+  await transport({
+    origin: "http://replica:5000",
+    target: "/home?id=1",
+    method: "PUT",
+    headers: [["x-a", "1"]],
+    body,
+    signal,
+  });
+  const [[url, init]] = seen;
+  assert.equal(url, "http://replica:5000/home?id=1");
+  assert.deepEqual(
+    [init.method, init.headers, init.body, init.redirect, init.signal],
+    ["PUT", [["x-a", "1"]], body, "manual", signal],
+  );
+});
+
+Deno.test("upstream: the hop-by-hop set is RFC 9110's, plus proxy-connection", () => {
+  assert.deepEqual([...HOP_BY_HOP].sort(), [
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+  ]);
 });
