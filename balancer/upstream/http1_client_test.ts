@@ -318,6 +318,9 @@ Deno.test("http1: malformed answers are protocol errors, never passed on", async
     "/name": "HTTP/1.1 200 OK\r\nbad name: 1\r\ncontent-length: 0\r\n\r\n",
     "/te": "HTTP/1.1 200 OK\r\ntransfer-encoding: gzip, chunked\r\n\r\n0\r\n\r\n",
     "/chunk": "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n0x5\r\nhello\r\n0\r\n\r\n",
+    // A bare LF or CR ends no line: the field line holding it is refused, not split.
+    "/lf": "HTTP/1.1 200 OK\r\nx-a: 1\nx-b: 2\r\ncontent-length: 0\r\n\r\n",
+    "/cr": "HTTP/1.1 200 OK\r\nx-a: 1\rx-b: 2\r\ncontent-length: 0\r\n\r\n",
   };
   await using server = await CraftedReplica.start("a", ({ target }) => ({
     send: answers[target],

@@ -45,6 +45,7 @@ export const TARGETS: readonly Target[] = [
     tests: [
       "balancer/upstream/http1_client_test.ts",
       "balancer/proxy/proxy_test.ts",
+      "tests/websocket_test.ts", // the hand-over after a 101
     ],
   },
   {
