@@ -7,7 +7,7 @@
  */
 
 import type { LoadAwareRing } from "../../ring/mod.ts";
-import type { Timer } from "../support/mod.ts";
+import type { Abort, Timer } from "../support/mod.ts";
 import type { ReplicaHandle } from "../providers/mod.ts";
 import { OutlierState, type TryOutcome } from "./outlier.ts";
 
@@ -22,6 +22,10 @@ export interface RouteTarget {
    * flight to it will get no answer (a dead container does not even reset connections).
    */
   readonly ejected: AbortSignal;
+  /** Aborts `attempt` if the replica ends before {@linkcode RouteTarget.unwatch}. */
+  watch(attempt: Abort): void;
+  /** Stops watching `attempt` (its try is over). */
+  unwatch(attempt: Abort): void;
   /**
    * Counts a request as in flight to this replica until {@linkcode RouteTarget.leave} (when
    * its answer has been passed on). A replica being removed waits for these.
@@ -74,6 +78,8 @@ export class Replica implements RouteTarget {
 
   readonly #links: ReplicaLinks;
   readonly #ejection = new AbortController();
+  /** The tries in flight to it, aborted when it ends. */
+  readonly #attempts = new Set<Abort>();
   readonly #markReady: () => void;
   readonly #markFailed: (error: Error) => void;
   /** Called when `inFlight` drops to 0 (a drain waits on it). */
@@ -111,6 +117,18 @@ export class Replica implements RouteTarget {
   /** It has ended: requests in flight to it are given up. */
   end(reason: Error): void {
     this.#ejection.abort(reason);
+    for (const attempt of this.#attempts) attempt.abort(reason);
+    this.#attempts.clear();
+  }
+
+  watch(attempt: Abort): void {
+    // (A set, not a listener on `ejected` per try: an EventTarget listener costs more.)
+    if (this.#ejection.signal.aborted) attempt.abort(this.#ejection.signal.reason);
+    else this.#attempts.add(attempt);
+  }
+
+  unwatch(attempt: Abort): void {
+    this.#attempts.delete(attempt);
   }
 
   /** Its first good heartbeat: whoever awaits `ready` goes on. */

@@ -23,7 +23,7 @@ import {
   type ProxyRequest,
   type ProxyTunnel,
 } from "../proxy/mod.ts";
-import { errorMessage, type Logger, type Timer } from "../support/mod.ts";
+import { Abort, errorMessage, type Logger, type Timer } from "../support/mod.ts";
 
 /** Options of a {@linkcode SocketFront}. */
 export interface SocketFrontOptions {
@@ -207,7 +207,7 @@ class ClientConnection {
   readonly #options: SocketFrontOptions;
   readonly #front: SocketFront;
   /** Aborted when the client has gone (read EOF or error): requests in flight give up. */
-  readonly #gone = new AbortController();
+  readonly #gone = new Abort();
   readonly #ended = Promise.withResolvers<void>();
   #buffer = new Uint8Array(BUFFER_BYTES);
   #start = 0;
@@ -393,7 +393,7 @@ class ClientConnection {
           secure: this.#options.secure,
           client: this.#client,
           body,
-          signal: this.#gone.signal,
+          signal: this.#gone,
           upgrade,
         });
       } catch (error) {
@@ -403,7 +403,7 @@ class ClientConnection {
       }
       keepAlive = await this.#writeAnswer(head, answer, reader);
     }
-    return keepAlive && !this.#gone.signal.aborted;
+    return keepAlive && !this.#gone.aborted;
   }
 
   /** The request as a web `Request`, for the admin app (small, rare: no need to be lean). */

@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { SocketFront, type SocketFrontOptions } from "./socket_front.ts";
 import type { ProxyAnswer, ProxyRequest } from "../proxy/mod.ts";
-import { silentLogger } from "../support/mod.ts";
+import { type Abort, silentLogger } from "../support/mod.ts";
 import { recordingLogger, waitFor } from "../testing/mod.ts";
 
 const encoder = new TextEncoder();
@@ -300,11 +300,11 @@ Deno.test("socket front: answers framed for the client: chunked, close-delimited
 });
 
 Deno.test("socket front: a client that leaves aborts its request's signal", async () => {
-  let signal: AbortSignal | undefined;
+  let signal: Abort | undefined;
   const answered = Promise.withResolvers<void>();
   await using t = await frontWith({}, async (r) => {
     signal = r.signal;
-    await new Promise((resolve) => r.signal.addEventListener("abort", resolve));
+    await new Promise<void>((resolve) => r.signal.onAbort(resolve));
     answered.resolve();
     return ok("late");
   });

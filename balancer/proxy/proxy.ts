@@ -11,7 +11,15 @@
  */
 
 import type { RoutingKey } from "../../ring/mod.ts";
-import { delay, errorMessage, type Logger, rootMessage, type Timer } from "../support/mod.ts";
+import {
+  Abort,
+  Deadlines,
+  errorMessage,
+  type Expiring,
+  type Logger,
+  rootMessage,
+  type Timer,
+} from "../support/mod.ts";
 import type { RouteTarget, TryOutcome } from "../cluster/mod.ts";
 import type { RetryBudget } from "./retry_budget.ts";
 import { failureBody, unknownEndpoint } from "../../contract/mod.ts";
@@ -63,8 +71,8 @@ export interface ProxyOptions extends ProxyLimits {
   random?: () => number;
   /** Caps retries to a share of requests; none: every allowed retry is made. */
   budget?: RetryBudget;
-  /** Waits `ms` between tries, or less when `signal` aborts. Default a timer (`util.delay`). */
-  delay?: (ms: number, signal: AbortSignal) => Promise<void>;
+  /** Waits `ms` between tries, or less when `signal` aborts (it may take its hook). */
+  delay?: (ms: number, signal: Abort) => Promise<void>;
 }
 
 /**
@@ -86,8 +94,8 @@ export interface ProxyRequest {
   readonly client: string | undefined;
   /** The body: complete bytes, a stream, or none. */
   readonly body: Uint8Array<ArrayBuffer> | ReadableStream<Uint8Array> | null;
-  /** Aborted when the client has gone. */
-  readonly signal: AbortSignal;
+  /** Aborted when the client has gone; the proxy holds its one hook while it forwards. */
+  readonly signal: Abort;
   /**
    * The protocol the client asks to switch to (`Connection: upgrade` with this `Upgrade`), when
    * its front can tunnel the connection afterwards; the socket front can, `Deno.serve` cannot.
@@ -370,6 +378,21 @@ export function withIdleTimeout(
   });
 }
 
+/** The default pause between tries: `ms`, or less when `signal` aborts (its hook is taken). */
+function pauseUnlessAborted(ms: number, signal: Abort): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      signal.onAbort(undefined);
+      resolve();
+    }, ms);
+    signal.onAbort(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
+
 /**
  * Builds the proxy: it takes a {@linkcode ProxyRequest} and resolves with the answer to send
  * back. A streamed answer's body holds its admission slot and its replica until it has been
@@ -380,7 +403,9 @@ export function createProxy(
 ): (request: ProxyRequest) => Promise<ProxyAnswer> {
   const { upstream, logger, responseTimeoutMs, maxInFlight, budget } = options;
   const random = options.random ?? Math.random;
-  const pause = options.delay ?? delay;
+  const pause = options.delay ?? pauseUnlessAborted;
+  // Every try's response timeout, on one timer (not a `setTimeout` per try).
+  const timeouts = new Deadlines();
   let inFlight = 0;
 
   // Admission: past `maxInFlight` requests being answered, new ones get a 503 at once
@@ -464,24 +489,27 @@ export function createProxy(
       if (tryMs <= 0) return deadlineExceeded(path, options.requestDeadlineMs, failures);
       // Ends the try early: the client left, the replica died, or it took too long. Which
       // it was is read from the state afterwards, never from the abort's reason.
-      const attempt = new AbortController();
-      const abortTry = () => attempt.abort();
-      raw.signal.addEventListener("abort", abortTry);
+      const attempt = new Abort();
+      raw.signal.onAbort(() => attempt.abort());
       // A replica that dies while we wait will never answer: give up on it now.
-      target.ejected.addEventListener("abort", abortTry);
+      target.watch(attempt);
       target.enter(); // in flight until its answer has been passed on (`leave`)
       let passedOn = false;
       // The replica's time to answer runs from when the request is fully sent: a slow
       // upload is not the replica's fault.
       let timedOut = false;
       let settled = false; // the attempt is over: a late upload end must not start the clock
-      let timer: Timer | undefined;
+      let clock: Expiring | undefined;
       const startClock = () => {
         if (settled) return;
-        timer = setTimeout(() => {
-          timedOut = true;
-          attempt.abort();
-        }, tryMs);
+        clock = {
+          deadline: performance.now() + tryMs,
+          expire() {
+            timedOut = true;
+            attempt.abort();
+          },
+        };
+        timeouts.add(clock);
       };
       let sending = body;
       if (sending instanceof ReadableStream) {
@@ -494,10 +522,10 @@ export function createProxy(
           method: raw.method,
           headers,
           body: sending,
-          signal: attempt.signal,
+          signal: attempt,
           upgrade: raw.upgrade,
         });
-        clearTimeout(timer);
+        if (clock) timeouts.delete(clock);
         target.report(res.status < 500 ? "success" : "http_5xx");
         if (res.status === 404) {
           if (res.body instanceof ReadableStream) await res.body.cancel();
@@ -550,9 +578,9 @@ export function createProxy(
       } finally {
         if (!passedOn) target.leave();
         settled = true;
-        clearTimeout(timer);
-        raw.signal.removeEventListener("abort", abortTry);
-        target.ejected.removeEventListener("abort", abortTry);
+        if (clock) timeouts.delete(clock);
+        raw.signal.onAbort(undefined);
+        target.unwatch(attempt);
       }
     }
     if (failures.length === 0) return noReplica(path); // every target was ejected meanwhile

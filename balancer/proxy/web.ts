@@ -7,7 +7,7 @@
  */
 
 import { failureResponse } from "../../contract/mod.ts";
-import { errorMessage } from "../support/mod.ts";
+import { Abort, errorMessage } from "../support/mod.ts";
 import type { ProxyAnswer, ProxyRequest } from "./proxy.ts";
 
 /** `request` as the proxy takes it; `client` is the peer's address, if known. */
@@ -24,7 +24,7 @@ export function proxyRequestOf(request: Request, client?: string): ProxyRequest 
     secure: url.startsWith("https:"),
     client,
     body: request.body, // (Deno gives no GET or HEAD a body, Content-Length or not)
-    signal: request.signal,
+    signal: Abort.following(request.signal),
   };
 }
 

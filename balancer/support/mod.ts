@@ -13,4 +13,6 @@ export {
   parseLine,
   silentLogger,
 } from "./logger.ts";
+export { Abort } from "./abort.ts";
+export { Deadlines, type Expiring } from "./deadlines.ts";
 export { delay, errorMessage, readLines, rootMessage, type Timer, withDefaults } from "./util.ts";

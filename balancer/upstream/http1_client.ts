@@ -270,10 +270,8 @@ export class Http1Client {
       port: Number(url.port || 80),
     });
     // A connect can take minutes (SYNs to a dead host): the attempt's signal cuts it short.
-    let onAbort: (() => void) | undefined;
     const aborted = new Promise<never>((_, reject) => {
-      onAbort = () => reject(signal.reason);
-      signal.addEventListener("abort", onAbort, { once: true });
+      signal.onAbort(() => reject(signal.reason));
     });
     try {
       const conn = await Promise.race([connecting, aborted]);
@@ -293,20 +291,18 @@ export class Http1Client {
         error,
       );
     } finally {
-      signal.removeEventListener("abort", onAbort!);
+      signal.onAbort(undefined);
     }
   }
 
   /** One request and response on `conn`. */
   async #exchange(conn: Connection, request: UpstreamRequest): Promise<UpstreamResponse> {
     const { signal } = request;
-    const onAbort = () => conn.close();
-    signal.addEventListener("abort", onAbort, { once: true });
     if (signal.aborted) {
       conn.close();
-      signal.removeEventListener("abort", onAbort);
       throw signal.reason;
     }
+    signal.onAbort(() => conn.close());
     const fresh = conn.uses === 0;
     conn.uses++;
     let handedOver = false;
@@ -316,7 +312,7 @@ export class Http1Client {
       if (head.status === 101) {
         // The connection is the client's now: out of the pool, bytes both ways.
         handedOver = true;
-        signal.removeEventListener("abort", onAbort);
+        signal.onAbort(undefined);
         const { status, statusText, headers } = head;
         headers.push(["connection", "upgrade"], ["upgrade", head.upgrade ?? request.upgrade!]);
         const leftover = conn.buffer.slice(conn.start, conn.end);
@@ -328,9 +324,7 @@ export class Http1Client {
           tunnel: { conn: conn.conn, head: leftover },
         };
       }
-      const body = await this.#body(conn, request, head, () => {
-        signal.removeEventListener("abort", onAbort);
-      });
+      const body = await this.#body(conn, request, head, () => signal.onAbort(undefined));
       handedOver = body instanceof ReadableStream;
       if (!handedOver) {
         if (head.keepAlive) this.#release(request.origin, conn);
@@ -342,7 +336,7 @@ export class Http1Client {
       if (signal.aborted) throw signal.reason;
       throw error;
     } finally {
-      if (!handedOver) signal.removeEventListener("abort", onAbort);
+      if (!handedOver) signal.onAbort(undefined);
     }
   }
 

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { Http1Client } from "./http1_client.ts";
 import { CraftedReplica, waitFor } from "../testing/mod.ts";
+import { Abort } from "../support/mod.ts";
 import { UpstreamError, type UpstreamFailure, type UpstreamRequest } from "./upstream.ts";
 
 const get = (
@@ -13,7 +14,7 @@ const get = (
   method: "GET",
   headers: [],
   body: null,
-  signal: new AbortController().signal,
+  signal: new Abort(),
   ...extra,
 });
 
@@ -238,9 +239,9 @@ Deno.test("http1: a body cut short fails with its kind, and the connection is no
 Deno.test("http1: an abort while the replica stalls rejects with the signal's reason at once", async () => {
   await using replica = await CraftedReplica.start("a", () => "stall");
   const client = new Http1Client();
-  const abort = new AbortController();
+  const abort = new Abort();
   try {
-    const pending = client.request(get(replica.url, "/", { signal: abort.signal }));
+    const pending = client.request(get(replica.url, "/", { signal: abort }));
     await waitFor(() => replica.received.length === 1, "the request reached the replica");
     abort.abort(new DOMException("response timeout", "TimeoutError"));
     await assert.rejects(
@@ -341,9 +342,9 @@ Deno.test("http1: malformed answers are protocol errors, never passed on", async
 Deno.test("http1: an aborted signal stops the request before it is sent", async () => {
   await using server = await CraftedReplica.start("a");
   const client = new Http1Client();
-  const abort = new AbortController();
+  const abort = new Abort();
   abort.abort(new DOMException("gone", "AbortError"));
-  await assert.rejects(client.request(get(server.url, "/", { signal: abort.signal })), /gone/);
+  await assert.rejects(client.request(get(server.url, "/", { signal: abort })), /gone/);
   assert.equal(server.connections, 0);
   client.close();
 });
@@ -680,8 +681,8 @@ Deno.test("http1: a connect that hangs (a full accept queue) is cut short by the
       held.push(conn);
       assert.ok(held.length < 5_000, "the accept queue never filled");
     }
-    const abort = new AbortController();
-    const pending = client.request(get(origin, "/", { signal: abort.signal }));
+    const abort = new Abort();
+    const pending = client.request(get(origin, "/", { signal: abort }));
     const reason = new DOMException("response timeout", "TimeoutError");
     abort.abort(reason);
     let timer: ReturnType<typeof setTimeout> | undefined;
@@ -1030,8 +1031,8 @@ Deno.test("http1: aborting a finished request's signal leaves its pooled connect
   const client = new Http1Client();
   try {
     for (const path of ["/short", "/long"]) {
-      const controller = new AbortController();
-      const res = await client.request(get(replica.url, path, { signal: controller.signal }));
+      const controller = new Abort();
+      const res = await client.request(get(replica.url, path, { signal: controller }));
       await text(res.body);
       assert.equal(client.idle(replica.url), 1, `${path}: pooled`);
       controller.abort();

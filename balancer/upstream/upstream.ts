@@ -7,7 +7,7 @@
  * @module
  */
 
-import { rootMessage } from "../support/mod.ts";
+import { type Abort, rootMessage } from "../support/mod.ts";
 
 /** A request to a replica. */
 export interface UpstreamRequest {
@@ -24,8 +24,11 @@ export interface UpstreamRequest {
   headers: [string, string][];
   /** The body: complete bytes, a stream (sent once), or none. */
   body: Uint8Array<ArrayBuffer> | ReadableStream<Uint8Array> | null;
-  /** Aborts the request, and the response body while it is read. */
-  signal: AbortSignal;
+  /**
+   * Aborts the request, and the response body while it is read. The transport holds its one
+   * hook while the exchange lasts.
+   */
+  signal: Abort;
   /**
    * The protocol the client asks to switch to (its `Upgrade` field, e.g. `websocket`): sent
    * with `Connection: upgrade`, and a `101` answer comes back with its connection as a
@@ -147,7 +150,7 @@ export function fetchUpstream(fetchFn: typeof fetch): Upstream {
         headers: request.headers,
         body: request.body,
         redirect: "manual",
-        signal: request.signal,
+        signal: request.signal.toSignal(),
       });
     } catch (error) {
       if (request.signal.aborted) throw error;

@@ -14,6 +14,7 @@ import {
   UpstreamError,
   type UpstreamRequest,
 } from "./upstream.ts";
+import { Abort } from "../support/mod.ts";
 
 /** RFC 9110 §7.6.1's hop-by-hop fields, plus `proxy-connection`. */
 const HOP_FIELDS = [
@@ -51,7 +52,7 @@ Deno.test("upstream: a replica gets the client's fields without Host and Content
 });
 
 /** A request to a replica, for the fetch transport. */
-function request(signal = new AbortController().signal): UpstreamRequest {
+function request(signal = new Abort()): UpstreamRequest {
   return {
     origin: "http://replica",
     target: "/home",
@@ -79,11 +80,11 @@ Deno.test("upstream: fetch's failures become kinds; an abort is passed on as it 
       message,
     );
   }
-  const abort = new AbortController();
+  const abort = new Abort();
   const reason = new DOMException("the try was cut short", "AbortError");
   abort.abort(reason);
   await assert.rejects(
-    fetchUpstream(() => Promise.reject(reason))(request(abort.signal)),
+    fetchUpstream(() => Promise.reject(reason))(request(abort)),
     (error: unknown) => error === reason,
   );
 });
@@ -112,7 +113,7 @@ Deno.test("upstream: fetch is asked for the replica's URL, with the method, fiel
     seen.push([String(input), init ?? {}]);
     return Promise.resolve(new Response("ok"));
   });
-  const signal = new AbortController().signal;
+  const signal = new Abort();
   const body = new TextEncoder().encode("payload");
   await transport({
     origin: "http://replica:5000",
@@ -125,9 +126,12 @@ Deno.test("upstream: fetch is asked for the replica's URL, with the method, fiel
   const [[url, init]] = seen;
   assert.equal(url, "http://replica:5000/home?id=1");
   assert.deepEqual(
-    [init.method, init.headers, init.body, init.redirect, init.signal],
-    ["PUT", [["x-a", "1"]], body, "manual", signal],
+    [init.method, init.headers, init.body, init.redirect, init.signal?.aborted],
+    ["PUT", [["x-a", "1"]], body, "manual", false],
   );
+  // The signal fetch got follows the try's abort.
+  signal.abort(new Error("cut short"));
+  assert.equal(init.signal?.aborted, true);
 });
 
 Deno.test("upstream: the hop-by-hop set is RFC 9110's, plus proxy-connection", () => {

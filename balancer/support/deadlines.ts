@@ -1,0 +1,75 @@
+/**
+ * Deadlines that share one timer. A proxy has a response timeout running for every request in
+ * flight; a `setTimeout` and `clearTimeout` for each costs about 3.4 µs here (`deno bench`),
+ * more than routing the request. Here each deadline is an entry in a set, and one timer is
+ * armed for the earliest: when it fires, it expires what is due and re-arms for the next.
+ * Timeouts mostly end by being removed (the answer came), and then cost a set insertion and
+ * deletion.
+ *
+ * @module
+ */
+
+import type { Timer } from "./util.ts";
+
+/** Something with a deadline: `expire()` is called once the deadline has passed. */
+export interface Expiring {
+  /** When it expires, in `performance.now()` milliseconds. */
+  readonly deadline: number;
+  /** Called once, when the deadline has passed and it was not removed first. */
+  expire(): void;
+}
+
+/** A set of {@linkcode Expiring} items served by one timer. */
+export class Deadlines {
+  readonly #items = new Set<Expiring>();
+  readonly #now: () => number;
+  #timer: Timer | undefined;
+  /** When the timer fires; Infinity when none is armed. */
+  #armedAt = Infinity;
+
+  /** @param now The clock, ms. Default `performance.now`. */
+  constructor(now: () => number = () => performance.now()) {
+    this.#now = now;
+  }
+
+  /** Items waiting for their deadline. */
+  get size(): number {
+    return this.#items.size;
+  }
+
+  /** Starts `item`'s clock: it expires at `item.deadline` unless {@linkcode delete}d first. */
+  add(item: Expiring): void {
+    this.#items.add(item);
+    if (item.deadline < this.#armedAt) this.#arm(item.deadline);
+  }
+
+  /** Stops `item`'s clock. The timer stays armed while other items wait (it re-arms itself). */
+  delete(item: Expiring): void {
+    if (!this.#items.delete(item) || this.#items.size > 0) return;
+    // None left: nothing keeps the process (or a test) waiting for a timer.
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#armedAt = Infinity;
+  }
+
+  #arm(at: number): void {
+    clearTimeout(this.#timer);
+    this.#armedAt = at;
+    this.#timer = setTimeout(() => this.#fire(), Math.max(0, at - this.#now()));
+  }
+
+  #fire(): void {
+    this.#timer = undefined;
+    this.#armedAt = Infinity;
+    const now = this.#now();
+    let next = Infinity;
+    // (Deleting the current entry while iterating a Set is safe; what `expire` adds is visited.)
+    for (const item of this.#items) {
+      if (item.deadline <= now) {
+        this.#items.delete(item);
+        item.expire();
+      } else if (item.deadline < next) next = item.deadline;
+    }
+    if (next < this.#armedAt) this.#arm(next);
+  }
+}
