@@ -204,6 +204,13 @@ export class ReplicaManager {
    */
   route(key: RoutingKey, n: number): RouteTarget[] {
     const targets: RouteTarget[] = [];
+    if (n === 1) {
+      // (The common case, without the ring's list: `lookup` is `lookupN(key, 1)[0]`.)
+      const name = this.#options.ring.lookup(key);
+      const replica = name === undefined ? undefined : this.#replicas.get(name);
+      if (replica?.handle) targets.push(replica);
+      return targets;
+    }
     for (const name of this.#options.ring.lookupN(key, n)) {
       const replica = this.#replicas.get(name);
       if (replica?.handle) targets.push(replica);

@@ -16,6 +16,7 @@ import {
   parseRequestHead,
   type RequestHead,
   type RequestHeadResult,
+  WriteBuffer,
 } from "../http1/mod.ts";
 import {
   failureAnswer,
@@ -210,6 +211,8 @@ class ClientConnection {
   readonly #gone = new Abort();
   readonly #ended = Promise.withResolvers<void>();
   #buffer = new Uint8Array(BUFFER_BYTES);
+  /** Where answers are framed for writing; made with the first answer. */
+  #out?: WriteBuffer;
   #start = 0;
   #end = 0;
   #phase: Phase = "idle";
@@ -566,23 +569,24 @@ class ClientConnection {
     if (!keepAlive) text += "connection: close\r\n";
     else if (head.version === "1.0") text += "connection: keep-alive\r\n";
     text += "\r\n";
-    const headBytes = body instanceof Uint8Array && !bodiless ? EMPTY : latin1(text);
+    // (The connection's buffer: this answer is written before the next is framed.)
+    this.#out ??= new WriteBuffer();
     if (answer.tunnel) {
-      await this.#relay(headBytes, answer.tunnel);
+      await this.#relay(this.#out.frame(text), answer.tunnel);
       return false;
     }
     if (!(body instanceof ReadableStream)) {
-      await this.#write(body && !bodiless ? withBody(text, body) : headBytes);
+      await this.#write(this.#out.frame(text, body && !bodiless ? body : undefined));
       return keepAlive;
     }
     if (bodiless) {
       await body.cancel();
-      await this.#write(headBytes);
+      await this.#write(this.#out.frame(text));
       return keepAlive;
     }
     const reader = body.getReader();
     try {
-      await this.#write(headBytes);
+      await this.#write(this.#out.frame(text));
       for (;;) {
         const { done, value } = await reader.read();
         if (done) break;
@@ -788,16 +792,6 @@ class ChunkedBody extends StreamedBody {
       if (!(await this.more(controller))) return;
     }
   }
-}
-
-const EMPTY = new Uint8Array(0);
-
-/** A head (one byte per character) and a body in one buffer, for one write. */
-function withBody(head: string, body: Uint8Array): Uint8Array {
-  const out = new Uint8Array(head.length + body.length);
-  for (let i = 0; i < head.length; i++) out[i] = head.charCodeAt(i);
-  out.set(body, head.length);
-  return out;
 }
 
 /** How many more bytes of a head without a blank line make the parser look again. */

@@ -42,3 +42,4 @@ export {
   type RequestHeadResult,
   type TargetForm,
 } from "./request_head.ts";
+export { WriteBuffer, writeLatin1 } from "./write_buffer.ts";

@@ -443,7 +443,10 @@ export function createProxy(
     const queryAt = pathAndQuery.indexOf("?");
     const path = queryAt < 0 ? pathAndQuery : pathAndQuery.slice(0, queryAt);
     const key = options.keyOf(raw.headers, queryAt < 0 ? "" : pathAndQuery.slice(queryAt));
-    let targets = options.route(key, MAX_TRIES);
+    // The owner alone: most requests need no fail-over, and the ring is asked again for the
+    // fail-overs when one does.
+    let targets = options.route(key, 1);
+    if (targets.length === 0) targets = options.route(key, MAX_TRIES); // (an owner not started)
     if (targets.length === 0) return noReplica(path);
 
     const deadline = performance.now() + options.requestDeadlineMs;
@@ -461,7 +464,7 @@ export function createProxy(
       }
       // Loads (bounded-load rings) and membership may have changed during the upload (no
       // replica left: the loop below answers 503).
-      targets = options.route(key, MAX_TRIES);
+      targets = options.route(key, 1);
     }
     // Held whole and within the limit: a front may have read a larger body whole, but only
     // bodies up to --retry-body-limit are ever sent twice.
@@ -477,8 +480,9 @@ export function createProxy(
     const untried = (t: RouteTarget) => !tried.has(t.name) && !t.ejected.aborted;
     let tries = 0;
     for (;;) {
-      // A retry asks the ring again: a bounded-load ring may now prefer another replica.
-      if (tries > 0) targets = options.route(key, MAX_TRIES);
+      // A retry asks the ring again: a bounded-load ring may now prefer another replica. So
+      // does a first try whose owner was ejected meanwhile.
+      if (tries > 0 || !targets.some(untried)) targets = options.route(key, MAX_TRIES);
       const target = targets.find(untried);
       if (!target) break; // (a retry is only made while tries < MAX_TRIES: see `another`)
       tried.add(target.name);
@@ -567,6 +571,7 @@ export function createProxy(
         failures.push(`${target.name}: ${reason}`);
         // A refused connection proves nothing was sent; after any other failure the replica
         // may have acted on the request, so only an idempotent one is sent again.
+        targets = options.route(key, MAX_TRIES);
         const another = tries < MAX_TRIES && targets.some(untried);
         let retry = another && resendable && (idempotent || failure.kind === "refused");
         if (retry && budget && !budget.tryRetry()) {

@@ -11,7 +11,7 @@
  * @module
  */
 
-import { CR, latin1, LF, parseFieldLine } from "../http1/mod.ts";
+import { CR, HTAB, latin1, LF, parseFieldLine, SP, WriteBuffer } from "../http1/mod.ts";
 import {
   HOP_BY_HOP,
   IDEMPOTENT,
@@ -48,6 +48,8 @@ class Connection {
   /** Called when it closes while idle, to take it out of its pool. */
   readonly #onIdleClose: (conn: Connection) => void;
   buffer = new Uint8Array(INITIAL_BUFFER);
+  /** Where requests are framed for writing (one at a time: a connection has one exchange). */
+  readonly out = new WriteBuffer();
   /** Unread bytes are `buffer[start, end)`. */
   start = 0;
   end = 0;
@@ -137,12 +139,6 @@ class Connection {
   }
 }
 
-/** Latin-1 bytes of `text` (header bytes are octets; Deno's headers are byte strings). */
-function writeLatin1(text: string, into: Uint8Array, at: number): number {
-  for (let i = 0; i < text.length; i++) into[at + i] = text.charCodeAt(i);
-  return at + text.length;
-}
-
 /**
  * Where the line starting at `from` ends: the index of its CRLF, or `to` for the last line (the
  * head's end). A bare LF ends no line: it stays in the line, whose parse then refuses it.
@@ -150,6 +146,41 @@ function writeLatin1(text: string, into: Uint8Array, at: number): number {
 function crlfAt(buf: Uint8Array, from: number, to: number): number {
   for (let i = from; i + 1 < to; i++) if (buf[i] === CR && buf[i + 1] === LF) return i;
   return to;
+}
+
+/**
+ * The status code of a status line (`HTTP/1.x NNN[ reason]`, RFC 9112 §4) that is the first
+ * `length` characters of `text`, or -1 when it is malformed: version 1.0 or 1.1, a code
+ * 100–599, and a reason of HTAB, SP, VCHAR and obs-text.
+ */
+function statusCode(text: string, length: number): number {
+  if (length < 12 || !text.startsWith("HTTP/1.") || text.charCodeAt(8) !== SP) return -1;
+  const minor = text.charCodeAt(7);
+  if (minor !== 0x30 && minor !== 0x31) return -1;
+  const a = text.charCodeAt(9) - 0x30;
+  const b = text.charCodeAt(10) - 0x30;
+  const c = text.charCodeAt(11) - 0x30;
+  if (a < 1 || a > 5 || !(b >= 0 && b <= 9) || !(c >= 0 && c <= 9)) return -1;
+  if (length > 12) {
+    if (text.charCodeAt(12) !== SP) return -1;
+    for (let i = 13; i < length; i++) {
+      const ch = text.charCodeAt(i);
+      if (ch !== HTAB && (ch < SP || ch === 0x7f)) return -1;
+    }
+  }
+  return a * 100 + b * 10 + c;
+}
+
+/** `text` as a decimal of 1 to 15 digits (a Content-Length), or -1. */
+function decimal(text: string): number {
+  if (text.length === 0 || text.length > 15) return -1;
+  let n = 0;
+  for (let i = 0; i < text.length; i++) {
+    const digit = text.charCodeAt(i) - 0x30;
+    if (digit < 0 || digit > 9) return -1;
+    n = n * 10 + digit;
+  }
+  return n;
 }
 
 /** How a response body is delimited. */
@@ -350,10 +381,7 @@ export class Http1Client {
     else if (body) head += `content-length: ${body.length}\r\n`;
     else if (!IDEMPOTENT.has(request.method)) head += "content-length: 0\r\n";
     head += "\r\n";
-    const size = head.length + (body instanceof Uint8Array ? body.length : 0);
-    const out = new Uint8Array(size);
-    const at = writeLatin1(head, out, 0);
-    if (body instanceof Uint8Array) out.set(body, at);
+    const out = conn.out.frame(head, body instanceof Uint8Array ? body : undefined);
     try {
       await conn.writeAll(out);
       if (body instanceof ReadableStream) await this.#sendChunked(conn, body);
@@ -426,38 +454,42 @@ export class Http1Client {
 
   #parseHead(conn: Connection, end: number, method: string): Head {
     // Lines are read from the bytes with the grammar the front uses (`../http1/`): CRLF ends
-    // a line, a field line is a token, a colon, then a value of field-value bytes.
+    // a line, a field line is a token, a colon, then a value of field-value bytes. The head
+    // is decoded once, and names and values are slices of it (a decode per field costs more).
     const buf = conn.buffer;
+    const base = conn.start;
     const headEnd = end - 4; // where the last line ends (its CRLF, then the empty line's)
-    let lineStart = conn.start;
+    const text = latin1(buf, base, headEnd);
     conn.start = end;
-    let lineEnd = crlfAt(buf, lineStart, headEnd);
-    const statusLine = latin1(buf, lineStart, lineEnd);
-    const status = /^HTTP\/1\.([01]) ([1-5]\d\d)(?: ([\t\x20-\x7e\x80-\xff]*))?$/.exec(statusLine);
-    if (!status) {
-      throw new UpstreamError("protocol", `malformed status line: ${statusLine.slice(0, 80)}`);
+    let lineEnd = crlfAt(buf, base, headEnd);
+    const code = statusCode(text, lineEnd - base);
+    if (code < 0) {
+      throw new UpstreamError(
+        "protocol",
+        `malformed status line: ${text.slice(0, Math.min(80, lineEnd - base))}`,
+      );
     }
-    const http10 = status[1] === "0";
-    const code = Number(status[2]);
+    const http10 = text.charCodeAt(7) === 0x30;
+    const statusText = lineEnd - base > 13 ? text.slice(13, lineEnd - base) : "";
     const headers: [string, string][] = [];
     let length: number | undefined;
     let chunked = false;
     const connection: string[] = [];
     let upgrade: string | undefined;
     while (lineEnd < headEnd) {
-      lineStart = lineEnd + 2;
+      const lineStart = lineEnd + 2;
       lineEnd = crlfAt(buf, lineStart, headEnd);
       // Only what a Response can carry: a token for the name, no control bytes in the value.
       const field = parseFieldLine(buf, lineStart, lineEnd);
       if (field.kind === "invalid") {
-        const line = latin1(buf, lineStart, Math.min(lineEnd, lineStart + 80));
+        const line = text.slice(lineStart - base, Math.min(lineEnd, lineStart + 80) - base);
         throw new UpstreamError("protocol", `malformed header line: ${line}`);
       }
-      const name = latin1(buf, lineStart, field.nameEnd, true).toLowerCase();
-      const value = latin1(buf, field.valueStart, field.valueEnd, !field.obsText);
+      const name = text.slice(lineStart - base, field.nameEnd - base).toLowerCase();
+      const value = text.slice(field.valueStart - base, field.valueEnd - base);
       if (name === "content-length") {
-        const n = Number(value);
-        if (!/^\d{1,15}$/.test(value) || (length !== undefined && length !== n)) {
+        const n = decimal(value);
+        if (n < 0 || (length !== undefined && length !== n)) {
           throw new UpstreamError("protocol", `bad content-length: ${value.slice(0, 40)}`);
         }
         length = n;
@@ -496,7 +528,7 @@ export class Http1Client {
       (http10 ? connection.includes("keep-alive") : !connection.includes("close"));
     return {
       status: code,
-      statusText: status[3] ?? "",
+      statusText,
       headers: kept,
       framing,
       keepAlive,
