@@ -24,7 +24,7 @@ import {
   type ProxyRequest,
   type ProxyTunnel,
 } from "../proxy/mod.ts";
-import { Abort, errorMessage, type Logger, type Timer } from "../support/mod.ts";
+import { Abort, errorMessage, type Logger, pooledCopy, type Timer } from "../support/mod.ts";
 
 /** Options of a {@linkcode SocketFront}. */
 export interface SocketFrontOptions {
@@ -434,7 +434,7 @@ class ClientConnection {
     if (head.framing.kind === "length") {
       const length = head.framing.length;
       if (this.#end - this.#start >= length) {
-        const whole = this.#buffer.slice(this.#start, this.#start + length);
+        const whole = pooledCopy(this.#buffer, this.#start, this.#start + length);
         this.#start += length;
         return { whole, done: true, stream: () => new ReadableStream() };
       }

@@ -15,4 +15,5 @@ export {
 } from "./logger.ts";
 export { Abort } from "./abort.ts";
 export { Deadlines, type Expiring } from "./deadlines.ts";
+export { pooledCopy } from "./pooled_copy.ts";
 export { delay, errorMessage, readLines, rootMessage, type Timer, withDefaults } from "./util.ts";

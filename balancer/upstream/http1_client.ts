@@ -20,6 +20,7 @@ import {
   type UpstreamRequest,
   type UpstreamResponse,
 } from "./upstream.ts";
+import { pooledCopy } from "../support/mod.ts";
 
 /** Options of {@linkcode Http1Client}. */
 export interface Http1ClientOptions {
@@ -553,7 +554,7 @@ export class Http1Client {
         if (!(await conn.fill())) throw new UpstreamError("closed", "connection closed mid-body");
       }
       if (conn.end - conn.start >= framing.remaining) {
-        const bytes = conn.buffer.slice(conn.start, conn.start + framing.remaining);
+        const bytes = pooledCopy(conn.buffer, conn.start, conn.start + framing.remaining);
         conn.start += framing.remaining;
         return bytes;
       }
