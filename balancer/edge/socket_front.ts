@@ -48,8 +48,12 @@ export interface SocketFrontOptions {
   logger: Logger;
 }
 
-/** How often deadlines are checked, ms: the resolution of every front timeout. */
-const SWEEP_MS = 250;
+/**
+ * How often deadlines are checked, ms. Deadlines are set from the clock as read at the last
+ * check (no clock read per request), plus one interval, so a timeout fires between its length
+ * and its length plus two intervals after it started.
+ */
+const SWEEP_MS = 100;
 /** Read buffer to start with; it grows to the head limit when a head needs it. */
 const BUFFER_BYTES = 16 * 1024;
 /** Most unparsed bytes read ahead (pipelined requests) while a request is answered. */
@@ -115,6 +119,8 @@ export class SocketFront {
   readonly #options: SocketFrontOptions;
   readonly #connections = new Set<ClientConnection>();
   readonly #sweeper: Timer;
+  /** The clock as read at the last sweep, ms. */
+  #now = performance.now();
   #closing = false;
   /** Connections turned away at the limit, and closed by a timeout (for logs and tests). */
   readonly stats = { refused: 0, headerTimeouts: 0, idleClosed: 0 };
@@ -187,9 +193,14 @@ export class SocketFront {
     return this.#closing;
   }
 
+  /** The deadline of a timeout of `ms` starting now (see `SWEEP_MS`). */
+  deadlineIn(ms: number): number {
+    return this.#now + SWEEP_MS + ms;
+  }
+
   /** Ends connections whose deadline has passed. */
   #sweep(): void {
-    const now = performance.now();
+    const now = this.#now = performance.now();
     for (const client of this.#connections) client.expire(now);
   }
 }
@@ -241,7 +252,7 @@ class ClientConnection {
     this.#options = options;
     this.#front = front;
     this.#onClose = onClose;
-    this.#deadline = performance.now() + options.headerTimeoutMs;
+    this.#deadline = front.deadlineIn(options.headerTimeoutMs);
     const addr = conn.remoteAddr;
     this.#client = "hostname" in addr ? addr.hostname : undefined;
   }
@@ -332,7 +343,9 @@ class ClientConnection {
     if (!headStarted) {
       this.#phase = "idle";
       // The first request gets the header timeout from accept; later ones the keep-alive one.
-      if (this.#served > 0) this.#deadline = performance.now() + this.#options.keepAliveTimeoutMs;
+      if (this.#served > 0) {
+        this.#deadline = this.#front.deadlineIn(this.#options.keepAliveTimeoutMs);
+      }
     } else this.#startHead();
     // The head is parsed when its end may have come (a blank line), or every 8 KiB: a client
     // sending it a byte at a time must not make each byte a parse of all it sent before.
@@ -364,7 +377,7 @@ class ClientConnection {
   #startHead(): void {
     this.#phase = "head";
     // The first head's clock started at accept; a later one's when its first byte came.
-    if (this.#served > 0) this.#deadline = performance.now() + this.#options.headerTimeoutMs;
+    if (this.#served > 0) this.#deadline = this.#front.deadlineIn(this.#options.headerTimeoutMs);
   }
 
   /** Answers one request; resolves whether the connection may carry another. */
@@ -456,7 +469,7 @@ class ClientConnection {
   /** Marks the body as being read (its idle timeout applies). */
   bodyPhase(reading: boolean): void {
     this.#phase = reading ? "body" : "busy";
-    if (reading) this.#deadline = performance.now() + this.#options.bodyTimeoutMs;
+    if (reading) this.#deadline = this.#front.deadlineIn(this.#options.bodyTimeoutMs);
   }
 
   /**
@@ -498,7 +511,9 @@ class ClientConnection {
       return false;
     }
     this.#end += n;
-    if (this.#phase === "body") this.#deadline = performance.now() + this.#options.bodyTimeoutMs;
+    if (this.#phase === "body") {
+      this.#deadline = this.#front.deadlineIn(this.#options.bodyTimeoutMs);
+    }
     return true;
   }
 
@@ -609,7 +624,7 @@ class ClientConnection {
   /** Writes to the client; one that stops reading for the body timeout is closed. */
   async #write(bytes: Uint8Array): Promise<void> {
     this.#phase = "write";
-    this.#deadline = performance.now() + this.#options.bodyTimeoutMs;
+    this.#deadline = this.#front.deadlineIn(this.#options.bodyTimeoutMs);
     try {
       await writeAll(this.#conn, bytes);
     } finally {

@@ -449,7 +449,10 @@ export function createProxy(
     if (targets.length === 0) targets = options.route(key, MAX_TRIES); // (an owner not started)
     if (targets.length === 0) return noReplica(path);
 
-    const deadline = performance.now() + options.requestDeadlineMs;
+    const started = performance.now();
+    const deadline = started + options.requestDeadlineMs;
+    // The clock as of now, while nothing has been awaited since `started` (one read of it).
+    let fresh: number | undefined = started;
     let body: Uint8Array<ArrayBuffer> | ReadableStream<Uint8Array> | null = null;
     let clientStalled: IdleTimeoutError | undefined;
     if (!(raw.body instanceof ReadableStream)) body = raw.body; // complete: the front read it
@@ -465,6 +468,7 @@ export function createProxy(
       // Loads (bounded-load rings) and membership may have changed during the upload (no
       // replica left: the loop below answers 503).
       targets = options.route(key, 1);
+      fresh = undefined;
     }
     // Held whole and within the limit: a front may have read a larger body whole, but only
     // bodies up to --retry-body-limit are ever sent twice.
@@ -489,7 +493,9 @@ export function createProxy(
       if (tries++ > 0) await pause(retryBackoffMs(tries - 1, random), raw.signal);
       if (raw.signal.aborted) return failureAnswer(499, "Client closed the request");
       // Each try gets the response timeout, but no more than what the deadline leaves.
-      const tryMs = Math.min(responseTimeoutMs, deadline - performance.now());
+      const now = fresh ?? performance.now();
+      fresh = undefined;
+      const tryMs = Math.min(responseTimeoutMs, deadline - now);
       if (tryMs <= 0) return deadlineExceeded(path, options.requestDeadlineMs, failures);
       // Ends the try early: the client left, the replica died, or it took too long. Which
       // it was is read from the state afterwards, never from the abort's reason.
@@ -504,10 +510,10 @@ export function createProxy(
       let timedOut = false;
       let settled = false; // the attempt is over: a late upload end must not start the clock
       let clock: Expiring | undefined;
-      const startClock = () => {
+      const startClock = (from = performance.now()) => {
         if (settled) return;
         clock = {
-          deadline: performance.now() + tryMs,
+          deadline: from + tryMs,
           expire() {
             timedOut = true;
             attempt.abort();
@@ -517,8 +523,8 @@ export function createProxy(
       };
       let sending = body;
       if (sending instanceof ReadableStream) {
-        sending = sending.pipeThrough(new TransformStream({ flush: startClock }));
-      } else startClock();
+        sending = sending.pipeThrough(new TransformStream({ flush: () => startClock() }));
+      } else startClock(now);
       try {
         const res = await upstream({
           origin: target.url,
