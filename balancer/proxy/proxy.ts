@@ -24,8 +24,9 @@ import type { RouteTarget, TryOutcome } from "../cluster/mod.ts";
 import type { RetryBudget } from "./retry_budget.ts";
 import { failureBody, unknownEndpoint } from "../../contract/mod.ts";
 import {
+  connectionTokens,
+  HOP_BY_HOP,
   IDEMPOTENT,
-  requestHeaders,
   type Tunnel,
   type Upstream,
   UpstreamError,
@@ -139,25 +140,48 @@ export function failureAnswer(
 const VIA = "1.1 ringlb";
 
 /**
+ * Request fields a replica never gets from the client: hop-by-hop ones, `host` (sent as the
+ * replica's), `content-length` (the transport frames the body), and the `x-forwarded-*` fields
+ * this proxy sets itself.
+ */
+const NOT_FORWARDED: ReadonlySet<string> = new Set([
+  ...HOP_BY_HOP,
+  "host",
+  "content-length",
+  "x-forwarded-host",
+  "x-forwarded-proto",
+]);
+
+/**
  * The header fields sent to a replica: the client's end-to-end ones, `X-Forwarded-For`
- * (appended to), `-Proto`, `-Host`, and `Via` (appended to).
+ * (appended to), `-Proto`, `-Host`, and `Via` (appended to). One pass; the client's field
+ * arrays are passed on as they are (`ProxyRequest` names are lower case already).
  */
 function forwardHeaders(request: ProxyRequest): [string, string][] {
   const { client, host } = request;
-  const headers = requestHeaders(request.headers);
-  let forwardedFor = client;
-  let via = VIA;
-  for (let i = headers.length - 1; i >= 0; i--) {
-    const [name, value] = headers[i];
-    if (name === "x-forwarded-for") forwardedFor = client ? `${value}, ${client}` : value;
-    else if (name === "via") via = `${value}, ${VIA}`;
-    else if (name !== "x-forwarded-host" && name !== "x-forwarded-proto") continue;
-    headers.splice(i, 1);
+  let headers: [string, string][] = [];
+  let forwardedFor: string | undefined;
+  let via: string | undefined;
+  let named: string[] | undefined; // what `Connection` names: hop-by-hop too
+  for (const field of request.headers) {
+    const name = field[0];
+    if (name === "x-forwarded-for") {
+      forwardedFor = forwardedFor === undefined ? field[1] : `${forwardedFor}, ${field[1]}`;
+    } else if (name === "via") via = via === undefined ? field[1] : `${via}, ${field[1]}`;
+    else if (name === "connection") (named ??= []).push(...connectionTokens(field[1]));
+    else if (!NOT_FORWARDED.has(name)) headers.push(field);
   }
-  if (forwardedFor) headers.push(["x-forwarded-for", forwardedFor]);
+  if (named?.length) {
+    headers = headers.filter(([name]) => !named.includes(name));
+    if (named.includes("x-forwarded-for")) forwardedFor = undefined;
+    if (named.includes("via")) via = undefined;
+  }
+  if (forwardedFor !== undefined) {
+    headers.push(["x-forwarded-for", client ? `${forwardedFor}, ${client}` : forwardedFor]);
+  } else if (client) headers.push(["x-forwarded-for", client]);
   headers.push(["x-forwarded-proto", request.secure ? "https" : "http"]);
   if (host) headers.push(["x-forwarded-host", host]);
-  headers.push(["via", via]);
+  headers.push(["via", via === undefined ? VIA : `${via}, ${VIA}`]);
   return headers;
 }
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { endToEnd, Http1Client, UpstreamError } from "../upstream/mod.ts";
-import { type Abort, silentLogger } from "../support/mod.ts";
+import { Abort, silentLogger } from "../support/mod.ts";
 import {
   bufferUpTo,
   createProxy,
@@ -323,7 +323,7 @@ function proxyOver(
     random: () => 0,
     ...extra,
   });
-  return { proxy: servedBy(proxy), [Symbol.dispose]: () => client.close() };
+  return { proxy: servedBy(proxy), raw: proxy, [Symbol.dispose]: () => client.close() };
 }
 
 function target(name: string, url: string): TestTarget {
@@ -760,6 +760,47 @@ Deno.test("headers on the wire: one X-Forwarded-For and one Via line, appended t
   assert.deepEqual(field(1, "x-forwarded-for"), []);
   assert.deepEqual(field(1, "x-forwarded-host"), []);
   assert.deepEqual(field(1, "via"), ["via: 1.1 ringlb"]);
+});
+
+Deno.test("headers on the wire: repeated X-Forwarded-For and Via lines are joined in order; Connection can drop them", async () => {
+  await using replica = await CraftedReplica.start("a");
+  using p = proxyOver([target("a", replica.url)]);
+  const field = (i: number, name: string) =>
+    replica.heads[i].filter((line) => line.toLowerCase().startsWith(`${name}:`));
+  // As the socket front passes them: one entry per field line, names in lower case.
+  const send = async (headers: [string, string][]) => {
+    const answer = await p.raw({
+      method: "GET",
+      target: "/home",
+      headers,
+      host: "lb",
+      secure: false,
+      client: "127.0.0.9",
+      body: null,
+      signal: new Abort(),
+    });
+    if (answer.body instanceof ReadableStream) await answer.body.cancel();
+  };
+  await send([
+    ["x-forwarded-for", "10.0.0.1"],
+    ["via", "1.0 a"],
+    ["x-forwarded-for", "10.0.0.2"],
+    ["via", "1.0 b"],
+  ]);
+  assert.deepEqual(field(0, "x-forwarded-for"), ["x-forwarded-for: 10.0.0.1, 10.0.0.2, 127.0.0.9"]);
+  assert.deepEqual(field(0, "via"), ["via: 1.0 a, 1.0 b, 1.1 ringlb"]);
+  // Fields the client's Connection names are hop-by-hop: not passed on, and not appended to.
+  await send([
+    ["connection", "x-forwarded-for, via, x-private"],
+    ["x-forwarded-for", "10.0.0.1"],
+    ["via", "1.0 a"],
+    ["x-private", "1"],
+    ["x-public", "2"],
+  ]);
+  assert.deepEqual(field(1, "x-forwarded-for"), ["x-forwarded-for: 127.0.0.9"]);
+  assert.deepEqual(field(1, "via"), ["via: 1.1 ringlb"]);
+  assert.deepEqual(field(1, "x-private"), []);
+  assert.deepEqual(field(1, "x-public"), ["x-public: 2"]);
 });
 
 Deno.test("a POST without a body is sent with Content-Length: 0", async () => {

@@ -6,8 +6,10 @@
 
 export { Http1Client } from "./http1_client.ts";
 export {
+  connectionTokens,
   endToEnd,
   fetchUpstream,
+  HOP_BY_HOP,
   IDEMPOTENT,
   requestHeaders,
   type Tunnel,

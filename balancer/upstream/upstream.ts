@@ -116,6 +116,14 @@ export const IDEMPOTENT: ReadonlySet<string> = new Set([
 export const TOKEN = /^[!#$%&'*+.^_`|~0-9a-z-]+$/;
 
 /**
+ * The field names a `Connection` value lists (lower case): hop-by-hop for this connection. A
+ * token that is no header name (`Connection: a b`) names nothing.
+ */
+export function connectionTokens(value: string): string[] {
+  return value.split(",").map((t) => t.trim().toLowerCase()).filter((t) => TOKEN.test(t));
+}
+
+/**
  * The header fields of `entries` minus hop-by-hop ones and any the `Connection` field names,
  * and minus `also` (lower-case names). One pass, plus one over `Connection`'s tokens.
  */
@@ -128,8 +136,7 @@ export function endToEnd(
   for (const [name, value] of entries) {
     const lower = name.toLowerCase();
     if (lower === "connection") {
-      // A token that is no header name (`Connection: a b`) names nothing to remove.
-      named = value.split(",").map((t) => t.trim().toLowerCase()).filter((t) => TOKEN.test(t));
+      named = connectionTokens(value);
       continue;
     }
     if (HOP_BY_HOP.has(lower) || also.has(lower)) continue;
