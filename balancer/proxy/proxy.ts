@@ -502,10 +502,10 @@ export function createProxy(
     const headers = forwardHeaders(raw);
     const failures: string[] = [];
 
-    const tried = new Set<string>();
+    const tried: string[] = []; // (at most MAX_TRIES names: a list is cheaper than a Set)
     // Ejected since the route was chosen (say, during a slow upload): nothing was sent to it,
     // so it is skipped, not counted as a failure.
-    const untried = (t: RouteTarget) => !tried.has(t.name) && !t.ejected.aborted;
+    const untried = (t: RouteTarget) => !tried.includes(t.name) && !t.ejected.aborted;
     let tries = 0;
     for (;;) {
       // A retry asks the ring again: a bounded-load ring may now prefer another replica. So
@@ -513,7 +513,7 @@ export function createProxy(
       if (tries > 0 || !targets.some(untried)) targets = options.route(key, MAX_TRIES);
       const target = targets.find(untried);
       if (!target) break; // (a retry is only made while tries < MAX_TRIES: see `another`)
-      tried.add(target.name);
+      tried.push(target.name);
       if (tries++ > 0) await pause(retryBackoffMs(tries - 1, random), raw.signal);
       if (raw.signal.aborted) return failureAnswer(499, "Client closed the request");
       // Each try gets the response timeout, but no more than what the deadline leaves.

@@ -370,7 +370,9 @@ async function main(): Promise<number> {
 ${lightTable}
 
 ${highTable}${lorisTable}
-Command: \`deno task bench --seconds ${seconds} --reps ${reps} --connections ${connections} --ring ${values.ring}\`
+Command: \`deno task bench --only ${values.only} --seconds ${seconds} --reps ${reps} --connections ${connections} --ring ${values.ring} --high ${highConnections} --slowloris ${lorisClients}${
+    values.soak ? " --soak" : ""
+  }\`
 on ${
     when.slice(0, 16).replace("T", " ")
   } UTC (${machine}). Each balancer pinned to CPU ${BALANCER_CPUS}
