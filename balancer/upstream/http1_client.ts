@@ -38,6 +38,8 @@ export interface Http1ClientOptions {
 }
 
 const INITIAL_BUFFER = 16 * 1024;
+/** An empty body (shared: nothing can be written to a zero-length array). */
+const EMPTY = new Uint8Array(0);
 /** Bodies up to this size that arrive with the head (or the next read) come back as bytes. */
 const SMALL_BODY = 64 * 1024;
 
@@ -61,8 +63,8 @@ class Connection {
   closed = false;
   /** In the pool: anything read now (bytes nobody asked for, or the end) closes it. */
   idle = false;
-  /** A read started while idle; the next `fill()` takes its result. */
-  #pending: Promise<number | null> | undefined;
+  /** A read started while idle (its count, or its error); the next `fill()` takes it. */
+  #pending: Promise<number | null | Error> | undefined;
 
   constructor(conn: Deno.TcpConn, origin: string, onIdleClose: (conn: Connection) => void) {
     this.conn = conn;
@@ -77,17 +79,18 @@ class Connection {
   watch(): void {
     this.idle = true;
     this.start = this.end = 0;
+    // A failed read resolves with its error (one promise, and no rejection left unhandled
+    // while idle: an idle failure is handled by closing).
     this.#pending = this.conn.read(this.buffer).then(
       (n) => {
         if (this.idle) this.#closeIdle();
         return n;
       },
-      (error) => {
+      (error: unknown) => {
         if (this.idle) this.#closeIdle();
-        throw error;
+        return error instanceof Error ? error : new Error(String(error));
       },
     );
-    this.#pending.catch(() => {}); // an idle failure is handled by closing
   }
 
   /** Reads more bytes; resolves false at end of stream. */
@@ -97,6 +100,7 @@ class Connection {
       // The read started while idle, into the (then empty) buffer.
       this.#pending = undefined;
       const n = await pending;
+      if (n instanceof Error) throw n;
       if (n === null) return false;
       this.end += n;
       return true;
@@ -356,7 +360,11 @@ export class Http1Client {
           tunnel: { conn: conn.conn, head: leftover },
         };
       }
-      const body = await this.#body(conn, request, head, () => signal.onAbort(undefined));
+      // (Usually all here: then no await.)
+      const inBuffer = this.#bodyInBuffer(conn, head);
+      const body = inBuffer !== undefined
+        ? inBuffer
+        : await this.#body(conn, request, head, () => signal.onAbort(undefined));
       handedOver = body instanceof ReadableStream;
       if (!handedOver) {
         if (head.keepAlive) this.#release(request.origin, conn);
@@ -538,6 +546,17 @@ export class Http1Client {
   }
 
   /** The body: bytes when it is all here, else a stream that reads the rest. */
+  /** The body when it needs no read: none, or all of it in the buffer; else undefined. */
+  #bodyInBuffer(conn: Connection, head: Head): Uint8Array<ArrayBuffer> | null | undefined {
+    const { framing } = head;
+    if (framing.kind === "none") return null;
+    if (framing.kind !== "length" || conn.end - conn.start < framing.remaining) return undefined;
+    if (framing.remaining === 0) return EMPTY;
+    const bytes = pooledCopy(conn.buffer, conn.start, conn.start + framing.remaining);
+    conn.start += framing.remaining;
+    return bytes;
+  }
+
   async #body(
     conn: Connection,
     request: UpstreamRequest,
@@ -547,7 +566,7 @@ export class Http1Client {
     const { framing } = head;
     if (framing.kind === "none") return null;
     if (framing.kind === "length") {
-      if (framing.remaining === 0) return new Uint8Array(0);
+      if (framing.remaining === 0) return EMPTY;
       // Small bodies usually arrive with the head, or with the next read: then they come
       // back as bytes. Anything else is streamed.
       if (conn.end - conn.start < framing.remaining && framing.remaining <= SMALL_BODY) {
