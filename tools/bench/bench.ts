@@ -18,10 +18,11 @@ import {
   startBackends,
   startHaproxy,
   startNginx,
+  startRelayProbe,
   startRinglb,
   versions,
 } from "./peers.ts";
-import { treeCpuMicros, treeRssKiB } from "./proc_stats.ts";
+import { treeCpuTime, treeRssKiB } from "./proc_stats.ts";
 import { pacedScript, runWrk, WRK_SCRIPT, type WrkResult } from "./wrk.ts";
 import { type Cli, cli } from "../cli.ts";
 import type { SlowlorisResult } from "./slowloris.ts";
@@ -33,6 +34,9 @@ const LOAD_CPUS = "1";
  * The light-load run, for the latency a balancer adds far from saturation: this many
  * connections, each pausing this long between requests (about 6,000 req/s offered).
  */
+/** What `--only` can name (all by default). */
+const TARGETS = ["ringlb", "ringlb-serve", "ringlb-2", "nginx", "haproxy", "direct", "probe"];
+
 const LIGHT_CONNECTIONS = 16;
 const LIGHT_DELAY_MS = 2;
 
@@ -47,7 +51,8 @@ nginx-light haproxy) and skipped, with a note, when not.
   --connections N    wrk connections (64); wrk uses 1 thread
   --ring NAME        ringlb's ring (maglev)
   --only LIST        targets, comma-separated: ringlb, ringlb-serve (--front serve),
-                     ringlb-2 (2 workers on both CPUs), nginx, haproxy, direct (all)
+                     ringlb-2 (2 workers on both CPUs), nginx, haproxy, direct, probe (the
+                     relay probe: the least a Deno relay does, a floor) (all)
   --soak             also 5 minutes of load on ringlb, sampling its memory (RSS drift)
   --high N           one more run per balancer with N connections (4000; 0: none)
   --slowloris N      N clients trickling a head that never ends while the normal load runs,
@@ -68,6 +73,8 @@ interface Run extends WrkResult {
   rep: number;
   /** Balancer CPU per request, µs (none for direct). */
   cpuUsPerRequest: number | null;
+  /** Of which in the kernel (system time: the sockets' system calls), µs. */
+  kernelUsPerRequest: number | null;
 }
 
 /** Shares of 3,000 requests per backend, through a target: max / mean. */
@@ -93,7 +100,7 @@ async function main(): Promise<number> {
       reps: { type: "string", default: "3" },
       connections: { type: "string", default: "64" },
       ring: { type: "string", default: "maglev" },
-      only: { type: "string", default: "ringlb,ringlb-serve,ringlb-2,nginx,haproxy,direct" },
+      only: { type: "string", default: TARGETS.join(",") },
       soak: { type: "boolean" },
       high: { type: "string", default: "4000" },
       slowloris: { type: "string", default: "3000" },
@@ -109,7 +116,7 @@ async function main(): Promise<number> {
   const lorisClients = intOption(values.slowloris, "slowloris", 0, 10_000);
   const wanted = values.only.split(",").map((s) => s.trim());
   for (const w of wanted) {
-    if (!["ringlb", "ringlb-serve", "ringlb-2", "nginx", "haproxy", "direct"].includes(w)) {
+    if (!TARGETS.includes(w)) {
       fail(`--only: unknown target '${w}'`);
     }
   }
@@ -190,6 +197,11 @@ async function main(): Promise<number> {
       started.push(named);
       targets.push(named);
     }
+    if (wanted.includes("probe")) {
+      const probe = await startRelayProbe(BALANCER_CPUS, 18095, ROOT);
+      started.push(probe);
+      targets.push(probe);
+    }
     if (wanted.includes("nginx") && installed("nginx")) {
       const peer = await startNginx(dir, BALANCER_CPUS, 18090);
       started.push(peer);
@@ -209,14 +221,17 @@ async function main(): Promise<number> {
       // Rotate the order each round, so no target always runs first or last.
       const order = targets.map((_, i) => targets[(i + rep - 1) % targets.length]);
       for (const target of order) {
-        const before = target.pid ? treeCpuMicros(target.pid) : 0;
+        const before = target.pid ? treeCpuTime(target.pid) : { user: 0, system: 0 };
         const result = await wrk(target.url, seconds);
-        const cpu = target.pid ? treeCpuMicros(target.pid) - before : 0;
+        const after = target.pid ? treeCpuTime(target.pid) : { user: 0, system: 0 };
+        const kernel = after.system - before.system;
+        const cpu = after.user - before.user + kernel;
         runs.push({
           target: target.name,
           rep,
           ...result,
           cpuUsPerRequest: target.pid ? cpu / result.requests : null,
+          kernelUsPerRequest: target.pid ? kernel / result.requests : null,
         });
         console.error(
           `bench: ${rep}/${reps} ${target.name}: ${Math.round(result.rps)} req/s, p99 ${
@@ -298,9 +313,9 @@ async function main(): Promise<number> {
         a + r.errors.connect + r.errors.read + r.errors.write + r.errors.timeout + r.errors.status,
       0,
     );
-    const cpu = mine.every((r) => r.cpuUsPerRequest === null)
-      ? null
-      : median(mine.map((r) => r.cpuUsPerRequest!));
+    const measured = mine.filter((r) => r.cpuUsPerRequest !== null);
+    const cpu = measured.length ? median(measured.map((r) => r.cpuUsPerRequest!)) : null;
+    const kernel = measured.length ? median(measured.map((r) => r.kernelUsPerRequest!)) : null;
     return {
       name,
       rps: median(mine.map((r) => r.rps)),
@@ -308,6 +323,7 @@ async function main(): Promise<number> {
       p99: median(mine.map((r) => r.p99)),
       errors,
       cpu,
+      kernel,
       spread: spread[name],
     };
   });
@@ -318,14 +334,18 @@ async function main(): Promise<number> {
     base?: { rps: number },
   ) => (base ? `${(v / base.rps).toFixed(2)}` : "–");
   const table = [
-    `| target | req/s (median of ${reps}) | p50 ms | p99 ms | errors | balancer CPU µs/req | × nginx | × direct | keys max/mean |`,
-    `|---|---:|---:|---:|---:|---:|---:|---:|---:|`,
+    `| target | req/s (median of ${reps}) | p50 ms | p99 ms | errors | balancer CPU µs/req | of which kernel | CPU × nginx's | req/s × nginx | req/s × direct | keys max/mean |`,
+    `|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|`,
     ...rows.map((r) =>
       `| ${r.name} | ${Math.round(r.rps).toLocaleString("en-US")} | ${r.p50.toFixed(2)} | ${
         r.p99.toFixed(2)
-      } | ${r.errors} | ${r.cpu === null ? "–" : r.cpu.toFixed(1)} | ${ratio(r.rps, nginx)} | ${
-        ratio(r.rps, direct)
-      } | ${r.spread === undefined || r.name.startsWith("direct") ? "–" : r.spread.toFixed(2)} |`
+      } | ${r.errors} | ${r.cpu === null ? "–" : r.cpu.toFixed(1)} | ${
+        r.kernel === null ? "–" : r.kernel.toFixed(1)
+      } | ${r.cpu === null || !nginx?.cpu ? "–" : (r.cpu / nginx.cpu).toFixed(2)} | ${
+        ratio(r.rps, nginx)
+      } | ${ratio(r.rps, direct)} | ${
+        r.spread === undefined || r.name.startsWith("direct") ? "–" : r.spread.toFixed(2)
+      } |`
     ),
   ].join("\n");
   const lightDirect = light.find((r) => r.target.startsWith("direct"));

@@ -197,6 +197,19 @@ export function startRinglb(
   ], port);
 }
 
+/** The relay probe (`relay_probe.ts`): the least a Deno relay does, as a floor. */
+export function startRelayProbe(cpus: string, port: number, root: URL): Promise<Peer> {
+  return spawn("Deno relay probe (floor)", cpus, [
+    Deno.execPath(),
+    "run",
+    "-q",
+    "--allow-net=127.0.0.1",
+    new URL("tools/bench/relay_probe.ts", root).pathname,
+    String(port),
+    ...BACKEND_PORTS.map(String),
+  ], port);
+}
+
 /** nginx: `hash $arg_id consistent`, one worker, upstream keep-alive sized per backend. */
 export async function startNginx(dir: string, cpus: string, port: number): Promise<Peer> {
   const conf = `${dir}/nginx-lb.conf`;

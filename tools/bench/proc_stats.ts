@@ -7,16 +7,22 @@
 /** Clock ticks per second of `/proc/<pid>/stat` times (`getconf CLK_TCK`; 100 on Linux). */
 export const CLOCK_TICKS = 100;
 
-/** User + system CPU time of `pid` and all its threads, in µs; 0 when it is gone. */
-export function cpuMicros(pid: number): number {
+/** CPU time, µs: in user space and in the kernel (system calls, loopback TCP). */
+export interface CpuTime {
+  user: number;
+  system: number;
+}
+
+/** User and system CPU time of `pid` and all its threads, in µs; zeros when it is gone. */
+export function cpuTime(pid: number): CpuTime {
   try {
     const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
     // Fields after the command name (which may hold spaces), counted from field 3.
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    const ticks = Number(fields[11]) + Number(fields[12]); // utime, stime
-    return (ticks * 1e6) / CLOCK_TICKS;
+    const toMicros = (ticks: string) => (Number(ticks) * 1e6) / CLOCK_TICKS;
+    return { user: toMicros(fields[11]), system: toMicros(fields[12]) }; // utime, stime
   } catch {
-    return 0;
+    return { user: 0, system: 0 };
   }
 }
 
@@ -47,9 +53,15 @@ export function processTree(pid: number): number[] {
   return all;
 }
 
-/** Total CPU µs of a process tree. */
-export function treeCpuMicros(pid: number): number {
-  return processTree(pid).reduce((sum, p) => sum + cpuMicros(p), 0);
+/** User and system CPU time of a process tree, µs. */
+export function treeCpuTime(pid: number): CpuTime {
+  const total = { user: 0, system: 0 };
+  for (const p of processTree(pid)) {
+    const { user, system } = cpuTime(p);
+    total.user += user;
+    total.system += system;
+  }
+  return total;
 }
 
 /** Total RSS KiB of a process tree. */
