@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { OutlierDetector, type OutlierHost, type TryOutcome } from "./outlier.ts";
 import { Replica } from "./replica.ts";
 import { recordingLogger, waitFor } from "../testing/mod.ts";
+import { Abort } from "../support/mod.ts";
 
 /** `names` as serving replicas, a detector over them, and what the detector asked for. */
 function setup(names: string[], errors: number, maxEjectionPercent = 100) {
@@ -71,4 +72,21 @@ Deno.test("outliers: spares, replicas still starting and ones already out are no
   c.report("reset");
   assert.deepEqual(asked, ["eject C"], "C once, however many tries fail while it is out");
   detector.forget(c);
+});
+
+Deno.test("replica: the tries it watches are aborted when it ends, with its reason; unwatched ones are not", () => {
+  const replica = new Replica("a", 1, false, { report: () => {} });
+  const watched = new Abort();
+  const done = new Abort();
+  replica.watch(watched);
+  replica.watch(done);
+  replica.unwatch(done); // its try is over
+  const reason = new Error("replica 'a' ended");
+  replica.end(reason);
+  assert.equal(watched.reason, reason);
+  assert.equal(done.aborted, false);
+  assert.equal(replica.ejected.aborted, true);
+  const late = new Abort();
+  replica.watch(late); // a try that starts after the end is aborted at once
+  assert.equal(late.reason, reason);
 });

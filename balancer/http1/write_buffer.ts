@@ -20,7 +20,9 @@ const MAX_KEPT_BYTES = 64 * 1024;
 export function writeLatin1(text: string, into: Uint8Array, at: number): number {
   // The native encoder is the fast path; UTF-8 and ISO-8859-1 agree on ASCII only, so any
   // other character (it makes `written` differ) is written again one unit at a time.
-  const { read, written } = ENCODER.encodeInto(text, at === 0 ? into : into.subarray(at));
+  // (Into exactly `text.length` bytes: UTF-8 would spill a second byte past a character above
+  // 0x7F.)
+  const { read, written } = ENCODER.encodeInto(text, into.subarray(at, at + text.length));
   if (read === text.length && written === text.length) return at + written;
   for (let i = 0; i < text.length; i++) into[at + i] = text.charCodeAt(i);
   return at + text.length;

@@ -37,6 +37,11 @@ export class Deadlines {
     return this.#items.size;
   }
 
+  /** Whether its timer is armed: while items wait, and never once none does. */
+  get armed(): boolean {
+    return this.#timer !== undefined;
+  }
+
   /** Starts `item`'s clock: it expires at `item.deadline` unless {@linkcode delete}d first. */
   add(item: Expiring): void {
     this.#items.add(item);
