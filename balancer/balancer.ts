@@ -6,7 +6,7 @@
 
 import type { Hono } from "hono";
 import { createRing, type Ring } from "../ring/mod.ts";
-import { ADMIN_PATHS, createBalancerApp, SocketFront } from "./edge/mod.ts";
+import { createBalancerApp, SocketFront } from "./edge/mod.ts";
 import type { BalancerConfig } from "./config/mod.ts";
 import { HealthMonitor, ReplicaManager } from "./cluster/mod.ts";
 import { fetchUpstream, Http1Client, type Upstream } from "./upstream/mod.ts";
@@ -36,6 +36,8 @@ export interface Balancer {
   readonly app: Hono;
   /** The proxy on its own, for the raw-socket front. */
   readonly proxy: (request: ProxyRequest) => Promise<ProxyAnswer>;
+  /** The admin API alone, for its own listener (`--admin-listen`). */
+  readonly adminApp: Hono;
   /**
    * Serves `listener`'s connections with the raw-socket front (admin paths through the app,
    * the rest straight to the proxy); the caller runs `serve()` and, on shutdown, `shutdown()`.
@@ -85,7 +87,7 @@ export function createBalancer(config: BalancerConfig, deps: BalancerDeps): Bala
     ? (request) =>
       request.origin.startsWith("http://") ? http1.upstream(request) : viaFetch(request)
     : viaFetch;
-  const { app, handler, proxy } = createBalancerApp(manager, {
+  const { app, handler, proxy, adminPaths, adminApp } = createBalancerApp(manager, {
     proxy: config.proxy,
     admin: config.admin,
     maxBatch: cluster.maxReplicas,
@@ -99,13 +101,14 @@ export function createBalancer(config: BalancerConfig, deps: BalancerDeps): Bala
   });
   return {
     app,
+    adminApp,
     handler,
     proxy,
     socketFront(listener, secure = false) {
       return new SocketFront(listener, {
         proxy,
         admin: (request) => Promise.resolve(app.fetch(request)),
-        isAdmin: (path) => ADMIN_PATHS.has(path),
+        isAdmin: (path) => adminPaths.has(path),
         headerTimeoutMs: config.listen.headerTimeoutMs,
         keepAliveTimeoutMs: config.listen.keepAliveTimeoutMs,
         bodyTimeoutMs: config.proxy.bodyTimeoutMs,

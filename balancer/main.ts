@@ -12,7 +12,13 @@
 import { fileURLToPath } from "node:url";
 import { describeRing } from "../ring/mod.ts";
 import { createBalancer } from "./balancer.ts";
-import { type BalancerConfig, ConfigError, HELP, parseConfig } from "./config/mod.ts";
+import {
+  adminExposure,
+  type BalancerConfig,
+  ConfigError,
+  HELP,
+  parseConfig,
+} from "./config/mod.ts";
 import { DockerClient, DockerProvider, socketFromDockerHost } from "./providers/docker/mod.ts";
 import { createLogger, delay, errorMessage, type Logger } from "./support/mod.ts";
 import { ProcessProvider, type Provider, StaticProvider } from "./providers/mod.ts";
@@ -133,6 +139,8 @@ async function main(): Promise<number> {
 
   /** What listens: `Deno.serve`'s server or the socket front; both drain on shutdown. */
   let server: { shutdown(): Promise<void> } | undefined;
+  /** The admin API's own listener (`--admin-listen`), in the first process only. */
+  let adminServer: Deno.HttpServer | undefined;
   let shuttingDown = false;
   const done = Promise.withResolvers<number>();
   const shutdown = async (signal: string) => {
@@ -147,7 +155,7 @@ async function main(): Promise<number> {
       // replicas are stopped: the other order would cut those requests off.
       const drained = new AbortController();
       await Promise.race([
-        server?.shutdown(),
+        Promise.all([server?.shutdown(), adminServer?.shutdown()]),
         delay(config.cluster.drainTimeoutMs, drained.signal),
       ]);
       drained.abort();
@@ -229,6 +237,30 @@ async function main(): Promise<number> {
     await balancer.close();
     return 1;
   }
+  const { admin } = config;
+  if (admin.listen && !worker) {
+    try {
+      adminServer = Deno.serve({
+        hostname: admin.listen.host,
+        port: admin.listen.port,
+        onListen: ({ hostname, port }) => {
+          console.log(`admin API (/rep, /add, /rm) on http://${hostname}:${port}/`);
+          logger.info("admin.listening", { host: hostname, port });
+        },
+      }, balancer.adminApp.fetch);
+    } catch (error) {
+      console.error(
+        `balancer: cannot listen on --admin-listen ${admin.listen.host}:${admin.listen.port}: ${
+          errorMessage(error)
+        }`,
+      );
+      await server?.shutdown();
+      await balancer.close();
+      return 1;
+    }
+  }
+  const exposed = worker ? undefined : adminExposure(config);
+  if (exposed) logger.warn("admin.unprotected", { reason: exposed });
   return done.promise;
 }
 

@@ -306,6 +306,36 @@ const SETTINGS = {
     max: 64 * 1024 * 1024,
     unit: "bytes",
   },
+  adminToken: {
+    to: "admin",
+    flag: "admin-token",
+    env: "LB_ADMIN_TOKEN",
+    fallback: "",
+    arg: "TOKEN",
+    help:
+      "when set, /add and /rm need Authorization: Bearer TOKEN (else 401); /rep stays open (16 to 256 visible characters)",
+    shown: "none",
+  },
+  adminListen: {
+    to: "admin",
+    flag: "admin-listen",
+    env: "LB_ADMIN_LISTEN",
+    fallback: "",
+    arg: "HOST:PORT",
+    help:
+      "serve /rep, /add and /rm on this address instead of the proxy port (where those paths are then proxied)",
+    shown: "the proxy port",
+  },
+  adminRateLimit: {
+    to: "admin",
+    flag: "admin-rate-limit",
+    env: "LB_ADMIN_RATE_LIMIT",
+    fallback: "10",
+    arg: "N",
+    help: "/add and /rm requests per second at most, bursts of N (then 429)",
+    min: 1,
+    max: 10_000,
+  },
   maxInFlight: {
     to: "proxy",
     flag: "max-in-flight",
@@ -607,6 +637,41 @@ export function settingsTable(): string {
   ].join("\n");
 }
 
+/** An admin token: none (""), or 16 to 256 visible ASCII characters. */
+function parseToken(text: string, what: string): string {
+  if (text === "" || /^[\x21-\x7e]{16,256}$/.test(text)) return text;
+  throw new ConfigError(
+    `${what} must be 16 to 256 visible ASCII characters (no spaces), got ${text.length} characters`,
+  );
+}
+
+/** `HOST:PORT` (an IPv6 host in brackets), or none for "". */
+function parseAddress(text: string, what: string): { host: string; port: number } | undefined {
+  if (text === "") return undefined;
+  const match = /^(\[[0-9a-fA-F:.]+\]|[a-zA-Z0-9.-]+):([0-9]{1,5})$/.exec(text);
+  if (!match) {
+    throw new ConfigError(`${what} must be HOST:PORT, e.g. 127.0.0.1:5001, got '${text}'`);
+  }
+  return { host: match[1].replace(/^\[|\]$/g, ""), port: parsePort(match[2], what) };
+}
+
+/**
+ * Why the admin API is open to anyone who reaches it, or undefined when it is not: it listens
+ * on an address other than loopback and no token is set. (Logged once at start.)
+ */
+export function adminExposure(config: BalancerConfig): string | undefined {
+  if (config.admin.token) return undefined;
+  const host = config.admin.listen?.host ?? config.listen.host;
+  if (isLoopback(host)) return undefined;
+  return `the admin API (/add, /rm) listens on ${host} with no --admin-token: anyone who ` +
+    `reaches it can add or remove replicas (set --admin-token, or --admin-listen 127.0.0.1:PORT)`;
+}
+
+/** Whether `host` is a loopback address or name. */
+function isLoopback(host: string): boolean {
+  return host === "localhost" || host === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
 /** Result of parsing: a config, or a request for help. */
 export type ParsedArgs = { help: true } | { help: false; config: BalancerConfig };
 
@@ -702,7 +767,12 @@ export function parseConfig(
       keyParam: str(SETTINGS.keyParam),
       keyHeader: str(SETTINGS.keyHeader).toLowerCase(),
     },
-    admin: { maxBodyBytes: int(SETTINGS.maxAdminBodyBytes) },
+    admin: {
+      maxBodyBytes: int(SETTINGS.maxAdminBodyBytes),
+      token: parseToken(...raw(SETTINGS.adminToken)),
+      listen: parseAddress(...raw(SETTINGS.adminListen)),
+      ratePerSecond: int(SETTINGS.adminRateLimit),
+    },
     ring: parseRing(raw),
     provider: {
       kind: oneOf(str(SETTINGS.provider), ["process", "docker", "static"], "--provider"),

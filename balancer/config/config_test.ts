@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { type BalancerConfig, ConfigError, parseConfig, settingsTable } from "./config.ts";
+import {
+  adminExposure,
+  type BalancerConfig,
+  ConfigError,
+  parseConfig,
+  settingsTable,
+} from "./config.ts";
 
 function config(args: string[], env: Record<string, string> = {}): BalancerConfig {
   const parsed = parseConfig(args, env);
@@ -49,7 +55,7 @@ Deno.test("defaults: every setting's default, grouped by the component that gets
       keyParam: "id",
       keyHeader: "x-request-id",
     },
-    admin: { maxBodyBytes: 65_536 },
+    admin: { maxBodyBytes: 65_536, token: "", listen: undefined, ratePerSecond: 10 },
     ring: { algorithm: "spec", slotHash: "spec", probing: "linear" },
     provider: {
       kind: "process",
@@ -190,6 +196,9 @@ Deno.test("every setting lands in the group its table row says (docs/configurati
     "response-timeout": ["2000"],
     "retry-body-limit": ["10"],
     "max-admin-body": ["1000"],
+    "admin-token": ["0123456789abcdef"],
+    "admin-listen": ["127.0.0.1:5001"],
+    "admin-rate-limit": ["3"],
     "max-in-flight": ["10"],
     "request-deadline": ["2000"],
     "body-timeout": ["2000"],
@@ -239,4 +248,62 @@ Deno.test("every setting lands in the group its table row says (docs/configurati
       }
     }
   }
+});
+
+Deno.test("admin settings: token, listener and rate limit are checked; the exposure warning", () => {
+  const c = config([
+    "--admin-token",
+    "s3cret-s3cret-s3cret",
+    "--admin-listen",
+    "[::1]:5001",
+    "--admin-rate-limit",
+    "5",
+  ]);
+  assert.deepEqual(c.admin, {
+    maxBodyBytes: 65_536,
+    token: "s3cret-s3cret-s3cret",
+    listen: { host: "::1", port: 5001 },
+    ratePerSecond: 5,
+  });
+  assert.equal(
+    config([], { LB_ADMIN_TOKEN: "from-the-environment" }).admin.token,
+    "from-the-environment",
+  );
+  rejects(
+    ["--admin-token", "short"],
+    "--admin-token must be 16 to 256 visible ASCII characters (no spaces), got 5 characters",
+  );
+  rejects(
+    ["--admin-token", "sixteen chars or more"],
+    "--admin-token must be 16 to 256 visible ASCII characters (no spaces), got 21 characters",
+  );
+  rejects(
+    ["--admin-listen", "5001"],
+    "--admin-listen must be HOST:PORT, e.g. 127.0.0.1:5001, got '5001'",
+  );
+  rejects(
+    ["--admin-listen", "localhost:99999"],
+    "--admin-listen must be a port number (0-65535), got '99999'",
+  );
+  rejects(
+    ["--admin-rate-limit", "0"],
+    "--admin-rate-limit must be an integer from 1 to 10000, got '0'",
+  );
+
+  // Warned about: an admin API any host can reach, with no token.
+  const exposure = (args: string[]) => adminExposure(config(args));
+  assert.match(exposure([]) ?? "", /listens on 0\.0\.0\.0 with no --admin-token/);
+  assert.match(exposure(["--host", "10.0.0.5"]) ?? "", /listens on 10\.0\.0\.5/);
+  assert.equal(exposure(["--host", "127.0.0.1"]), undefined);
+  assert.equal(exposure(["--host", "::1"]), undefined);
+  assert.equal(exposure(["--admin-token", "0123456789abcdef"]), undefined);
+  assert.equal(
+    exposure(["--admin-listen", "127.0.0.2:5001"]),
+    undefined,
+    "the admin port is loopback",
+  );
+  assert.match(
+    exposure(["--host", "127.0.0.1", "--admin-listen", "0.0.0.0:5001"]) ?? "",
+    /listens on 0\.0\.0\.0/,
+  );
 });

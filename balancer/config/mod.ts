@@ -4,4 +4,11 @@
  * @module
  */
 
-export { type BalancerConfig, ConfigError, HELP, parseConfig, settingsTable } from "./config.ts";
+export {
+  adminExposure,
+  type BalancerConfig,
+  ConfigError,
+  HELP,
+  parseConfig,
+  settingsTable,
+} from "./config.ts";

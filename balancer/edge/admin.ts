@@ -4,7 +4,8 @@
  * @module
  */
 
-import { type Context, Hono } from "hono";
+import { createHash, timingSafeEqual } from "node:crypto";
+import { type Context, Hono, type MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { parseScaleRequest, type ScaleKind } from "./admin_input.ts";
 import { errorMessage, type Logger } from "../support/mod.ts";
@@ -21,11 +22,16 @@ export interface AdminBackend {
   remove(n: number, names: readonly string[]): Promise<ReplicaSnapshot>;
 }
 
-/** Options of {@linkcode createAdminApp}. */
-/** The settings of the admin API (`--max-admin-body`). */
+/** The settings of the admin API. */
 export interface AdminConfig {
   /** Largest admin request body in bytes; larger is a 413. */
   maxBodyBytes: number;
+  /** When not "", `/add` and `/rm` need `Authorization: Bearer` it (`--admin-token`). */
+  token: string;
+  /** Where the admin API listens apart from the proxy port (`--admin-listen`), if it does. */
+  listen?: { host: string; port: number };
+  /** `/add` and `/rm` requests per second at most, in bursts of as many (`--admin-rate-limit`). */
+  ratePerSecond: number;
 }
 
 /** Options of {@linkcode createAdminApp}. */
@@ -38,6 +44,43 @@ export interface AdminOptions extends AdminConfig {
   scalingOff?: string;
   /** Whether a replica that fails to start is replaced (default true; not static backends). */
   respawns?: boolean;
+  /** Clock for the rate limit, ms. Default `performance.now`. */
+  now?: () => number;
+}
+
+/** `rate` requests per second, in bursts of up to `rate` (a token bucket). */
+class RateLimit {
+  readonly #rate: number;
+  readonly #now: () => number;
+  #tokens: number;
+  #at: number;
+
+  constructor(rate: number, now: () => number) {
+    this.#rate = rate;
+    this.#now = now;
+    this.#tokens = rate;
+    this.#at = now();
+  }
+
+  /** Takes one token; false when none is left. */
+  take(): boolean {
+    const now = this.#now();
+    this.#tokens = Math.min(this.#rate, this.#tokens + ((now - this.#at) / 1000) * this.#rate);
+    this.#at = now;
+    if (this.#tokens < 1) return false;
+    this.#tokens -= 1;
+    return true;
+  }
+}
+
+/** SHA-256 of `text`: equal-length values to compare in constant time. */
+function digest(text: string): Uint8Array {
+  return createHash("sha256").update(text).digest();
+}
+
+/** The token of an `Authorization: Bearer TOKEN` header (RFC 6750 §2.1), if it is one. */
+function bearerToken(header: string | undefined): string | undefined {
+  return /^Bearer +([\x21-\x7e]+) *$/i.exec(header ?? "")?.[1];
 }
 
 /** The admin routes as a Hono app, to mount at `/`. Other methods on its paths get a 405. */
@@ -50,6 +93,35 @@ export function createAdminApp(backend: AdminBackend, options: AdminOptions): Ho
   });
 
   app.get("/rep", (c) => c.json(successBody(backend.snapshot())));
+
+  // What changes the replica set needs the token when one is set (checked in constant time,
+  // so the time taken does not tell how much of a guess was right), then a free place in the
+  // rate limit. /rep stays open: the assignment's contract reads it without credentials.
+  const expected = options.token ? digest(options.token) : undefined;
+  const rate = new RateLimit(options.ratePerSecond, options.now ?? (() => performance.now()));
+  const guard: MiddlewareHandler = async (c, next) => {
+    if (expected) {
+      const given = bearerToken(c.req.header("authorization"));
+      if (given === undefined || !timingSafeEqual(digest(given), expected)) {
+        options.logger.debug("admin.unauthorized", { path: c.req.path });
+        c.header("WWW-Authenticate", 'Bearer realm="ringlb admin"');
+        return c.json(
+          failureBody(`${c.req.path} needs the admin token: send Authorization: Bearer <token>`),
+          401,
+        );
+      }
+    }
+    if (!rate.take()) {
+      c.header("Retry-After", "1");
+      return c.json(
+        failureBody(
+          `More than ${options.ratePerSecond} /add and /rm requests per second; retry later`,
+        ),
+        429,
+      );
+    }
+    return await next();
+  };
 
   const scale = (kind: ScaleKind) => async (c: Context) => {
     if (options.scalingOff) return c.json(failureBody(options.scalingOff), 400);
@@ -75,8 +147,8 @@ export function createAdminApp(backend: AdminBackend, options: AdminOptions): Ho
     }
   };
 
-  app.post("/add", limit, scale("add"));
-  app.delete("/rm", limit, scale("rm"));
+  app.post("/add", guard, limit, scale("add"));
+  app.delete("/rm", guard, limit, scale("rm"));
 
   const allow: Record<string, string> = { "/rep": "GET, HEAD", "/add": "POST", "/rm": "DELETE" };
   for (const [path, methods] of Object.entries(allow)) {

@@ -250,7 +250,14 @@ const invalid = fc.oneof(
 );
 
 Deno.test(`admin API fuzz: ~${CALLS} calls in sequences, valid as often as not; /rep, ring and replicas agree after each`, async () => {
-  const parsed = parseConfig(["--heartbeat-interval", "60000", "--max-replicas", String(MAX)], {});
+  const parsed = parseConfig([
+    "--heartbeat-interval",
+    "60000",
+    "--max-replicas",
+    String(MAX),
+    "--admin-rate-limit",
+    "10000",
+  ], {});
   if (parsed.help) throw new Error("unreachable");
   const config = parsed.config;
   await fc.assert(

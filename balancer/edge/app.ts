@@ -4,7 +4,7 @@
  * @module
  */
 
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
 import type { RoutingKey } from "../../ring/mod.ts";
 import { type AdminBackend, type AdminConfig, createAdminApp } from "./admin.ts";
 import { errorMessage, type Logger } from "../support/mod.ts";
@@ -20,7 +20,7 @@ import {
   routingKeyOf,
 } from "../proxy/mod.ts";
 import type { RouteTarget } from "../cluster/mod.ts";
-import { failureBody, failureResponse } from "../../contract/mod.ts";
+import { failureBody, failureResponse, unknownEndpoint } from "../../contract/mod.ts";
 import type { Upstream } from "../upstream/mod.ts";
 
 /** What the app needs from the replica manager. */
@@ -63,6 +63,13 @@ export interface BalancerApp {
   readonly handler: (request: Request, info?: Deno.ServeHandlerInfo) => Promise<Response>;
   /** The proxy on its own, for the raw-socket front (which builds no `Request`). */
   readonly proxy: (request: ProxyRequest) => Promise<ProxyAnswer>;
+  /**
+   * The paths answered by the admin API on the proxy port: {@linkcode ADMIN_PATHS}, or none when
+   * it listens apart (`--admin-listen`; those paths are then proxied like any other).
+   */
+  readonly adminPaths: ReadonlySet<string>;
+  /** The admin API alone, for its own listener: any other path is a 400, as on the proxy port. */
+  readonly adminApp: Hono;
 }
 
 /** The client's address when served by `Deno.serve`. */
@@ -92,17 +99,25 @@ export function createBalancerApp(
   backend: BalancerBackend,
   options: BalancerAppOptions,
 ): BalancerApp {
+  const admin = createAdminApp(backend, {
+    ...options.admin,
+    maxBatch: options.maxBatch,
+    logger: options.logger,
+    scalingOff: options.scalingOff,
+    respawns: options.respawns,
+  });
+  const apart = options.admin.listen !== undefined;
+  const adminPaths: ReadonlySet<string> = apart ? new Set() : ADMIN_PATHS;
+  const onError = (error: Error, c: Context) => {
+    options.logger.error("request.failed", { path: c.req.path, reason: errorMessage(error) });
+    return c.json(failureBody("Internal error in the load balancer"), 500);
+  };
+  const adminApp = new Hono();
+  adminApp.route("/", admin);
+  adminApp.notFound((c) => c.json(failureBody(unknownEndpoint(c.req.path)), 400));
+  adminApp.onError(onError);
   const app = new Hono();
-  app.route(
-    "/",
-    createAdminApp(backend, {
-      ...options.admin,
-      maxBatch: options.maxBatch,
-      logger: options.logger,
-      scalingOff: options.scalingOff,
-      respawns: options.respawns,
-    }),
-  );
+  if (!apart) app.route("/", admin);
   const { proxy: settings } = options;
   const keyOptions = {
     queryParam: settings.keyParam,
@@ -133,12 +148,9 @@ export function createBalancerApp(
     return responseOf(await proxy(proxyRequestOf(request, client)));
   };
   app.all("*", (c) => served(c.req.raw, addressOf(c.env as { remoteAddr?: Deno.Addr })));
-  app.onError((error, c) => {
-    options.logger.error("request.failed", { path: c.req.path, reason: errorMessage(error) });
-    return c.json(failureBody("Internal error in the load balancer"), 500);
-  });
+  app.onError(onError);
   const handler = async (request: Request, info?: Deno.ServeHandlerInfo) => {
-    if (ADMIN_PATHS.has(pathOf(request.url))) return await app.fetch(request, info);
+    if (adminPaths.has(pathOf(request.url))) return await app.fetch(request, info);
     try {
       return await served(request, addressOf(info));
     } catch (error) {
@@ -149,5 +161,5 @@ export function createBalancerApp(
       return Response.json(failureBody("Internal error in the load balancer"), { status: 500 });
     }
   };
-  return { app, handler, proxy };
+  return { app, handler, proxy, adminPaths, adminApp };
 }

@@ -27,7 +27,16 @@ function test(name: string, fn: () => Promise<void>): void {
 /** A balancer over an in-memory cluster; `flags` as on the command line. */
 async function setup(flags: string[] = []) {
   const parsed = parseConfig(
-    ["--heartbeat-interval", "20", "--heartbeat-timeout", "50", ...flags],
+    // (No admin rate limit unless a test sets one: tests send many /add and /rm at once.)
+    [
+      "--heartbeat-interval",
+      "20",
+      "--heartbeat-timeout",
+      "50",
+      "--admin-rate-limit",
+      "10000",
+      ...flags,
+    ],
     {},
   );
   if (parsed.help) throw new Error("unreachable");
@@ -855,4 +864,64 @@ test("the balancer's own errors are JSON, said so by their Content-Type", async 
   assert.equal(res.status, 502);
   assert.match(res.headers.get("content-type") ?? "", /^application\/json/);
   assert.equal((await res.json()).status, "failure");
+});
+
+const TOKEN = "t0ken-t0ken-t0ken-t0ken";
+
+test("--admin-token: /add and /rm without it (or with another) get a 401 and change nothing; /rep stays open", async () => {
+  await using t = await setup(["--admin-token", TOKEN]);
+  const add = (authorization?: string) =>
+    t.request("/add", {
+      method: "POST",
+      body: JSON.stringify({ n: 1, hostnames: ["S9"] }),
+      headers: authorization ? { authorization } : {},
+    });
+  for (
+    const wrong of [
+      undefined,
+      `Bearer ${TOKEN}x`,
+      `Bearer ${TOKEN.slice(0, -1)}`,
+      `Basic ${TOKEN}`,
+      TOKEN,
+      "Bearer",
+    ]
+  ) {
+    const res = await add(wrong);
+    assert.equal(res.status, 401, String(wrong));
+    assert.equal(res.headers.get("www-authenticate"), 'Bearer realm="ringlb admin"');
+    assert.deepEqual(await res.json(), {
+      message: "<Error> /add needs the admin token: send Authorization: Bearer <token>",
+      status: "failure",
+    });
+  }
+  const rm = await t.request("/rm", { method: "DELETE", body: JSON.stringify({ n: 1 }) });
+  assert.equal(rm.status, 401);
+  await rm.body?.cancel();
+  assert.equal(await t.rep(), REP_3, "nothing changed, and /rep needs no token");
+  const res = await add(`bearer  ${TOKEN}`); // (the scheme is case-insensitive)
+  assert.equal(res.status, 200);
+  assert.equal(((await res.json()).message as { N: number }).N, 4);
+});
+
+test("--admin-rate-limit: past N /add and /rm a second, a 429 with Retry-After; the limit refills", async () => {
+  await using t = await setup(["--admin-rate-limit", "3"]);
+  const bad = () => t.request("/rm", { method: "DELETE", body: "{}" }); // (a 400 counts too)
+  const statuses: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    const res = await bad();
+    statuses.push(res.status);
+    if (res.status === 429) {
+      assert.equal(res.headers.get("retry-after"), "1");
+      assert.deepEqual(await res.json(), {
+        message: "<Error> More than 3 /add and /rm requests per second; retry later",
+        status: "failure",
+      });
+    } else await res.body?.cancel();
+  }
+  assert.deepEqual(statuses, [400, 400, 400, 429, 429]);
+  assert.equal((await t.request("/rep")).status, 200, "/rep is not limited");
+  await new Promise((resolve) => setTimeout(resolve, 400)); // a third of a second: one more
+  const again = await bad();
+  assert.equal(again.status, 400);
+  await again.body?.cancel();
 });
