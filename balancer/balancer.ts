@@ -5,7 +5,8 @@
  */
 
 import type { Hono } from "hono";
-import { createRing, type Ring } from "../ring/mod.ts";
+import { BoundedLoadRing, createRing, describeRing, type Ring } from "../ring/mod.ts";
+import { LoopLag, ProxyMetrics, renderBalancerMetrics } from "./metrics/mod.ts";
 import { createBalancerApp, SocketFront } from "./edge/mod.ts";
 import type { BalancerConfig } from "./config/mod.ts";
 import { HealthMonitor, ReplicaManager } from "./cluster/mod.ts";
@@ -80,6 +81,24 @@ export function createBalancer(config: BalancerConfig, deps: BalancerDeps): Bala
     logger,
     random: deps.random,
   });
+  // Metrics: counted where things happen, rendered when /metrics is read.
+  const proxyMetrics = new ProxyMetrics();
+  const lag = new LoopLag();
+  const fronts: SocketFront[] = [];
+  const render = () =>
+    renderBalancerMetrics({
+      proxy: proxyMetrics,
+      inFlight: () => proxyMetrics.inFlight(),
+      replicas: () => manager.states(),
+      counts: manager.counts,
+      ring: () => ({
+        kind: describeRing(config.ring),
+        members: ring.size,
+        spillovers: ring instanceof BoundedLoadRing ? ring.spillovers : undefined,
+      }),
+      fronts: () => fronts.map((f) => ({ open: f.open, ...f.stats })),
+      lag,
+    });
   // Proxying: the lean HTTP/1.1 client for http:// replicas, fetch for the rest (https).
   const http1 = deps.fetch ? undefined : new Http1Client();
   const viaFetch = fetchUpstream(deps.fetch ?? globalThis.fetch);
@@ -95,6 +114,7 @@ export function createBalancer(config: BalancerConfig, deps: BalancerDeps): Bala
     upstream,
     random: deps.random,
     respawns: deps.provider.respawns !== false,
+    metrics: { proxy: proxyMetrics, render },
     scalingOff: config.listen.workers > 1
       ? "/add and /rm are not available with --workers > 1: each worker has its own ring"
       : undefined,
@@ -105,7 +125,7 @@ export function createBalancer(config: BalancerConfig, deps: BalancerDeps): Bala
     handler,
     proxy,
     socketFront(listener, secure = false) {
-      return new SocketFront(listener, {
+      const front = new SocketFront(listener, {
         proxy,
         admin: (request) => Promise.resolve(app.fetch(request)),
         isAdmin: (path) => adminPaths.has(path),
@@ -116,10 +136,13 @@ export function createBalancer(config: BalancerConfig, deps: BalancerDeps): Bala
         secure,
         logger,
       });
+      fronts.push(front);
+      return front;
     },
     manager,
     ring,
     async start() {
+      lag.start();
       await deps.provider.init?.();
       const adopted = await manager.adopt();
       if (adopted > 0) logger.info("balancer.adopted", { replicas: adopted });
@@ -140,6 +163,7 @@ export function createBalancer(config: BalancerConfig, deps: BalancerDeps): Bala
       }
     },
     async close() {
+      lag.stop();
       await manager.close({ keepReplicas: cluster.keepReplicas });
       http1?.close();
     },

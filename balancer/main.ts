@@ -244,7 +244,7 @@ async function main(): Promise<number> {
         hostname: admin.listen.host,
         port: admin.listen.port,
         onListen: ({ hostname, port }) => {
-          console.log(`admin API (/rep, /add, /rm) on http://${hostname}:${port}/`);
+          console.log(`admin API (/rep, /add, /rm, /metrics) on http://${hostname}:${port}/`);
           logger.info("admin.listening", { host: hostname, port });
         },
       }, balancer.adminApp.fetch);

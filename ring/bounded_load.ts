@@ -29,6 +29,7 @@ export class BoundedLoadRing implements LoadAwareRing {
   readonly epsilon: number;
   readonly #load = new Map<string, number>();
   #total = 0;
+  #spillovers = 0;
 
   /** Wraps `inner`. Throws `RangeError` unless `epsilon` is a finite number > 0. */
   constructor(inner: Ring, epsilon = DEFAULT_BALANCE_FACTOR) {
@@ -83,11 +84,18 @@ export class BoundedLoadRing implements LoadAwareRing {
     return this.inner.nodes();
   }
 
+  /** Lookups that did not go to the key's owner because it was at the cap (for metrics). */
+  get spillovers(): number {
+    return this.#spillovers;
+  }
+
   /** The first member in the key's ring order that is under the cap. */
   lookup(key: RoutingKey): string | undefined {
     const owner = this.inner.lookup(key);
     if (owner === undefined || this.load(owner) < this.cap) return owner;
-    return this.lookupN(key, 1)[0];
+    const chosen = this.lookupN(key, 1)[0];
+    if (chosen !== owner) this.#spillovers++;
+    return chosen;
   }
 
   /**

@@ -35,8 +35,17 @@ function acceptedInode(port: number, peer: number): string | undefined {
 /** A kept-alive HTTP/1.1 connection to the balancer, and which process accepted it. */
 async function connection(port: number, pids: number[]) {
   const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-  const inode = acceptedInode(port, conn.localAddr.port);
-  const owner = pids.find((pid) => inode && socketInodes(pid).includes(inode));
+  // The kernel completes the handshake before a process accepts: wait until one holds it.
+  let owner: number | undefined;
+  await waitFor(
+    () => {
+      const inode = acceptedInode(port, conn.localAddr.port);
+      owner = pids.find((pid) => inode && socketInodes(pid).includes(inode));
+      return owner !== undefined;
+    },
+    "a process accepting the connection",
+    5_000,
+  );
   const get = async (path: string): Promise<string> => {
     await conn.write(new TextEncoder().encode(`GET ${path} HTTP/1.1\r\nhost: lb\r\n\r\n`));
     let text = "";

@@ -16,6 +16,7 @@ export {
 } from "./outlier.ts";
 export { Replica, type ReplicaState, type RouteTarget } from "./replica.ts";
 export {
+  type ReplicaCounts,
   ReplicaManager,
   type ReplicaManagerOptions,
   ReplicaRequestError,

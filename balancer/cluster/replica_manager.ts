@@ -19,7 +19,7 @@
 import { isLoadAware, type Ring, type RoutingKey } from "../../ring/mod.ts";
 import type { HealthMonitor } from "./health.ts";
 import { type OutlierConfig, OutlierDetector } from "./outlier.ts";
-import { Replica, type ReplicaLinks, type RouteTarget } from "./replica.ts";
+import { Replica, type ReplicaLinks, type ReplicaState, type RouteTarget } from "./replica.ts";
 import { errorMessage, type Logger, type Timer, withDefaults } from "../support/mod.ts";
 import { HostnameConflictError, type Provider, type ReplicaHandle } from "../providers/mod.ts";
 
@@ -96,6 +96,22 @@ export function respawnBackoffMs(failures: number): number {
   return failures === 0 ? 0 : Math.min(100 * 2 ** (failures - 1), MAX_RESPAWN_BACKOFF_MS);
 }
 
+/** What happened to a balancer's replicas since it started (for metrics). */
+export interface ReplicaCounts {
+  /** Replicas (and spares) the provider was asked to start. */
+  started: number;
+  /** Starts that failed (no good heartbeat in time, the process or container ended). */
+  startFailures: number;
+  /** Serving replicas taken out after failing heartbeats or ending (then replaced, or rejoining). */
+  ejected: number;
+  /** Serving replicas ejected by outlier detection (failed tries in a row). */
+  outlierEjected: number;
+  /** Outlier-ejected replicas that rejoined after their cool-down. */
+  readmitted: number;
+  /** Replicas drained on their way out (`/rm`, shutdown). */
+  drained: number;
+}
+
 /**
  * Reconciles the replicas that run with the number wanted. All state changes happen
  * synchronously between awaits, so the admin API, health callbacks and process exits can
@@ -112,6 +128,15 @@ export class ReplicaManager {
   #desired = 0;
   #closed = false;
   #startFailures = 0;
+  /** What happened to replicas so far, for metrics. */
+  readonly counts: ReplicaCounts = {
+    started: 0,
+    startFailures: 0,
+    ejected: 0,
+    outlierEjected: 0,
+    readmitted: 0,
+    drained: 0,
+  };
   #respawnTimer?: Timer;
   #admin: Promise<unknown> = Promise.resolve();
   /** False for providers whose replicas are not ours to replace (static backends). */
@@ -137,11 +162,15 @@ export class ReplicaManager {
       }),
       {
         serving: () => this.#live(false).filter((r) => r.state === "ready"),
-        eject: (replica) => ring.remove(replica.name),
+        eject: (replica) => {
+          this.counts.outlierEjected++;
+          return ring.remove(replica.name);
+        },
         readmit: (replica) => {
           if (replica.state !== "ready" || this.#closed) return;
           try {
             ring.add({ name: replica.name, ordinal: replica.ordinal });
+            this.counts.readmitted++;
             logger.info("replica.readmitted", { name: replica.name });
           } catch (error) {
             this.#fail(replica, `cannot rejoin the ring: ${errorMessage(error)}`);
@@ -172,6 +201,24 @@ export class ReplicaManager {
       .sort((a, b) => a.ordinal - b.ordinal)
       .map((r) => r.name);
     return { N: replicas.length, replicas };
+  }
+
+  /** Every managed replica and spare, as metrics show them. */
+  states(): {
+    name: string;
+    state: ReplicaState;
+    spare: boolean;
+    inRing: boolean;
+    inFlight: number;
+  }[] {
+    const { ring } = this.#options;
+    return [...this.#live(false), ...this.#live(true)].map((r) => ({
+      name: r.name,
+      state: r.state,
+      spare: r.spare,
+      inRing: ring.has(r.name),
+      inFlight: r.inFlight,
+    }));
   }
 
   /** Names of the spares (starting or warm). */
@@ -396,6 +443,7 @@ export class ReplicaManager {
       ordinal: replica.ordinal,
       provider: provider.kind,
     });
+    this.counts.started++;
     replica.started = provider.start({ name, ordinal: replica.ordinal }).then(
       (handle) => {
         this.#attach(replica, handle);
@@ -486,6 +534,8 @@ export class ReplicaManager {
     }
     const wasReady = replica.state === "ready";
     if (!wasReady) this.#startFailures++;
+    if (wasReady) this.counts.ejected++;
+    else this.counts.startFailures++;
     replica.markFailed(
       new ReplicaStartError(`replica '${replica.name}' failed to start: ${reason}`),
     );
@@ -506,6 +556,7 @@ export class ReplicaManager {
       ring.remove(replica.name);
       replica.state = "starting";
       logger.warn("replica.down", { name: replica.name, reason });
+      this.counts.ejected++;
     } else {
       replica.markFailed(
         new ReplicaStartError(`replica '${replica.name}' is not answering: ${reason}`),
@@ -523,6 +574,7 @@ export class ReplicaManager {
     if (replica.inFlight === 0) return;
     const { drainTimeoutMs, logger } = this.#options;
     logger.info("replica.draining", { name: replica.name, in_flight: replica.inFlight });
+    this.counts.drained++;
     if (!(await replica.idle(drainTimeoutMs))) {
       logger.warn("replica.drain_timeout", { name: replica.name, in_flight: replica.inFlight });
     }

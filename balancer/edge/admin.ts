@@ -46,6 +46,8 @@ export interface AdminOptions extends AdminConfig {
   respawns?: boolean;
   /** Clock for the rate limit, ms. Default `performance.now`. */
   now?: () => number;
+  /** The `/metrics` text (Prometheus' format); none: `/metrics` is not served. */
+  metrics?: () => string;
 }
 
 /** `rate` requests per second, in bursts of up to `rate` (a token bucket). */
@@ -99,7 +101,7 @@ export function createAdminApp(backend: AdminBackend, options: AdminOptions): Ho
   // rate limit. /rep stays open: the assignment's contract reads it without credentials.
   const expected = options.token ? digest(options.token) : undefined;
   const rate = new RateLimit(options.ratePerSecond, options.now ?? (() => performance.now()));
-  const guard: MiddlewareHandler = async (c, next) => {
+  const authorize: MiddlewareHandler = async (c, next) => {
     if (expected) {
       const given = bearerToken(c.req.header("authorization"));
       if (given === undefined || !timingSafeEqual(digest(given), expected)) {
@@ -111,6 +113,9 @@ export function createAdminApp(backend: AdminBackend, options: AdminOptions): Ho
         );
       }
     }
+    return await next();
+  };
+  const limitRate: MiddlewareHandler = async (c, next) => {
     if (!rate.take()) {
       c.header("Retry-After", "1");
       return c.json(
@@ -147,10 +152,23 @@ export function createAdminApp(backend: AdminBackend, options: AdminOptions): Ho
     }
   };
 
-  app.post("/add", guard, limit, scale("add"));
-  app.delete("/rm", guard, limit, scale("rm"));
+  app.post("/add", authorize, limitRate, limit, scale("add"));
+  app.delete("/rm", authorize, limitRate, limit, scale("rm"));
+  const metrics = options.metrics;
+  if (metrics) {
+    app.get(
+      "/metrics",
+      authorize,
+      (c) => c.body(metrics(), 200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" }),
+    );
+  }
 
-  const allow: Record<string, string> = { "/rep": "GET, HEAD", "/add": "POST", "/rm": "DELETE" };
+  const allow: Record<string, string> = {
+    "/rep": "GET, HEAD",
+    "/add": "POST",
+    "/rm": "DELETE",
+    ...(metrics ? { "/metrics": "GET, HEAD" } : {}),
+  };
   for (const [path, methods] of Object.entries(allow)) {
     app.all(path, (c) => {
       c.header("Allow", methods);

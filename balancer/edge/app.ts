@@ -22,6 +22,7 @@ import {
 import type { RouteTarget } from "../cluster/mod.ts";
 import { failureBody, failureResponse, unknownEndpoint } from "../../contract/mod.ts";
 import type { Upstream } from "../upstream/mod.ts";
+import type { ProxyMetrics } from "../metrics/mod.ts";
 
 /** What the app needs from the replica manager. */
 export interface BalancerBackend extends AdminBackend {
@@ -47,10 +48,12 @@ export interface BalancerAppOptions {
   scalingOff?: string;
   /** Whether a replica that fails to start is replaced (not for static backends). */
   respawns?: boolean;
+  /** What the proxy counts, and the `/metrics` text; none: no metrics. */
+  metrics?: { proxy: ProxyMetrics; render: () => string };
 }
 
 /** The admin paths; every other path is proxied. */
-export const ADMIN_PATHS: ReadonlySet<string> = new Set(["/rep", "/add", "/rm"]);
+export const ADMIN_PATHS: ReadonlySet<string> = new Set(["/rep", "/add", "/rm", "/metrics"]);
 
 /** The balancer: its Hono app, and the proxy on its own for the fast path. */
 export interface BalancerApp {
@@ -105,6 +108,7 @@ export function createBalancerApp(
     logger: options.logger,
     scalingOff: options.scalingOff,
     respawns: options.respawns,
+    metrics: options.metrics?.render,
   });
   const apart = options.admin.listen !== undefined;
   const adminPaths: ReadonlySet<string> = apart ? new Set() : ADMIN_PATHS;
@@ -136,6 +140,7 @@ export function createBalancerApp(
     upstream: options.upstream,
     random: options.random,
     budget: settings.retryBudget < 1 ? new RetryBudget({ ratio: settings.retryBudget }) : undefined,
+    metrics: options.metrics?.proxy,
   });
   /** A request from Deno.serve, proxied; an upgrade cannot be tunnelled from here. */
   const served = async (request: Request, client: string | undefined) => {

@@ -23,6 +23,7 @@ import {
 import type { RouteTarget, TryOutcome } from "../cluster/mod.ts";
 import type { RetryBudget } from "./retry_budget.ts";
 import { failureBody, unknownEndpoint } from "../../contract/mod.ts";
+import type { ProxyMetrics } from "../metrics/mod.ts";
 import {
   connectionTokens,
   HOP_BY_HOP,
@@ -72,6 +73,8 @@ export interface ProxyOptions extends ProxyLimits {
   random?: () => number;
   /** Caps retries to a share of requests; none: every allowed retry is made. */
   budget?: RetryBudget;
+  /** Counts requests, tries and retries; none: nothing is counted. */
+  metrics?: ProxyMetrics;
   /** Waits `ms` between tries, or less when `signal` aborts (it may take its hook). */
   delay?: (ms: number, signal: Abort) => Promise<void>;
 }
@@ -425,9 +428,10 @@ function pauseUnlessAborted(ms: number, signal: Abort): Promise<void> {
 export function createProxy(
   options: ProxyOptions,
 ): (request: ProxyRequest) => Promise<ProxyAnswer> {
-  const { upstream, logger, responseTimeoutMs, maxInFlight, budget } = options;
+  const { upstream, logger, responseTimeoutMs, maxInFlight, budget, metrics } = options;
   const random = options.random ?? Math.random;
   const pause = options.delay ?? pauseUnlessAborted;
+  if (metrics) metrics.inFlight = () => inFlight;
   // Every try's response timeout, on one timer (not a `setTimeout` per try).
   const timeouts = new Deadlines();
   let inFlight = 0;
@@ -436,10 +440,16 @@ export function createProxy(
   // instead of queueing without bound.
   return async (request) => {
     if (inFlight >= maxInFlight) {
+      if (metrics) {
+        metrics.admissionRefused++;
+        metrics.answered(undefined, request.method, 503, 0);
+        metrics.tries.observe(0);
+      }
       return failureAnswer(503, `Too many requests in flight (${maxInFlight}); retry later`, [
         ["retry-after", "1"],
       ]);
     }
+    const started = performance.now();
     inFlight++;
     let finished = false;
     const finish = () => {
@@ -449,19 +459,37 @@ export function createProxy(
       inFlight--;
     };
     let streaming = false;
+    const counted = metrics ? { tries: 0 } : undefined;
     try {
-      const res = await forward(request, () => {
+      const res = await forward(request, started, counted, () => {
         streaming = true;
         return finish;
       });
+      if (metrics) {
+        metrics.answered(
+          res.replica,
+          request.method,
+          res.status,
+          (performance.now() - started) / 1e3,
+        );
+        metrics.tries.observe(counted!.tries);
+      }
       return res;
     } finally {
       if (!streaming) finish();
     }
   };
 
-  /** Forwards one request; `stream()` is called when a replica's answer is passed on. */
-  async function forward(raw: ProxyRequest, stream: () => () => void): Promise<ProxyAnswer> {
+  /**
+   * Forwards one request that arrived at `started` (`performance.now()`); `stream()` is called
+   * when a replica's answer is passed on; `counted.tries` follows the tries made.
+   */
+  async function forward(
+    raw: ProxyRequest,
+    started: number,
+    counted: { tries: number } | undefined,
+    stream: () => () => void,
+  ): Promise<ProxyAnswer> {
     budget?.request();
     const pathAndQuery = raw.target;
     const queryAt = pathAndQuery.indexOf("?");
@@ -473,7 +501,6 @@ export function createProxy(
     if (targets.length === 0) targets = options.route(key, MAX_TRIES); // (an owner not started)
     if (targets.length === 0) return noReplica(path);
 
-    const started = performance.now();
     const deadline = started + options.requestDeadlineMs;
     // The clock as of now, while nothing has been awaited since `started` (one read of it).
     let fresh: number | undefined = started;
@@ -515,6 +542,7 @@ export function createProxy(
       if (!target) break; // (a retry is only made while tries < MAX_TRIES: see `another`)
       tried.push(target.name);
       if (tries++ > 0) await pause(retryBackoffMs(tries - 1, random), raw.signal);
+      if (counted) counted.tries = tries;
       if (raw.signal.aborted) return failureAnswer(499, "Client closed the request");
       // Each try gets the response timeout, but no more than what the deadline leaves.
       const now = fresh ?? performance.now();
@@ -563,7 +591,7 @@ export function createProxy(
         target.report(res.status < 500 ? "success" : "http_5xx");
         if (res.status === 404) {
           if (res.body instanceof ReadableStream) await res.body.cancel();
-          return failureAnswer(400, unknownEndpoint(path));
+          return { ...failureAnswer(400, unknownEndpoint(path)), replica: target.name };
         }
         // The answer counts as passed on (and its replica as busy) until its body has been
         // sent or given up; `finish` (admission) exists only once the answer does.
@@ -607,10 +635,13 @@ export function createProxy(
         if (retry && budget && !budget.tryRetry()) {
           retry = false;
           failures.push("retry budget spent");
+          if (metrics) metrics.budgetExhausted++;
         }
+        if (retry && metrics) metrics.retries++;
         logger.warn("proxy.replica_failed", { replica: target.name, path, reason, retry });
         if (!retry) break;
       } finally {
+        if (metrics) metrics.trySeconds.observe((performance.now() - now) / 1e3);
         if (!passedOn) target.leave();
         settled = true;
         if (clock) timeouts.delete(clock);

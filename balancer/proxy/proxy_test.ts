@@ -12,6 +12,7 @@ import {
   withIdleTimeout,
 } from "./proxy.ts";
 import { proxyRequestOf, responseOf } from "./web.ts";
+import { ProxyMetrics } from "../metrics/mod.ts";
 import { type CraftedAction, CraftedReplica, waitFor } from "../testing/mod.ts";
 import type { RouteTarget, TryOutcome } from "../cluster/mod.ts";
 
@@ -961,4 +962,21 @@ Deno.test("the response timeout applies after a streamed upload too", async () =
     (await res.json()).message,
     "<Error> Replica 'a' did not answer '/home' within 100 ms",
   );
+});
+
+Deno.test("metrics: a refused try then an answer count 2 tries, 1 retry, and the answer by its replica", async () => {
+  await using replica = await CraftedReplica.start("b");
+  const metrics = new ProxyMetrics();
+  using p = proxyOver([target("a", refusingUrl()), target("b", replica.url)], { metrics });
+  const res = await p.proxy(request("GET"));
+  assert.equal(res.status, 200);
+  await res.body?.cancel();
+  assert.equal(metrics.retries, 1);
+  assert.equal(metrics.trySeconds.count, 2);
+  assert.deepEqual(metrics.tries.render("t").slice(1, 3), [
+    't_bucket{le="1"} 0',
+    't_bucket{le="2"} 1',
+  ]);
+  assert.deepEqual(metrics.renderAnswers("r"), ['r{replica="b",method="GET",code="2xx"} 1']);
+  assert.equal(metrics.inFlight(), 0);
 });

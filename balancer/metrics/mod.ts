@@ -1,0 +1,17 @@
+/**
+ * Metrics: plain counters where things happen, the Prometheus text format at scrape time.
+ *
+ * @module
+ */
+
+export {
+  escapeLabel,
+  type Family,
+  Histogram,
+  LATENCY_BUCKETS,
+  LoopLag,
+  NO_REPLICA,
+  ProxyMetrics,
+  renderFamilies,
+} from "./metrics.ts";
+export { type MetricSources, renderBalancerMetrics, type ReplicaView } from "./balancer_metrics.ts";
