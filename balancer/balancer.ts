@@ -115,6 +115,7 @@ export function createBalancer(config: BalancerConfig, deps: BalancerDeps): Bala
     random: deps.random,
     respawns: deps.provider.respawns !== false,
     metrics: { proxy: proxyMetrics, render },
+    accessLog: config.accessLog,
     scalingOff: config.listen.workers > 1
       ? "/add and /rm are not available with --workers > 1: each worker has its own ring"
       : undefined,

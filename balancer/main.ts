@@ -112,7 +112,7 @@ async function main(): Promise<number> {
   const { config } = parsed;
   const { listen } = config;
   const worker = env[WORKER_ENV];
-  const logger = createLogger({ level: config.logLevel });
+  const logger = createLogger({ level: config.logLevel, format: config.logFormat });
   if (worker) exitWithParent();
   let tls: { cert: string; key: string } | undefined;
   try {

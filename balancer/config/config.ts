@@ -15,7 +15,7 @@ import {
   SLOT_HASH_NAMES,
 } from "../../ring/mod.ts";
 import { ConfigError, parsePort } from "../../contract/mod.ts";
-import { LOG_LEVELS, type LogLevel } from "../support/mod.ts";
+import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from "../support/mod.ts";
 import { parseBackends, type StaticBackend } from "../providers/mod.ts";
 import type { DockerConfig } from "../providers/docker/mod.ts";
 import type { HealthConfig, OutlierConfig, ReplicaSetConfig } from "../cluster/mod.ts";
@@ -89,6 +89,10 @@ export interface BalancerConfig {
   provider: ProviderConfig;
   /** Lowest log level printed. */
   logLevel: LogLevel;
+  /** How log lines are written. */
+  logFormat: LogFormat;
+  /** Whether each proxied request is logged (an `access` line at info). */
+  accessLog: boolean;
 }
 
 /** Most replicas of any ring (the spec ring holds fewer: 56 with its defaults). */
@@ -569,6 +573,22 @@ const SETTINGS = {
     arg: "debug|info|warn|error",
     help: "lowest level logged (debug adds every replica's output and failed heartbeat)",
   },
+  logFormat: {
+    to: "logFormat",
+    flag: "log-format",
+    env: "LB_LOG_FORMAT",
+    fallback: "text",
+    arg: "text|json",
+    help: "log lines as `time level event key=value …` (text) or one JSON object each (json)",
+  },
+  accessLog: {
+    to: "accessLog",
+    flag: "access-log",
+    env: "LB_ACCESS_LOG",
+    fallback: "false",
+    arg: "true|false",
+    help: "one `access` line per proxied request: method, path, key, replica, status, tries, ms",
+  },
 } satisfies Record<string, Setting | IntSetting>;
 
 /** Where `--help`'s descriptions start, and how wide it is. */
@@ -785,6 +805,9 @@ export function parseConfig(
       },
     },
     logLevel: oneOf(str(SETTINGS.logLevel), LOG_LEVELS, "--log-level"),
+    logFormat: oneOf(str(SETTINGS.logFormat), LOG_FORMATS, "--log-format"),
+    accessLog: oneOf(str(SETTINGS.accessLog), ["true", "false", "1", "0"], "--access-log")
+      .match(/true|1/) !== null,
   };
   const { listen, cluster, proxy, provider } = config;
   const { docker } = provider;

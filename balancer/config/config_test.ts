@@ -63,6 +63,8 @@ Deno.test("defaults: every setting's default, grouped by the component that gets
       docker: { image: "ringlb:latest", network: "net1", owner: "ringlb", reach: "auto" },
     },
     logLevel: "info",
+    logFormat: "text",
+    accessLog: false,
   });
 });
 
@@ -225,6 +227,8 @@ Deno.test("every setting lands in the group its table row says (docs/configurati
     "docker-reach": ["name"],
     "keep-replicas": ["true"],
     "log-level": ["warn"],
+    "log-format": ["json"],
+    "access-log": ["true"],
   };
   // Settings that, by design, also set part of another group.
   const derived: Record<string, keyof BalancerConfig> = {

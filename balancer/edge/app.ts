@@ -48,6 +48,8 @@ export interface BalancerAppOptions {
   scalingOff?: string;
   /** Whether a replica that fails to start is replaced (not for static backends). */
   respawns?: boolean;
+  /** Whether each proxied request gets an `access` line (info) in `logger`. */
+  accessLog?: boolean;
   /** What the proxy counts, and the `/metrics` text; none: no metrics. */
   metrics?: { proxy: ProxyMetrics; render: () => string };
 }
@@ -141,6 +143,7 @@ export function createBalancerApp(
     random: options.random,
     budget: settings.retryBudget < 1 ? new RetryBudget({ ratio: settings.retryBudget }) : undefined,
     metrics: options.metrics?.proxy,
+    accessLog: options.accessLog ? options.logger : undefined,
   });
   /** A request from Deno.serve, proxied; an upgrade cannot be tunnelled from here. */
   const served = async (request: Request, client: string | undefined) => {

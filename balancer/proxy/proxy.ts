@@ -16,6 +16,7 @@ import {
   Deadlines,
   errorMessage,
   type Expiring,
+  type LogFields,
   type Logger,
   rootMessage,
   type Timer,
@@ -75,6 +76,8 @@ export interface ProxyOptions extends ProxyLimits {
   budget?: RetryBudget;
   /** Counts requests, tries and retries; none: nothing is counted. */
   metrics?: ProxyMetrics;
+  /** When given, one `access` line per request goes to it (info); none: no access log. */
+  accessLog?: Logger;
   /** Waits `ms` between tries, or less when `signal` aborts (it may take its hook). */
   delay?: (ms: number, signal: Abort) => Promise<void>;
 }
@@ -326,6 +329,35 @@ export interface IdleTimeoutOptions {
   onIdle?: (error: IdleTimeoutError) => void;
 }
 
+/** What the metrics and the access log learn of a request while it is forwarded. */
+interface Trace {
+  /** Tries made. */
+  tries: number;
+  /** Its routing key, once known. */
+  key: RoutingKey | undefined;
+}
+
+/** The fields of an `access` line. */
+function accessFields(
+  request: ProxyRequest,
+  status: number,
+  replica: string | undefined,
+  key: RoutingKey | undefined,
+  tries: number,
+  seconds: number,
+): LogFields {
+  return {
+    method: request.method,
+    target: request.target,
+    key: key === undefined ? undefined : String(key),
+    replica: replica ?? "",
+    status,
+    tries,
+    ms: Math.round(seconds * 1e6) / 1e3,
+    client: request.client,
+  };
+}
+
 /**
  * Most replicas one request is tried on: the owner and up to 4 fail-overs, in ring order.
  * Bounds the work per request however many replicas there are.
@@ -428,7 +460,7 @@ function pauseUnlessAborted(ms: number, signal: Abort): Promise<void> {
 export function createProxy(
   options: ProxyOptions,
 ): (request: ProxyRequest) => Promise<ProxyAnswer> {
-  const { upstream, logger, responseTimeoutMs, maxInFlight, budget, metrics } = options;
+  const { upstream, logger, responseTimeoutMs, maxInFlight, budget, metrics, accessLog } = options;
   const random = options.random ?? Math.random;
   const pause = options.delay ?? pauseUnlessAborted;
   if (metrics) metrics.inFlight = () => inFlight;
@@ -445,6 +477,7 @@ export function createProxy(
         metrics.answered(undefined, request.method, 503, 0);
         metrics.tries.observe(0);
       }
+      accessLog?.info("access", accessFields(request, 503, undefined, undefined, 0, 0));
       return failureAnswer(503, `Too many requests in flight (${maxInFlight}); retry later`, [
         ["retry-after", "1"],
       ]);
@@ -459,20 +492,24 @@ export function createProxy(
       inFlight--;
     };
     let streaming = false;
-    const counted = metrics ? { tries: 0 } : undefined;
+    const counted: Trace | undefined = metrics || accessLog
+      ? { tries: 0, key: undefined }
+      : undefined;
     try {
       const res = await forward(request, started, counted, () => {
         streaming = true;
         return finish;
       });
-      if (metrics) {
-        metrics.answered(
-          res.replica,
-          request.method,
-          res.status,
-          (performance.now() - started) / 1e3,
+      if (counted) {
+        const seconds = (performance.now() - started) / 1e3;
+        if (metrics) {
+          metrics.answered(res.replica, request.method, res.status, seconds);
+          metrics.tries.observe(counted.tries);
+        }
+        accessLog?.info(
+          "access",
+          accessFields(request, res.status, res.replica, counted.key, counted.tries, seconds),
         );
-        metrics.tries.observe(counted!.tries);
       }
       return res;
     } finally {
@@ -487,7 +524,7 @@ export function createProxy(
   async function forward(
     raw: ProxyRequest,
     started: number,
-    counted: { tries: number } | undefined,
+    counted: Trace | undefined,
     stream: () => () => void,
   ): Promise<ProxyAnswer> {
     budget?.request();
@@ -495,6 +532,7 @@ export function createProxy(
     const queryAt = pathAndQuery.indexOf("?");
     const path = queryAt < 0 ? pathAndQuery : pathAndQuery.slice(0, queryAt);
     const key = options.keyOf(raw.headers, queryAt < 0 ? "" : pathAndQuery.slice(queryAt));
+    if (counted) counted.key = key;
     // The owner alone: most requests need no fail-over, and the ring is asked again for the
     // fail-overs when one does.
     let targets = options.route(key, 1);

@@ -13,7 +13,7 @@ import {
 } from "./proxy.ts";
 import { proxyRequestOf, responseOf } from "./web.ts";
 import { ProxyMetrics } from "../metrics/mod.ts";
-import { type CraftedAction, CraftedReplica, waitFor } from "../testing/mod.ts";
+import { type CraftedAction, CraftedReplica, recordingLogger, waitFor } from "../testing/mod.ts";
 import type { RouteTarget, TryOutcome } from "../cluster/mod.ts";
 
 function streamOf(...chunks: string[]): ReadableStream<Uint8Array> {
@@ -979,4 +979,29 @@ Deno.test("metrics: a refused try then an answer count 2 tries, 1 retry, and the
   ]);
   assert.deepEqual(metrics.renderAnswers("r"), ['r{replica="b",method="GET",code="2xx"} 1']);
   assert.equal(metrics.inFlight(), 0);
+});
+
+Deno.test("access log: one info line per request with its key, replica, status, tries and time", async () => {
+  await using replica = await CraftedReplica.start("b");
+  const { logger, records } = recordingLogger();
+  using p = proxyOver([target("a", refusingUrl()), target("b", replica.url)], {
+    accessLog: logger,
+    keyOf: () => 424242,
+  });
+  const res = await p.proxy(new Request("http://lb/home?id=424242"), "127.0.0.9");
+  await res.body?.cancel();
+  const lines = records.filter((r) => r.event === "access");
+  assert.equal(lines.length, 1);
+  const { ms, ...fields } = lines[0].fields;
+  assert.equal(lines[0].level, "info");
+  assert.deepEqual(fields, {
+    method: "GET",
+    target: "/home?id=424242",
+    key: "424242",
+    replica: "b",
+    status: 200,
+    tries: 2,
+    client: "127.0.0.9",
+  });
+  assert.ok(typeof ms === "number" && ms >= 0 && ms < 10_000);
 });

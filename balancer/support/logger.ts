@@ -1,5 +1,6 @@
 /**
- * A small structured logger: one line per event, `time level event key=value …`.
+ * A small structured logger: one line per event, either `time level event key=value …` (text,
+ * for people) or one JSON object (json, for log collectors), with the same field names.
  *
  * @module
  */
@@ -9,6 +10,12 @@ export type LogLevel = "debug" | "info" | "warn" | "error";
 
 /** Levels in order; a logger prints its own level and those after it. */
 export const LOG_LEVELS: readonly LogLevel[] = ["debug", "info", "warn", "error"];
+
+/** How lines are written: `text` (`time level event key=value …`) or `json` (one object). */
+export type LogFormat = "text" | "json";
+
+/** The formats. */
+export const LOG_FORMATS: readonly LogFormat[] = ["text", "json"];
 
 /** Fields attached to an event. */
 export type LogFields = Readonly<Record<string, string | number | boolean | undefined>>;
@@ -33,6 +40,8 @@ export interface LoggerOptions {
   write?: (line: string) => void;
   /** Clock. Default `Date.now`. */
   now?: () => number;
+  /** Line format. Default `text`. */
+  format?: LogFormat;
 }
 
 function formatValue(value: string | number | boolean): string {
@@ -54,6 +63,28 @@ export function formatLine(
   return line;
 }
 
+/**
+ * Formats one log line as JSON: `{"time":"2026-11-25T14:00:00.000Z","level":"warn",
+ * "event":"replica.ejected","name":"S5",…}`. The first three keys are always these; a field
+ * with one of their names is left out.
+ */
+export function formatJsonLine(
+  time: number,
+  level: LogLevel,
+  event: string,
+  fields: LogFields,
+): string {
+  const record: Record<string, string | number | boolean> = {
+    time: new Date(time).toISOString(),
+    level,
+    event,
+  };
+  for (const [key, value] of Object.entries(fields)) {
+    if (value !== undefined && !(key in record)) record[key] = value;
+  }
+  return JSON.stringify(record);
+}
+
 /** A line of the log, read back (tools that watch the balancer, tests). */
 export interface LogRecord {
   /** Milliseconds since the epoch. */
@@ -66,8 +97,12 @@ export interface LogRecord {
   fields: Record<string, string>;
 }
 
-/** Reads back a line written by {@linkcode formatLine}; `undefined` for any other line. */
+/**
+ * Reads back a line written by {@linkcode formatLine} or {@linkcode formatJsonLine} (field
+ * values as strings in both); `undefined` for any other line.
+ */
 export function parseLine(line: string): LogRecord | undefined {
+  if (line.startsWith("{")) return parseJsonLine(line);
   const head = line.match(/^(\S+) (\S+) +(\S+)/);
   const time = head ? Date.parse(head[1]) : Number.NaN;
   if (!head || Number.isNaN(time)) return undefined;
@@ -80,13 +115,30 @@ export function parseLine(line: string): LogRecord | undefined {
   return { time, level: head[2], event: head[3], fields };
 }
 
+function parseJsonLine(line: string): LogRecord | undefined {
+  let record: unknown;
+  try {
+    record = JSON.parse(line);
+  } catch {
+    return undefined;
+  }
+  if (typeof record !== "object" || record === null || Array.isArray(record)) return undefined;
+  const { time, level, event, ...rest } = record as Record<string, unknown>;
+  const at = typeof time === "string" ? Date.parse(time) : Number.NaN;
+  if (Number.isNaN(at) || typeof level !== "string" || typeof event !== "string") return undefined;
+  const fields: Record<string, string> = {};
+  for (const [key, value] of Object.entries(rest)) fields[key] = String(value);
+  return { time: at, level, event, fields };
+}
+
 /** A logger that prints lines at or above `level`. */
 export function createLogger(options: LoggerOptions = {}): Logger {
   const threshold = LOG_LEVELS.indexOf(options.level ?? "info");
   const write = options.write ?? ((line: string) => console.error(line));
   const now = options.now ?? Date.now;
+  const format = options.format === "json" ? formatJsonLine : formatLine;
   const at = (level: LogLevel) => (event: string, fields: LogFields = {}) => {
-    if (LOG_LEVELS.indexOf(level) >= threshold) write(formatLine(now(), level, event, fields));
+    if (LOG_LEVELS.indexOf(level) >= threshold) write(format(now(), level, event, fields));
   };
   return { debug: at("debug"), info: at("info"), warn: at("warn"), error: at("error") };
 }

@@ -6,8 +6,11 @@
 
 export {
   createLogger,
+  formatJsonLine,
+  LOG_FORMATS,
   LOG_LEVELS,
   type LogFields,
+  type LogFormat,
   type Logger,
   type LogLevel,
   parseLine,
