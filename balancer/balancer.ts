@@ -13,7 +13,8 @@ import { HealthMonitor, ReplicaManager } from "./cluster/mod.ts";
 import { fetchUpstream, Http1Client, type Upstream } from "./upstream/mod.ts";
 import { delay, errorMessage, type Logger } from "./support/mod.ts";
 import type { Provider } from "./providers/mod.ts";
-import type { ProxyAnswer, ProxyRequest } from "./proxy/mod.ts";
+import { MAX_TRIES, type ProxyAnswer, type ProxyRequest, routingKeyOf } from "./proxy/mod.ts";
+import { createDashboard, EventLog } from "./dashboard/mod.ts";
 
 /** What a balancer is built from besides its config. */
 export interface BalancerDeps {
@@ -56,13 +57,17 @@ export interface Balancer {
    * first). Rejects at once when the provider cannot work (no Docker engine).
    */
   start(): Promise<void>;
+  /** Ends the dashboard's event streams (first thing on shutdown: they never end by themselves). */
+  closeStreams(): void;
   /** Stops every replica (unless `keepReplicas` is configured) and waits for them to end. */
   close(): Promise<void>;
 }
 
 /** Builds a balancer from a config and its dependencies. */
 export function createBalancer(config: BalancerConfig, deps: BalancerDeps): Balancer {
-  const { logger } = deps;
+  // The dashboard shows the recent replica events: they are kept on their way to the log.
+  const events = new EventLog();
+  const logger = events.tee(deps.logger);
   const { cluster } = config;
   const health = new HealthMonitor({
     ...config.health,
@@ -106,6 +111,19 @@ export function createBalancer(config: BalancerConfig, deps: BalancerDeps): Bala
     ? (request) =>
       request.origin.startsWith("http://") ? http1.upstream(request) : viaFetch(request)
     : viaFetch;
+  const dashboard = createDashboard({
+    ring,
+    ringKind: describeRing(config.ring),
+    replicas: () => manager.states(),
+    proxy: proxyMetrics,
+    events,
+    keyOf: (value) =>
+      routingKeyOf({
+        query: (name) => name === config.proxy.keyParam ? value : undefined,
+        header: () => undefined,
+      }, { queryParam: config.proxy.keyParam, header: config.proxy.keyHeader }),
+    maxTries: MAX_TRIES,
+  });
   const { app, handler, proxy, adminPaths, adminApp } = createBalancerApp(manager, {
     proxy: config.proxy,
     admin: config.admin,
@@ -115,6 +133,7 @@ export function createBalancer(config: BalancerConfig, deps: BalancerDeps): Bala
     random: deps.random,
     respawns: deps.provider.respawns !== false,
     metrics: { proxy: proxyMetrics, render },
+    dashboard: dashboard.app,
     accessLog: config.accessLog,
     scalingOff: config.listen.workers > 1
       ? "/add and /rm are not available with --workers > 1: each worker has its own ring"
@@ -163,8 +182,12 @@ export function createBalancer(config: BalancerConfig, deps: BalancerDeps): Bala
         await Promise.race([adding.catch(() => {}), delay(config.health.timeoutMs + 200)]);
       }
     },
+    closeStreams() {
+      dashboard.close();
+    },
     async close() {
       lag.stop();
+      dashboard.close();
       await manager.close({ keepReplicas: cluster.keepReplicas });
       http1?.close();
     },

@@ -150,6 +150,7 @@ async function main(): Promise<number> {
     }
     shuttingDown = true;
     logger.info("balancer.stopping", { signal });
+    balancer.closeStreams();
     try {
       // First the clients' requests in flight finish (within the drain timeout), then the
       // replicas are stopped: the other order would cut those requests off.

@@ -69,6 +69,15 @@ export class KetamaRing extends MemberRing {
     return this.#points.length;
   }
 
+  /** Each point's place on the circle (0 ≤ at < 1) and its member (for drawing the ring). */
+  points(): { at: number; name: string }[] {
+    const members = this.sorted();
+    return Array.from(this.#points, (point, i) => ({
+      at: point / 2 ** 32,
+      name: members[this.#owners[i]].name,
+    }));
+  }
+
   protected override checkRoom(size: number, node: RingNode): void {
     if (size > MAX_MEMBERS) {
       throw new RingFullError(`no room for '${node.name}': ${MAX_MEMBERS} members at most`);

@@ -107,6 +107,11 @@ export class SlotRing implements Ring {
     return this.#members.size;
   }
 
+  /** Each occupied slot's place on the circle (0 ≤ at < 1) and its member (for drawing). */
+  points(): { at: number; name: string }[] {
+    return this.#occupied.map((slot) => ({ at: slot / this.slotCount, name: this.#owners[slot]! }));
+  }
+
   /** How many more members fit: free slots divided by `K`. */
   get capacity(): number {
     return Math.floor((this.slotCount - this.#occupied.length) / this.virtualNodeCount);

@@ -7,6 +7,7 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import { type Context, Hono, type MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
+import { getCookie, setCookie } from "hono/cookie";
 import { parseScaleRequest, type ScaleKind } from "./admin_input.ts";
 import { errorMessage, type Logger } from "../support/mod.ts";
 import { ReplicaRequestError, type ReplicaSnapshot, ReplicaStartError } from "../cluster/mod.ts";
@@ -48,7 +49,12 @@ export interface AdminOptions extends AdminConfig {
   now?: () => number;
   /** The `/metrics` text (Prometheus' format); none: `/metrics` is not served. */
   metrics?: () => string;
+  /** The dashboard's routes, mounted at `/dashboard`; none: no dashboard. */
+  dashboard?: Hono;
 }
+
+/** The cookie a browser keeps the admin token in, once it opened `/dashboard?token=…`. */
+const TOKEN_COOKIE = "ringlb_admin";
 
 /** `rate` requests per second, in bursts of up to `rate` (a token bucket). */
 class RateLimit {
@@ -103,7 +109,8 @@ export function createAdminApp(backend: AdminBackend, options: AdminOptions): Ho
   const rate = new RateLimit(options.ratePerSecond, options.now ?? (() => performance.now()));
   const authorize: MiddlewareHandler = async (c, next) => {
     if (expected) {
-      const given = bearerToken(c.req.header("authorization"));
+      // A header from a client, or the cookie a browser got from `/dashboard?token=…`.
+      const given = bearerToken(c.req.header("authorization")) ?? getCookie(c, TOKEN_COOKIE);
       if (given === undefined || !timingSafeEqual(digest(given), expected)) {
         options.logger.debug("admin.unauthorized", { path: c.req.path });
         c.header("WWW-Authenticate", 'Bearer realm="ringlb admin"');
@@ -154,6 +161,29 @@ export function createAdminApp(backend: AdminBackend, options: AdminOptions): Ho
 
   app.post("/add", authorize, limitRate, limit, scale("add"));
   app.delete("/rm", authorize, limitRate, limit, scale("rm"));
+  const dashboard = options.dashboard;
+  if (dashboard) {
+    // A browser opens the dashboard once with `?token=…`: the token goes into an HttpOnly,
+    // SameSite=Strict cookie for the dashboard's paths, and the URL loses it.
+    app.get("/dashboard", async (c, next) => {
+      const offered = c.req.query("token");
+      if (offered === undefined || !expected) return await next();
+      if (!timingSafeEqual(digest(offered), expected)) {
+        c.header("WWW-Authenticate", 'Bearer realm="ringlb admin"');
+        return c.json(failureBody("Wrong admin token"), 401);
+      }
+      setCookie(c, TOKEN_COOKIE, offered, {
+        httpOnly: true,
+        sameSite: "Strict",
+        path: "/dashboard",
+        secure: c.req.url.startsWith("https:"),
+      });
+      return c.redirect("/dashboard", 303);
+    });
+    app.use("/dashboard", authorize);
+    app.use("/dashboard/*", authorize);
+    app.route("/dashboard", dashboard);
+  }
   const metrics = options.metrics;
   if (metrics) {
     app.get(

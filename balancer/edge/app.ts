@@ -52,10 +52,20 @@ export interface BalancerAppOptions {
   accessLog?: boolean;
   /** What the proxy counts, and the `/metrics` text; none: no metrics. */
   metrics?: { proxy: ProxyMetrics; render: () => string };
+  /** The dashboard's routes (`/dashboard`); none: no dashboard. */
+  dashboard?: Hono;
 }
 
 /** The admin paths; every other path is proxied. */
-export const ADMIN_PATHS: ReadonlySet<string> = new Set(["/rep", "/add", "/rm", "/metrics"]);
+export const ADMIN_PATHS: ReadonlySet<string> = new Set([
+  "/rep",
+  "/add",
+  "/rm",
+  "/metrics",
+  "/dashboard",
+  "/dashboard/stream",
+  "/dashboard/key",
+]);
 
 /** The balancer: its Hono app, and the proxy on its own for the fast path. */
 export interface BalancerApp {
@@ -111,6 +121,7 @@ export function createBalancerApp(
     scalingOff: options.scalingOff,
     respawns: options.respawns,
     metrics: options.metrics?.render,
+    dashboard: options.dashboard,
   });
   const apart = options.admin.listen !== undefined;
   const adminPaths: ReadonlySet<string> = apart ? new Set() : ADMIN_PATHS;

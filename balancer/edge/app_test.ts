@@ -925,3 +925,38 @@ test("--admin-rate-limit: past N /add and /rm a second, a 429 with Retry-After; 
   assert.equal(again.status, 400);
   await again.body?.cancel();
 });
+
+test("dashboard: ?token= once sets an HttpOnly, SameSite=Strict cookie that then opens the dashboard", async () => {
+  await using t = await setup(["--admin-token", TOKEN]);
+  assert.equal((await t.request("/dashboard")).status, 401);
+  const wrong = await t.request(`/dashboard?token=${TOKEN}x`, { redirect: "manual" });
+  assert.equal(wrong.status, 401);
+  await wrong.body?.cancel();
+  const opened = await t.request(`/dashboard?token=${TOKEN}`, { redirect: "manual" });
+  assert.equal(opened.status, 303);
+  assert.equal(opened.headers.get("location"), "/dashboard");
+  const cookie = opened.headers.get("set-cookie")!;
+  assert.match(cookie, /^ringlb_admin=[^;]+; Path=\/dashboard; HttpOnly; SameSite=Strict$/);
+  await opened.body?.cancel();
+  const page = await t.request("/dashboard", { headers: { cookie: cookie.split(";")[0] } });
+  assert.equal(page.status, 200);
+  assert.match(await page.text(), /<title>ringlb dashboard<\/title>/);
+  // The cookie opens the dashboard's paths only, as a bearer token would.
+  const key = await t.request("/dashboard/key?key=123456", {
+    headers: { cookie: cookie.split(";")[0] },
+  });
+  assert.equal(key.status, 200);
+  const body = await key.json();
+  assert.equal(body.key, "123456");
+  assert.equal(body.order.length, 3);
+  assert.equal(body.owner, body.order[0].name);
+});
+
+test("dashboard: a key that is not 1 to 200 visible characters is a 400", async () => {
+  await using t = await setup();
+  for (const key of ["", "a b", "x".repeat(201)]) {
+    const res = await t.request(`/dashboard/key?key=${encodeURIComponent(key)}`);
+    assert.equal(res.status, 400, JSON.stringify(key));
+    assert.equal((await res.json()).status, "failure");
+  }
+});

@@ -682,13 +682,15 @@ class ClientConnection {
     }
   }
 
-  /** Writes an admin `Response` (small JSON replies, read whole). */
+  /** Writes an admin `Response` (small replies, read whole; an event stream as it comes). */
   async #writeResponse(
     head: RequestHead,
     response: Response,
     request: BodyReader | undefined,
   ): Promise<boolean> {
-    const body = new Uint8Array(await response.arrayBuffer());
+    // An event stream (the dashboard's) is passed on as it comes; anything else is small.
+    const streamed = response.headers.get("content-type")?.startsWith("text/event-stream");
+    const body = streamed ? response.body : new Uint8Array(await response.arrayBuffer());
     const headers: [string, string][] = [];
     response.headers.forEach((value, name) => {
       if (name !== "content-length") headers.push([name, value]);

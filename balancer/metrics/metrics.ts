@@ -76,6 +76,8 @@ export class Histogram {
 const METHODS = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "other"] as const;
 /** Status classes: 1xx … 5xx. */
 const CLASSES = ["1xx", "2xx", "3xx", "4xx", "5xx"] as const;
+/** Counts per replica: methods × classes, then (at this index) answers in all and their seconds. */
+const ANSWER_SLOTS = METHODS.length * CLASSES.length;
 
 function methodIndex(method: string): number {
   switch (method) {
@@ -124,10 +126,21 @@ export class ProxyMetrics {
   answered(replica: string | undefined, method: string, status: number, seconds: number): void {
     const key = replica ?? NO_REPLICA;
     let counts = this.#answers.get(key);
-    if (!counts) this.#answers.set(key, counts = new Float64Array(METHODS.length * 5));
+    if (!counts) this.#answers.set(key, counts = new Float64Array(ANSWER_SLOTS + 2));
     const cls = Math.min(4, Math.max(0, Math.floor(status / 100) - 1));
     counts[methodIndex(method) * 5 + cls]++;
+    counts[ANSWER_SLOTS]++;
+    counts[ANSWER_SLOTS + 1] += seconds;
     this.requestSeconds.observe(seconds);
+  }
+
+  /** Per replica: answers so far, and the seconds they took in all (for rates and means). */
+  byReplica(): Map<string, { requests: number; seconds: number }> {
+    const totals = new Map<string, { requests: number; seconds: number }>();
+    for (const [replica, counts] of this.#answers) {
+      totals.set(replica, { requests: counts[ANSWER_SLOTS], seconds: counts[ANSWER_SLOTS + 1] });
+    }
+    return totals;
   }
 
   /** The `requests_total` samples: one line per replica, method and class seen. */
@@ -135,7 +148,7 @@ export class ProxyMetrics {
     const lines: string[] = [];
     for (const [replica, counts] of this.#answers) {
       counts.forEach((count, i) => {
-        if (count === 0) return;
+        if (count === 0 || i >= ANSWER_SLOTS) return;
         const method = METHODS[Math.floor(i / 5)];
         const code = CLASSES[i % 5];
         lines.push(

@@ -7,6 +7,7 @@
 export {
   createProxy,
   failureAnswer,
+  MAX_TRIES,
   type ProxyAnswer,
   type ProxyConfig,
   type ProxyLimits,
