@@ -6,7 +6,13 @@
 
 import type { Hono } from "hono";
 import { BoundedLoadRing, createRing, describeRing, type Ring } from "../ring/mod.ts";
-import { LoopLag, ProxyMetrics, renderBalancerMetrics } from "./metrics/mod.ts";
+import {
+  LoopLag,
+  type MetricSources,
+  ProxyMetrics,
+  renderBalancerMetrics,
+  startOtel,
+} from "./metrics/mod.ts";
 import { createBalancerApp, SocketFront } from "./edge/mod.ts";
 import type { BalancerConfig } from "./config/mod.ts";
 import { HealthMonitor, ReplicaManager } from "./cluster/mod.ts";
@@ -30,6 +36,8 @@ export interface BalancerDeps {
   fetch?: typeof fetch;
   /** Random source (hostnames, key-less requests, jitter). Default `Math.random`. */
   random?: () => number;
+  /** Whether to send metrics and a span per request over OpenTelemetry (`OTEL_DENO=true`). */
+  otel?: boolean;
 }
 
 /** A wired balancer. Nothing runs until `start()`. */
@@ -90,20 +98,21 @@ export function createBalancer(config: BalancerConfig, deps: BalancerDeps): Bala
   const proxyMetrics = new ProxyMetrics();
   const lag = new LoopLag();
   const fronts: SocketFront[] = [];
-  const render = () =>
-    renderBalancerMetrics({
-      proxy: proxyMetrics,
-      inFlight: () => proxyMetrics.inFlight(),
-      replicas: () => manager.states(),
-      counts: manager.counts,
-      ring: () => ({
-        kind: describeRing(config.ring),
-        members: ring.size,
-        spillovers: ring instanceof BoundedLoadRing ? ring.spillovers : undefined,
-      }),
-      fronts: () => fronts.map((f) => ({ open: f.open, ...f.stats })),
-      lag,
-    });
+  const sources: MetricSources = {
+    proxy: proxyMetrics,
+    inFlight: () => proxyMetrics.inFlight(),
+    replicas: () => manager.states(),
+    counts: manager.counts,
+    ring: () => ({
+      kind: describeRing(config.ring),
+      members: ring.size,
+      spillovers: ring instanceof BoundedLoadRing ? ring.spillovers : undefined,
+    }),
+    fronts: () => fronts.map((f) => ({ open: f.open, ...f.stats })),
+    lag,
+  };
+  const render = () => renderBalancerMetrics(sources);
+  const tracer = deps.otel ? startOtel(sources) : undefined;
   // Proxying: the lean HTTP/1.1 client for http:// replicas, fetch for the rest (https).
   const http1 = deps.fetch ? undefined : new Http1Client();
   const viaFetch = fetchUpstream(deps.fetch ?? globalThis.fetch);
@@ -134,6 +143,7 @@ export function createBalancer(config: BalancerConfig, deps: BalancerDeps): Bala
     respawns: deps.provider.respawns !== false,
     metrics: { proxy: proxyMetrics, render },
     dashboard: dashboard.app,
+    tracer,
     accessLog: config.accessLog,
     scalingOff: config.listen.workers > 1
       ? "/add and /rm are not available with --workers > 1: each worker has its own ring"

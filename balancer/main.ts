@@ -21,6 +21,7 @@ import {
 } from "./config/mod.ts";
 import { DockerClient, DockerProvider, socketFromDockerHost } from "./providers/docker/mod.ts";
 import { createLogger, delay, errorMessage, type Logger } from "./support/mod.ts";
+import { otelRequested } from "./metrics/mod.ts";
 import { ProcessProvider, type Provider, StaticProvider } from "./providers/mod.ts";
 
 /** The configured provider. Replicas get the balancer's `FAULT_*` variables (test hooks). */
@@ -135,7 +136,7 @@ async function main(): Promise<number> {
     console.error(`balancer: ${errorMessage(error)}`);
     return 1;
   }
-  const balancer = createBalancer(config, { provider, logger });
+  const balancer = createBalancer(config, { provider, logger, otel: otelRequested(env) });
 
   /** What listens: `Deno.serve`'s server or the socket front; both drain on shutdown. */
   let server: { shutdown(): Promise<void> } | undefined;
@@ -245,7 +246,9 @@ async function main(): Promise<number> {
         hostname: admin.listen.host,
         port: admin.listen.port,
         onListen: ({ hostname, port }) => {
-          console.log(`admin API (/rep, /add, /rm, /metrics) on http://${hostname}:${port}/`);
+          console.log(
+            `admin API (/rep, /add, /rm, /metrics, /dashboard) on http://${hostname}:${port}/`,
+          );
           logger.info("admin.listening", { host: hostname, port });
         },
       }, balancer.adminApp.fetch);

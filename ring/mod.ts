@@ -51,7 +51,7 @@ export {
 export { RendezvousRing } from "./rendezvous_ring.ts";
 export { mulberry32 } from "./random.ts";
 export { BoundedLoadRing, DEFAULT_BALANCE_FACTOR } from "./bounded_load.ts";
-export { ringLayout, type RingLayout } from "./layout.ts";
+export { type RingLayout, ringLayout } from "./layout.ts";
 export {
   createRing,
   describeRing,

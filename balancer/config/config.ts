@@ -317,7 +317,7 @@ const SETTINGS = {
     fallback: "",
     arg: "TOKEN",
     help:
-      "when set, /add, /rm and /metrics need Authorization: Bearer TOKEN (else 401); /rep stays open (16 to 256 visible characters)",
+      "when set, /add, /rm, /metrics and /dashboard need Authorization: Bearer TOKEN (else 401); /rep stays open (16 to 256 visible characters)",
     shown: "none",
   },
   adminListen: {
@@ -327,7 +327,7 @@ const SETTINGS = {
     fallback: "",
     arg: "HOST:PORT",
     help:
-      "serve /rep, /add, /rm and /metrics on this address instead of the proxy port (where those paths are then proxied)",
+      "serve the admin paths (/rep, /add, /rm, /metrics, /dashboard) on this address instead of the proxy port (where they are then proxied)",
     shown: "the proxy port",
   },
   adminRateLimit: {
@@ -683,7 +683,7 @@ export function adminExposure(config: BalancerConfig): string | undefined {
   if (config.admin.token) return undefined;
   const host = config.admin.listen?.host ?? config.listen.host;
   if (isLoopback(host)) return undefined;
-  return `the admin API (/add, /rm, /metrics) listens on ${host} with no --admin-token: anyone who ` +
+  return `the admin API (/add, /rm, /metrics, /dashboard) listens on ${host} with no --admin-token: anyone who ` +
     `reaches it can add or remove replicas (set --admin-token, or --admin-listen 127.0.0.1:PORT)`;
 }
 

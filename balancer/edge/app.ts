@@ -22,7 +22,7 @@ import {
 import type { RouteTarget } from "../cluster/mod.ts";
 import { failureBody, failureResponse, unknownEndpoint } from "../../contract/mod.ts";
 import type { Upstream } from "../upstream/mod.ts";
-import type { ProxyMetrics } from "../metrics/mod.ts";
+import type { ProxyMetrics, RequestTracer } from "../metrics/mod.ts";
 
 /** What the app needs from the replica manager. */
 export interface BalancerBackend extends AdminBackend {
@@ -54,6 +54,8 @@ export interface BalancerAppOptions {
   metrics?: { proxy: ProxyMetrics; render: () => string };
   /** The dashboard's routes (`/dashboard`); none: no dashboard. */
   dashboard?: Hono;
+  /** A span per proxied request (OpenTelemetry); none: no spans. */
+  tracer?: RequestTracer;
 }
 
 /** The admin paths; every other path is proxied. */
@@ -155,6 +157,7 @@ export function createBalancerApp(
     budget: settings.retryBudget < 1 ? new RetryBudget({ ratio: settings.retryBudget }) : undefined,
     metrics: options.metrics?.proxy,
     accessLog: options.accessLog ? options.logger : undefined,
+    tracer: options.tracer,
   });
   /** A request from Deno.serve, proxied; an upgrade cannot be tunnelled from here. */
   const served = async (request: Request, client: string | undefined) => {

@@ -143,6 +143,15 @@ export class ProxyMetrics {
     return totals;
   }
 
+  /** Calls `fn` with each replica, method, status class and count seen. */
+  forEachAnswer(fn: (replica: string, method: string, code: string, count: number) => void): void {
+    for (const [replica, counts] of this.#answers) {
+      for (let i = 0; i < ANSWER_SLOTS; i++) {
+        if (counts[i] > 0) fn(replica, METHODS[Math.floor(i / 5)], CLASSES[i % 5], counts[i]);
+      }
+    }
+  }
+
   /** The `requests_total` samples: one line per replica, method and class seen. */
   renderAnswers(name: string): string[] {
     const lines: string[] = [];

@@ -15,3 +15,4 @@ export {
   renderFamilies,
 } from "./metrics.ts";
 export { type MetricSources, renderBalancerMetrics, type ReplicaView } from "./balancer_metrics.ts";
+export { otelRequested, type RequestSpan, type RequestTracer, startOtel } from "./otel.ts";

@@ -24,7 +24,7 @@ import {
 import type { RouteTarget, TryOutcome } from "../cluster/mod.ts";
 import type { RetryBudget } from "./retry_budget.ts";
 import { failureBody, unknownEndpoint } from "../../contract/mod.ts";
-import type { ProxyMetrics } from "../metrics/mod.ts";
+import type { ProxyMetrics, RequestTracer } from "../metrics/mod.ts";
 import {
   connectionTokens,
   HOP_BY_HOP,
@@ -78,6 +78,8 @@ export interface ProxyOptions extends ProxyLimits {
   metrics?: ProxyMetrics;
   /** When given, one `access` line per request goes to it (info); none: no access log. */
   accessLog?: Logger;
+  /** When given, a span per request (OpenTelemetry, opt-in); none: no spans. */
+  tracer?: RequestTracer;
   /** Waits `ms` between tries, or less when `signal` aborts (it may take its hook). */
   delay?: (ms: number, signal: Abort) => Promise<void>;
 }
@@ -460,7 +462,8 @@ function pauseUnlessAborted(ms: number, signal: Abort): Promise<void> {
 export function createProxy(
   options: ProxyOptions,
 ): (request: ProxyRequest) => Promise<ProxyAnswer> {
-  const { upstream, logger, responseTimeoutMs, maxInFlight, budget, metrics, accessLog } = options;
+  const { upstream, logger, responseTimeoutMs, maxInFlight, budget, metrics, accessLog, tracer } =
+    options;
   const random = options.random ?? Math.random;
   const pause = options.delay ?? pauseUnlessAborted;
   if (metrics) metrics.inFlight = () => inFlight;
@@ -492,9 +495,10 @@ export function createProxy(
       inFlight--;
     };
     let streaming = false;
-    const counted: Trace | undefined = metrics || accessLog
+    const counted: Trace | undefined = metrics || accessLog || tracer
       ? { tries: 0, key: undefined }
       : undefined;
+    const span = tracer?.start(request.method, request.target);
     try {
       const res = await forward(request, started, counted, () => {
         streaming = true;
@@ -509,6 +513,12 @@ export function createProxy(
         accessLog?.info(
           "access",
           accessFields(request, res.status, res.replica, counted.key, counted.tries, seconds),
+        );
+        span?.end(
+          res.status,
+          res.replica,
+          counted.tries,
+          counted.key === undefined ? undefined : String(counted.key),
         );
       }
       return res;
