@@ -103,6 +103,7 @@ export function createBalancer(config: BalancerConfig, deps: BalancerDeps): Bala
     inFlight: () => proxyMetrics.inFlight(),
     replicas: () => manager.states(),
     counts: manager.counts,
+    heartbeatFailures: () => health.failures,
     ring: () => ({
       kind: describeRing(config.ring),
       members: ring.size,

@@ -13,9 +13,9 @@ import type { Ring } from "./types.ts";
 export interface RingLayout {
   /** Points on the circle (0 ≤ at < 1) and their members; none for Maglev and Rendezvous. */
   points: { at: number; name: string }[];
-  /** Each member's share of `sampled` keys, 0..1. */
+  /** Each member's share of keys, 0..1: of `sampled` keys, or exact (Maglev's table). */
   shares: Record<string, number>;
-  /** Keys looked up to estimate the shares. */
+  /** Keys looked up to estimate the shares; 0 when they are exact. */
   sampled: number;
 }
 
@@ -24,6 +24,13 @@ export function ringLayout(ring: Ring, sample = 4096): RingLayout {
   const base = ring instanceof BoundedLoadRing ? ring.inner : ring;
   const withPoints = base as Partial<{ points(): { at: number; name: string }[] }>;
   const points = typeof withPoints.points === "function" ? withPoints.points() : [];
+  // Maglev knows its shares exactly: its table's entries per member.
+  const table = base as Partial<{ entryCounts(): Map<string, number>; tableSize: number }>;
+  if (typeof table.entryCounts === "function" && table.tableSize) {
+    const shares: Record<string, number> = {};
+    for (const [name, n] of table.entryCounts()) shares[name] = n / table.tableSize;
+    return { points, shares, sampled: 0 };
+  }
   const counts = new Map<string, number>();
   for (let i = 0; i < sample; i++) {
     // Spread keys (as the ids clients send), not consecutive ones.

@@ -86,6 +86,7 @@ test("/metrics: requests by replica and class add up, replicas are up, and promt
       assert.equal(sample(text, "ringlb_upstream_try_duration_seconds_count"), 31);
       assert.equal(sample(text, 'ringlb_tries_per_request_bucket{le="1"}'), 31);
       assert.equal(sample(text, "ringlb_retries_total"), 0);
+      assert.equal(sample(text, "ringlb_heartbeat_failures_total"), 0);
       assert.equal(sample(text, "ringlb_ring_members"), 3);
       assert.match(text, /^ringlb_ring_info\{kind="spec[^"]*"\} 1$/m, "the default ring, spec");
       assert.equal(sample(text, "ringlb_client_connections"), 1, "this test's one connection");

@@ -73,6 +73,8 @@ export function jittered(ms: number, random: () => number): number {
  * start-up deadlines belong to the caller.
  */
 export class HealthMonitor {
+  /** Failed heartbeats of serving replicas so far (for metrics). */
+  failures = 0;
   readonly #options: Required<HealthOptions>;
   readonly #watches = new Map<string, Watch>();
   #closed = false;
@@ -135,6 +137,7 @@ export class HealthMonitor {
       }
     } else if (watch.up) {
       watch.failures++;
+      this.failures++;
       this.#options.logger.debug("heartbeat.failed", {
         name: watch.name,
         failures: watch.failures,

@@ -574,7 +574,9 @@ function view(message: Message): Seen {
   const combined = new Map<string, string>();
   for (const [name, value] of head.headers) {
     const before = combined.get(name);
-    combined.set(name, before === undefined ? value : `${before}, ${value}`);
+    // As Deno.serve combines them: an empty value so far is replaced, not joined ("", "x" → "x";
+    // "x", "" → "x, "), found by this property.
+    combined.set(name, before === undefined || before === "" ? value : `${before}, ${value}`);
   }
   return {
     method: head.method,

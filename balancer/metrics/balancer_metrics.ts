@@ -30,6 +30,8 @@ export interface MetricSources {
   inFlight(): number;
   /** Every managed replica and spare. */
   replicas(): ReplicaView[];
+  /** Failed heartbeats of serving replicas so far. */
+  heartbeatFailures(): number;
   /** What happened to replicas so far. */
   counts: {
     started: number;
@@ -131,6 +133,11 @@ export function renderBalancerMetrics(s: MetricSources): string {
       "ringlb_replicas",
       "Managed replicas by state, and whether they are warm spares.",
       [...byState].map(([labels, n]) => `ringlb_replicas{${labels}} ${n}`),
+    ),
+    counter(
+      "ringlb_heartbeat_failures_total",
+      "Failed heartbeats of serving replicas (--fail-threshold in a row take one out).",
+      [`ringlb_heartbeat_failures_total ${s.heartbeatFailures()}`],
     ),
     counter("ringlb_replica_starts_total", "Replicas and spares the provider was asked to start.", [
       `ringlb_replica_starts_total ${counts.started}`,

@@ -95,6 +95,12 @@ export function startOtel(sources: MetricSources): RequestTracer {
   });
   observe(
     "counter",
+    "ringlb.heartbeat.failures",
+    "Failed heartbeats of serving replicas.",
+    (r) => r.observe(sources.heartbeatFailures()),
+  );
+  observe(
+    "counter",
     "ringlb.replica.starts",
     "Replicas the provider was asked to start.",
     (r) => r.observe(counts.started),
