@@ -47,7 +47,8 @@ export interface VirtualNode {
 
 interface Member {
   readonly node: RingNode;
-  readonly slots: readonly number[];
+  /** Its virtual nodes' slots, placed by `#place()`. */
+  slots: number[];
 }
 
 /**
@@ -132,30 +133,46 @@ export class SlotRing implements Ring {
           `${this.virtualNodeCount} needed`,
       );
     }
-    const slots: number[] = [];
-    for (let j = 0; j < this.virtualNodeCount; j++) {
-      const slot = this.#freeSlotFrom(
-        modulo(this.#virtualNodeHash(node.ordinal, j), this.slotCount),
-      );
-      this.#owners[slot] = node.name;
-      this.#occupied.splice(lowerBound(this.#occupied, slot), 0, slot);
-      slots.push(slot);
-    }
-    this.#members.set(node.name, { node, slots });
+    this.#members.set(node.name, { node, slots: [] });
     this.#ordinals.add(node.ordinal);
+    this.#place();
   }
 
   /** Frees the member's slots; returns whether it was present. */
   remove(name: string): boolean {
     const member = this.#members.get(name);
     if (!member) return false;
-    for (const slot of member.slots) {
-      this.#owners[slot] = undefined;
-      this.#occupied.splice(lowerBound(this.#occupied, slot), 1);
-    }
     this.#members.delete(name);
     this.#ordinals.delete(member.node.ordinal);
+    this.#place();
     return true;
+  }
+
+  /**
+   * Places every member's virtual nodes again, in a canonical order (by ordinal, then name), so
+   * the table depends on the member set only, not on the order members joined: two balancers,
+   * two workers, or one balancer before and after a restart place every key alike. (Placing
+   * incrementally, a member's probed slots would depend on who was there first.)
+   */
+  #place(): void {
+    this.#owners.fill(undefined);
+    this.#occupied.length = 0;
+    const members = [...this.#members.values()].sort((a, b) =>
+      a.node.ordinal - b.node.ordinal || (a.node.name < b.node.name ? -1 : 1)
+    );
+    for (const member of members) {
+      member.slots = [];
+      for (let j = 0; j < this.virtualNodeCount; j++) {
+        const slot = this.#freeSlotFrom(
+          modulo(this.#virtualNodeHash(member.node.ordinal, j), this.slotCount),
+        );
+        this.#owners[slot] = member.node.name;
+        member.slots.push(slot);
+      }
+    }
+    for (let slot = 0; slot < this.slotCount; slot++) {
+      if (this.#owners[slot] !== undefined) this.#occupied.push(slot);
+    }
   }
 
   /** Whether a member with this name is present. */

@@ -156,33 +156,87 @@ Deno.test("property: the same adds give the same ring (determinism)", () => {
   }));
 });
 
-Deno.test("property: adding a member moves keys only to it", () => {
+Deno.test("property: adding a member moves keys to it, and others' only where probing re-placed them", () => {
   fc.assert(fc.property(members, keys, probing, (nodes, ks, p) => {
     const ring = new SlotRing({ probing: p });
     const [newcomer, ...rest] = nodes;
     for (const n of rest) ring.add(n);
     const before = ks.map((k) => ring.lookup(k));
+    const old = copy(ring, p);
     ring.add(newcomer);
+    const moved = displaced(old, ring);
     ks.forEach((k, index) => {
       const after = ring.lookup(k);
-      if (after !== before[index]) assert.equal(after, newcomer.name);
+      if (after !== before[index] && after !== newcomer.name) {
+        assert.ok(
+          moved.has(after!) || moved.has(before[index]!),
+          `${k}: ${before[index]} → ${after}`,
+        );
+      }
     });
   }));
 });
 
-Deno.test("property: removing a member moves only its keys, and remove undoes add", () => {
+Deno.test("adding members in ordinal order moves keys only to the newcomer (as the assignment's ring does)", () => {
+  fc.assert(fc.property(members, keys, probing, (nodes, ks, p) => {
+    const sorted = [...nodes].sort((a, b) => a.ordinal - b.ordinal);
+    const ring = new SlotRing({ probing: p });
+    const last = sorted.pop()!;
+    for (const n of sorted) ring.add(n);
+    const before = ks.map((k) => ring.lookup(k));
+    ring.add(last); // the highest ordinal: placed last, as when it joined last
+    ks.forEach((k, index) => {
+      const after = ring.lookup(k);
+      if (after !== before[index]) assert.equal(after, last.name);
+    });
+  }));
+});
+
+/** Members whose virtual nodes sit in other slots in `after` than in `before`. */
+function displaced(before: SlotRing, after: SlotRing): Set<string> {
+  const slotsOf = (ring: SlotRing) => {
+    const map = new Map<string, string>();
+    for (const v of ring.virtualNodes()) map.set(v.name, `${map.get(v.name) ?? ""},${v.slot}`);
+    return map;
+  };
+  const [a, b] = [slotsOf(before), slotsOf(after)];
+  return new Set(
+    [...b].filter(([name, slots]) => a.has(name) && a.get(name) !== slots).map(([n]) => n),
+  );
+}
+
+/** A copy of `ring` (the same member set). */
+function copy(ring: SlotRing, p: "linear" | "quadratic"): SlotRing {
+  const twin = new SlotRing({ probing: p });
+  for (const node of ring.nodes()) twin.add(node);
+  return twin;
+}
+
+Deno.test("property: removing a member moves its keys, and others' only where probing re-placed them; remove undoes add", () => {
   fc.assert(fc.property(members, keys, probing, (nodes, ks, p) => {
     const ring = new SlotRing({ probing: p });
     for (const n of nodes) ring.add(n);
-    const gone = nodes[nodes.length - 1];
+    const gone = nodes[Math.floor(nodes.length / 2)];
     const before = ks.map((k) => ring.lookup(k));
-    const layoutBefore = ring.virtualNodes().filter((v) => v.name !== gone.name);
+    const old = copy(ring, p);
     assert.equal(ring.remove(gone.name), true);
+    // Placement is canonical (by ordinal): a virtual node the removed one had pushed along by
+    // probing goes back to its home slot. Keys move only from the member that left, or to or
+    // from a member re-placed so.
+    const moved = displaced(old, ring);
     ks.forEach((k, index) => {
-      if (before[index] !== gone.name) assert.equal(ring.lookup(k), before[index]);
-      else assert.notEqual(ring.lookup(k), gone.name);
+      const now = ring.lookup(k);
+      assert.notEqual(now, gone.name);
+      if (now !== before[index] && before[index] !== gone.name) {
+        assert.ok(moved.has(now!) || moved.has(before[index]!), `${k}: ${before[index]} → ${now}`);
+      }
     });
-    assert.deepEqual(ring.virtualNodes(), layoutBefore);
+    // The table is the one a ring built from the members left would have.
+    const fresh = new SlotRing({ probing: p });
+    for (const n of nodes) if (n.name !== gone.name) fresh.add(n);
+    assert.deepEqual(ring.virtualNodes(), fresh.virtualNodes());
+    ring.add(gone);
+    assert.deepEqual(ring.virtualNodes(), old.virtualNodes(), "adding it back undoes the removal");
   }));
 });
 

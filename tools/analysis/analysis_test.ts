@@ -44,7 +44,7 @@ Deno.test("loadStats: mean, max, min, max/mean, cv", () => {
 
 Deno.test("disruption: exactly consistent rings move no stray key, and about the ideal", () => {
   const keys = seededIds(20_000, 1);
-  for (const algorithm of ["ketama", "rendezvous", "spec"] as const) {
+  for (const algorithm of ["ketama", "rendezvous"] as const) {
     const d = disruption({ algorithm }, 4, keys);
     assert.equal(d.add.stray, 0);
     assert.equal(d.remove.worst.stray, 0);
@@ -52,6 +52,13 @@ Deno.test("disruption: exactly consistent rings move no stray key, and about the
     // Every key of the leaver moves, so the mean over leavers is exactly 1/(N+1).
     assert.ok(Math.abs(d.remove.mean.moved - 0.2) < 1e-9, `${algorithm}: ${d.remove.mean.moved}`);
   }
+  // The slot ring places its members in ordinal order: the joiner (the highest ordinal) moves
+  // keys only to itself; a leaver whose virtual nodes had pushed others along by probing lets
+  // them go home, which moves a few keys between the members that stay.
+  const spec = disruption({ algorithm: "spec" }, 4, keys);
+  assert.equal(spec.add.stray, 0);
+  assert.ok(spec.remove.worst.stray < 0.05, String(spec.remove.worst.stray));
+  assert.ok(spec.remove.mean.moved >= 0.2 - 1e-9, String(spec.remove.mean.moved));
   const ketama = disruption({ algorithm: "ketama" }, 4, keys);
   assert.ok(Math.abs(ketama.add.moved - 0.2) < 0.03, String(ketama.add.moved));
 });
