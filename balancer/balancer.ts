@@ -15,7 +15,7 @@ import {
 } from "./metrics/mod.ts";
 import { createBalancerApp, SocketFront } from "./edge/mod.ts";
 import type { BalancerConfig } from "./config/mod.ts";
-import { HealthMonitor, ReplicaManager } from "./cluster/mod.ts";
+import { HealthMonitor, MirroredCluster, ReplicaManager, type TryOutcome } from "./cluster/mod.ts";
 import { fetchUpstream, Http1Client, type Upstream } from "./upstream/mod.ts";
 import { delay, errorMessage, type Logger } from "./support/mod.ts";
 import type { Provider } from "./providers/mod.ts";
@@ -38,6 +38,10 @@ export interface BalancerDeps {
   random?: () => number;
   /** Whether to send metrics and a span per request over OpenTelemetry (`OTEL_DENO=true`). */
   otel?: boolean;
+  /** A control plane's: called after every change of the ring's members (tell the workers). */
+  onRingChange?: () => void;
+  /** A control plane's: resolves once the workers have the latest membership. */
+  workersSynced?: () => Promise<void>;
 }
 
 /** A wired balancer. Nothing runs until `start()`. */
@@ -93,6 +97,7 @@ export function createBalancer(config: BalancerConfig, deps: BalancerDeps): Bala
     health,
     logger,
     random: deps.random,
+    onRingChange: deps.onRingChange,
   });
   // Metrics: counted where things happen, rendered when /metrics is read.
   const proxyMetrics = new ProxyMetrics();
@@ -146,9 +151,7 @@ export function createBalancer(config: BalancerConfig, deps: BalancerDeps): Bala
     dashboard: dashboard.app,
     tracer,
     accessLog: config.accessLog,
-    scalingOff: config.listen.workers > 1
-      ? "/add and /rm are not available with --workers > 1: each worker has its own ring"
-      : undefined,
+    afterChange: deps.workersSynced,
   });
   return {
     app,
@@ -201,6 +204,71 @@ export function createBalancer(config: BalancerConfig, deps: BalancerDeps): Bala
       dashboard.close();
       await manager.close({ keepReplicas: cluster.keepReplicas });
       http1?.close();
+    },
+  };
+}
+
+/** What a worker is built from besides its config. */
+export interface WorkerDeps {
+  /** Logger. */
+  logger: Logger;
+  /** Sends a try's outcome to the control plane (its outlier detection). */
+  report(name: string, outcome: TryOutcome): void;
+  /** Sends an admin request to the control plane and answers with its response. */
+  relayAdmin(request: Request): Promise<Response>;
+}
+
+/** A worker: a data plane that routes by the membership its control plane sends. */
+export interface WorkerBalancer {
+  /** The replica set as the control plane last sent it. */
+  readonly mirror: MirroredCluster;
+  /** What to serve with `--front serve`. */
+  readonly handler: (request: Request, info?: Deno.ServeHandlerInfo) => Promise<Response>;
+  /** Serves `listener` with the raw-socket front. */
+  socketFront(listener: Deno.Listener, secure?: boolean): SocketFront;
+  /** Closes its upstream connections. */
+  close(): void;
+}
+
+/**
+ * Builds a worker (`--workers N`, processes 2…N): no provider, no health checks, no outlier
+ * decisions; its ring follows the control plane's (`mirror.apply`), its tries' outcomes go back,
+ * and its admin paths are answered by the control plane.
+ */
+export function createWorkerBalancer(config: BalancerConfig, deps: WorkerDeps): WorkerBalancer {
+  const { logger } = deps;
+  const mirror = new MirroredCluster(createRing(config.ring), deps.report);
+  const http1 = new Http1Client();
+  const viaFetch = fetchUpstream(globalThis.fetch);
+  const upstream: Upstream = (request) =>
+    request.origin.startsWith("http://") ? http1.upstream(request) : viaFetch(request);
+  const { app, handler, proxy, adminPaths } = createBalancerApp(mirror, {
+    proxy: config.proxy,
+    admin: config.admin,
+    maxBatch: config.cluster.maxReplicas,
+    logger,
+    upstream,
+    accessLog: config.accessLog,
+    relayAdmin: deps.relayAdmin,
+  });
+  return {
+    mirror,
+    handler,
+    socketFront(listener, secure = false) {
+      return new SocketFront(listener, {
+        proxy,
+        admin: (request) => Promise.resolve(app.fetch(request)),
+        isAdmin: (path) => adminPaths.has(path),
+        headerTimeoutMs: config.listen.headerTimeoutMs,
+        keepAliveTimeoutMs: config.listen.keepAliveTimeoutMs,
+        bodyTimeoutMs: config.proxy.bodyTimeoutMs,
+        maxConnections: config.listen.maxConnections,
+        secure,
+        logger,
+      });
+    },
+    close() {
+      http1.close();
     },
   };
 }

@@ -11,7 +11,9 @@
 
 import { fileURLToPath } from "node:url";
 import { describeRing } from "../ring/mod.ts";
-import { createBalancer } from "./balancer.ts";
+import { type Balancer, createBalancer, createWorkerBalancer } from "./balancer.ts";
+import { followMembership, MembershipBroadcaster, OutcomeBatcher } from "./workers.ts";
+import { failureResponse } from "../contract/mod.ts";
 import {
   adminExposure,
   type BalancerConfig,
@@ -46,6 +48,8 @@ function createProvider(
 
 /** Set in the environment of the extra worker processes `--workers` starts. */
 const WORKER_ENV = "RINGLB_WORKER";
+/** The control plane's internal admin URL (loopback), for a worker to relay admin requests to. */
+const ADMIN_URL_ENV = "RINGLB_ADMIN_URL";
 
 /**
  * Starts `count` more processes of this balancer on `port` (`reusePort`: the kernel spreads
@@ -55,6 +59,7 @@ const WORKER_ENV = "RINGLB_WORKER";
 function startWorkers(
   count: number,
   port: number,
+  adminUrl: string,
   logger: Logger,
   stopping: () => boolean,
 ): Deno.ChildProcess[] {
@@ -72,9 +77,9 @@ function startWorkers(
         "--port",
         String(port),
       ],
-      env: { [WORKER_ENV]: String(i + 2) },
+      env: { [WORKER_ENV]: String(i + 2), [ADMIN_URL_ENV]: adminUrl },
       stdin: "piped",
-      stdout: "null",
+      stdout: "piped",
       stderr: "inherit",
     }).spawn();
     logger.info("worker.started", { worker: i + 2, pid: child.pid });
@@ -87,13 +92,71 @@ function startWorkers(
   });
 }
 
-/** A worker exits when the process that started it goes away (its stdin closes). */
-async function exitWithParent(): Promise<void> {
-  const buffer = new Uint8Array(64);
-  while ((await Deno.stdin.read(buffer)) !== null) {
-    // nothing is ever sent
+/**
+ * A worker (processes 2…N of `--workers N`): routes by the membership its control plane sends
+ * on stdin, and exits when that pipe closes (the control plane is gone).
+ */
+async function runWorker(
+  config: BalancerConfig,
+  logger: Logger,
+  env: Record<string, string>,
+  tls: { cert: string; key: string } | undefined,
+): Promise<number> {
+  const adminUrl = env[ADMIN_URL_ENV] ?? "";
+  const encoder = new TextEncoder();
+  const out = Deno.stdout.writable.getWriter();
+  let writing = Promise.resolve();
+  const write = (line: string) => {
+    writing = writing.then(() => out.write(encoder.encode(line))).catch(() => {});
+  };
+  const outcomes = new OutcomeBatcher(write);
+  const worker = createWorkerBalancer(config, {
+    logger,
+    report: (name, outcome) => outcomes.push(name, outcome),
+    relayAdmin: async (request) => {
+      const url = new URL(request.url);
+      try {
+        return await fetch(`${adminUrl}${url.pathname}${url.search}`, {
+          method: request.method,
+          headers: request.headers,
+          body: request.body,
+          redirect: "manual",
+          signal: request.signal,
+        });
+      } catch (error) {
+        return failureResponse(502, `The control plane did not answer: ${errorMessage(error)}`);
+      }
+    },
+  });
+  const { listen } = config;
+  let server: { shutdown(): Promise<void> };
+  if (listen.front === "serve") {
+    const served = Deno.serve({
+      port: listen.port,
+      hostname: listen.host,
+      reusePort: true,
+      onListen: () => {},
+      ...tls,
+    }, worker.handler);
+    server = served;
+  } else {
+    const options = { port: listen.port, hostname: listen.host, reusePort: true };
+    const listener = tls ? Deno.listenTls({ ...options, ...tls }) : Deno.listen(options);
+    const front = worker.socketFront(listener, tls !== undefined);
+    const serving = front.serve();
+    server = { shutdown: () => front.shutdown().then(() => serving) };
   }
-  Deno.exit(0);
+  const stop = async () => {
+    await Promise.race([server.shutdown(), delay(config.cluster.drainTimeoutMs)]);
+    outcomes.flush();
+    worker.close();
+    Deno.exit(0);
+  };
+  // Ctrl-C reaches the whole process group: the control plane drains first, then stops us.
+  Deno.addSignalListener("SIGINT", () => {});
+  Deno.addSignalListener("SIGTERM", stop);
+  await followMembership(Deno.stdin.readable, worker.mirror, write, logger);
+  Deno.exit(0); // the control plane is gone
 }
 
 async function main(): Promise<number> {
@@ -114,7 +177,6 @@ async function main(): Promise<number> {
   const { listen } = config;
   const worker = env[WORKER_ENV];
   const logger = createLogger({ level: config.logLevel, format: config.logFormat });
-  if (worker) exitWithParent();
   let tls: { cert: string; key: string } | undefined;
   try {
     if (listen.tlsCert) {
@@ -127,6 +189,7 @@ async function main(): Promise<number> {
     console.error(`balancer: cannot read --tls-cert or --tls-key: ${errorMessage(error)}`);
     return 1;
   }
+  if (worker) return await runWorker(config, logger, env, tls);
   let workers: Deno.ChildProcess[] = [];
   let provider: Provider;
   try {
@@ -136,12 +199,23 @@ async function main(): Promise<number> {
     console.error(`balancer: ${errorMessage(error)}`);
     return 1;
   }
-  const balancer = createBalancer(config, { provider, logger, otel: otelRequested(env) });
+  // With workers, this process is their control plane: every change of the ring goes to them,
+  // and /add and /rm answer once they all have it.
+  const broadcaster = listen.workers > 1 ? new MembershipBroadcaster(logger) : undefined;
+  const balancer: Balancer = createBalancer(config, {
+    provider,
+    logger,
+    otel: otelRequested(env),
+    onRingChange: broadcaster && (() => broadcaster.publish(balancer.manager.members())),
+    workersSynced: broadcaster && (() => broadcaster.synced()),
+  });
 
   /** What listens: `Deno.serve`'s server or the socket front; both drain on shutdown. */
   let server: { shutdown(): Promise<void> } | undefined;
   /** The admin API's own listener (`--admin-listen`), in the first process only. */
   let adminServer: Deno.HttpServer | undefined;
+  /** The loopback listener workers relay admin requests to. */
+  let internalAdmin: Deno.HttpServer | undefined;
   let shuttingDown = false;
   const done = Promise.withResolvers<number>();
   const shutdown = async (signal: string) => {
@@ -157,7 +231,7 @@ async function main(): Promise<number> {
       // replicas are stopped: the other order would cut those requests off.
       const drained = new AbortController();
       await Promise.race([
-        Promise.all([server?.shutdown(), adminServer?.shutdown()]),
+        Promise.all([server?.shutdown(), adminServer?.shutdown(), internalAdmin?.shutdown()]),
         delay(config.cluster.drainTimeoutMs, drained.signal),
       ]);
       drained.abort();
@@ -229,8 +303,28 @@ async function main(): Promise<number> {
       port = listener.addr.port;
       onListen({ hostname: listener.addr.hostname, port });
     }
-    if (listen.workers > 1 && !worker) {
-      workers = startWorkers(listen.workers - 1, port, logger, () => shuttingDown);
+    if (broadcaster) {
+      // The workers relay admin requests here: loopback only, the same admin app (and token).
+      const internal = Deno.serve(
+        { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+        balancer.adminApp.fetch,
+      );
+      internalAdmin = internal;
+      const adminUrl = `http://127.0.0.1:${internal.addr.port}`;
+      workers = startWorkers(listen.workers - 1, port, adminUrl, logger, () => shuttingDown);
+      const encoder = new TextEncoder();
+      for (const child of workers) {
+        const input = child.stdin.getWriter();
+        let writing = Promise.resolve();
+        const write = (line: string) => {
+          writing = writing.then(() => input.write(encoder.encode(line))).catch(() => {});
+        };
+        broadcaster.attach(
+          write,
+          child.stdout,
+          (name, outcome) => balancer.manager.report(name, outcome),
+        ).catch(() => {});
+      }
     }
   } catch (error) {
     console.error(

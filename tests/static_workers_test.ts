@@ -46,8 +46,10 @@ async function connection(port: number, pids: number[]) {
     "a process accepting the connection",
     5_000,
   );
-  const get = async (path: string): Promise<string> => {
-    await conn.write(new TextEncoder().encode(`GET ${path} HTTP/1.1\r\nhost: lb\r\n\r\n`));
+  const get = (path: string): Promise<string> => send("GET", path);
+  const send = async (method: string, path: string, body = ""): Promise<string> => {
+    const head = `${method} ${path} HTTP/1.1\r\nhost: lb\r\ncontent-length: ${body.length}\r\n\r\n`;
+    await conn.write(new TextEncoder().encode(head + body));
     let text = "";
     const buffer = new Uint8Array(4096);
     for (;;) {
@@ -59,7 +61,7 @@ async function connection(port: number, pids: number[]) {
       if (end >= 0 && text.length >= end + 4 + length) return text.slice(end + 4);
     }
   };
-  return { owner, get, close: () => conn.close() };
+  return { owner, get, send, close: () => conn.close() };
 }
 
 /** Inodes of the sockets process `pid` holds. */
@@ -76,7 +78,7 @@ function socketInodes(pid: number): string[] {
   return inodes;
 }
 
-test("--provider static --workers 2: both processes serve, keys agree, /add refused, no orphan", async () => {
+test("--provider static --workers 2: both processes serve, keys agree, /rm and /add through the worker, no orphan", async () => {
   const servers = ["a", "b", "c"].map((id) =>
     Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, createServerApp({ id }).fetch)
   );
@@ -125,16 +127,79 @@ test("--provider static --workers 2: both processes serve, keys agree, /add refu
         answers.add(a);
       }
       assert.ok(answers.size >= 2, "and the keys are spread over the backends");
+
+      // The admin API through the worker: relayed to the control plane, which answers once the
+      // worker has the change; from then on both processes route without the removed backend.
+      const removed = JSON.parse(await second.send("DELETE", "/rm", '{"n":1,"hostnames":["c"]}'));
+      assert.deepEqual(removed.message, { N: 2, replicas: ["a", "b"] });
+      const keys = Array.from({ length: 30 }, (_, i) => `/home?id=${200_000 + i * 7919}`);
+      for (const path of keys) {
+        const [a, b] = [await first.get(path), await second.get(path)];
+        assert.equal(a, b, `${path}: alike after /rm`);
+        assert.doesNotMatch(a, /Server: c/, `${path}: not to the removed backend`);
+      }
+      const added = JSON.parse(await second.send("POST", "/add", '{"n":1,"hostnames":["c"]}'));
+      assert.equal(added.message.N, 3);
+      const back = new Set<string>();
+      for (const path of keys) {
+        const [a, b] = [await first.get(path), await second.get(path)];
+        assert.equal(a, b, `${path}: alike after /add`);
+        back.add(a);
+      }
+      assert.ok([...back].some((a) => a.includes("Server: c")), "c serves again, in both");
     } finally {
       for (const c of conns) c.close();
     }
-    const add = await fetch(`${lb.url}/add`, { method: "POST", body: '{"n":1}' });
-    assert.equal(add.status, 400);
-    assert.match((await add.json()).message, /not available with --workers > 1/);
     assert.equal(await lb.stop(), 0);
     await waitFor(() => workers.every((pid) => !isAlive(pid)), "workers gone", 10_000);
   } finally {
     for (const pid of workers) killQuietly(pid);
     await Promise.all(servers.map((s) => s.shutdown()));
+  }
+});
+
+test("--workers 2 with local processes: the control plane starts a replica /add asked a worker for, and both route to it", async () => {
+  let workers: number[] = [];
+  try {
+    await using lb = await startBalancer(["--workers", "2", "--replicas", "2"]);
+    await waitFor(
+      () => (workers = childPids(lb.pid).filter((pid) => !lb.replicas().has(pid))).length === 1,
+      "the worker",
+      10_000,
+    );
+    const port = Number(new URL(lb.url).port);
+    await waitFor(() => listeningInodes(port).size === 2, "the worker listening too", 10_000);
+    const conns = await Promise.all(
+      Array.from({ length: 16 }, () => connection(port, [lb.pid, workers[0]])),
+    );
+    try {
+      const byOwner = Map.groupBy(conns, (c) => c.owner);
+      const viaWorker = byOwner.get(workers[0])?.[0];
+      const viaControl = byOwner.get(lb.pid)?.[0];
+      assert.ok(viaWorker && viaControl, "connections to both processes");
+      const added = JSON.parse(await viaWorker.send("POST", "/add", '{"n":1,"hostnames":["S9"]}'));
+      assert.deepEqual(added.message.replicas, ["Server 1", "Server 2", "S9"]);
+      // Answered once the worker had the change: the same keys go to the same replicas, S9 too.
+      const seen = new Set<string>();
+      for (let i = 0; i < 40; i++) {
+        const path = `/home?id=${300_000 + i * 7919}`;
+        const a: string = await viaControl.get(path);
+        const b: string = await viaWorker.get(path);
+        assert.equal(a, b, `${path}: alike`);
+        seen.add(JSON.parse(a).message);
+      }
+      assert.ok(seen.has("Hello from Server: S9"), [...seen].join(", "));
+      assert.equal(
+        JSON.parse(await viaWorker.get("/rep")).message.N,
+        3,
+        "/rep from the control plane",
+      );
+    } finally {
+      for (const c of conns) c.close();
+    }
+    assert.equal(await lb.stop(), 0);
+    await waitFor(() => workers.every((pid) => !isAlive(pid)), "the worker gone", 10_000);
+  } finally {
+    for (const pid of workers) killQuietly(pid);
   }
 });

@@ -15,6 +15,7 @@ export {
   type TryOutcome,
 } from "./outlier.ts";
 export { Replica, type ReplicaState, type RouteTarget } from "./replica.ts";
+export { type Member, type MembershipUpdate, MirroredCluster } from "./mirror.ts";
 export {
   type ReplicaCounts,
   ReplicaManager,

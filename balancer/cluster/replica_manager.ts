@@ -18,7 +18,7 @@
 
 import { isLoadAware, type Ring, type RoutingKey } from "../../ring/mod.ts";
 import type { HealthMonitor } from "./health.ts";
-import { type OutlierConfig, OutlierDetector } from "./outlier.ts";
+import { type OutlierConfig, OutlierDetector, type TryOutcome } from "./outlier.ts";
 import { Replica, type ReplicaLinks, type ReplicaState, type RouteTarget } from "./replica.ts";
 import { errorMessage, type Logger, type Timer, withDefaults } from "../support/mod.ts";
 import { HostnameConflictError, type Provider, type ReplicaHandle } from "../providers/mod.ts";
@@ -59,6 +59,8 @@ export interface ReplicaManagerOptions extends ReplicaSetConfig {
   heartbeatIntervalMs?: number;
   /** Random source for hostnames and `/rm`'s choice, in [0, 1). Default `Math.random`. */
   random?: () => number;
+  /** Called after every change of the ring's members (a control plane tells its workers). */
+  onRingChange?: () => void;
 }
 
 /** A request that conflicts with the current replicas (a name in use, too many to remove). */
@@ -150,6 +152,7 @@ export class ReplicaManager {
         spares: 0,
         drainTimeoutMs: 10_000,
         heartbeatIntervalMs: 500,
+        onRingChange: () => {},
       },
       options,
     );
@@ -164,12 +167,15 @@ export class ReplicaManager {
         serving: () => this.#live(false).filter((r) => r.state === "ready"),
         eject: (replica) => {
           this.counts.outlierEjected++;
-          return ring.remove(replica.name);
+          const removed = ring.remove(replica.name);
+          this.#options.onRingChange?.();
+          return removed;
         },
         readmit: (replica) => {
           if (replica.state !== "ready" || this.#closed) return;
           try {
             ring.add({ name: replica.name, ordinal: replica.ordinal });
+            this.#options.onRingChange?.();
             this.counts.readmitted++;
             logger.info("replica.readmitted", { name: replica.name });
           } catch (error) {
@@ -201,6 +207,20 @@ export class ReplicaManager {
       .sort((a, b) => a.ordinal - b.ordinal)
       .map((r) => r.name);
     return { N: replicas.length, replicas };
+  }
+
+  /** The ring's members with their URLs: what a data plane needs to route as this one does. */
+  members(): { name: string; ordinal: number; url: string }[] {
+    return this.#options.ring.nodes().map((node) => ({
+      name: node.name,
+      ordinal: node.ordinal,
+      url: this.#replicas.get(node.name)?.url ?? "",
+    }));
+  }
+
+  /** Tells the outlier detector how a try on `name` went (a worker's report). */
+  report(name: string, outcome: TryOutcome): void {
+    this.#replicas.get(name)?.report(outcome);
   }
 
   /** Every managed replica and spare, as metrics show them. */
@@ -509,6 +529,7 @@ export class ReplicaManager {
     }
     try {
       this.#options.ring.add({ name: replica.name, ordinal: replica.ordinal });
+      this.#options.onRingChange?.();
     } catch (error) {
       // The ring refused it (full): it cannot serve, so it must not count as serving.
       this.#fail(replica, `cannot join the ring: ${errorMessage(error)}`);
@@ -554,6 +575,7 @@ export class ReplicaManager {
     this.#outliers.forget(replica);
     if (replica.state === "ready") {
       ring.remove(replica.name);
+      this.#options.onRingChange?.();
       replica.state = "starting";
       logger.warn("replica.down", { name: replica.name, reason });
       this.counts.ejected++;
@@ -591,7 +613,7 @@ export class ReplicaManager {
     clearTimeout(replica.startTimer);
     this.#outliers.forget(replica);
     replica.markFailed(new ReplicaStartError(`replica '${replica.name}' was stopped`));
-    this.#options.ring.remove(replica.name);
+    if (this.#options.ring.remove(replica.name)) this.#options.onRingChange?.();
     this.#options.health.unwatch(replica.name);
     this.#replicas.delete(replica.name);
     this.#options.logger[level]("replica.stopping", { name: replica.name, why });
@@ -660,6 +682,7 @@ export class ReplicaManager {
     spare.ordinal = this.#freeOrdinal();
     try {
       this.#options.ring.add({ name: spare.name, ordinal: spare.ordinal });
+      this.#options.onRingChange?.();
     } catch (error) {
       this.#fail(spare, `cannot join the ring: ${errorMessage(error)}`);
       return;

@@ -511,7 +511,7 @@ const SETTINGS = {
     fallback: "1",
     arg: "N",
     help:
-      "processes sharing the port (reusePort, Linux); more than 1 with --provider static only, and /add and /rm are then refused",
+      "processes sharing the port (reusePort, Linux): the first runs the replicas and health checks, the others route by the membership it sends them",
     min: 1,
     max: 64,
   },
@@ -811,11 +811,6 @@ export function parseConfig(
   };
   const { listen, cluster, proxy, provider } = config;
   const { docker } = provider;
-  if (listen.workers > 1 && provider.kind !== "static") {
-    throw new ConfigError(
-      `--workers ${listen.workers} needs --provider static: each worker would start replicas of its own`,
-    );
-  }
   if (!listen.host) throw new ConfigError(`--host must not be empty`);
   if (Boolean(listen.tlsCert) !== Boolean(listen.tlsKey)) {
     throw new ConfigError(`--tls-cert and --tls-key go together: give both or neither`);

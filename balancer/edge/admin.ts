@@ -51,6 +51,8 @@ export interface AdminOptions extends AdminConfig {
   metrics?: () => string;
   /** The dashboard's routes, mounted at `/dashboard`; none: no dashboard. */
   dashboard?: Hono;
+  /** Awaited after a successful `/add` or `/rm`, before answering (workers have the change). */
+  afterChange?: () => Promise<void>;
 }
 
 /** The cookie a browser keeps the admin token in, once it opened `/dashboard?token=…`. */
@@ -145,6 +147,7 @@ export function createAdminApp(backend: AdminBackend, options: AdminOptions): Ho
         ? await backend.add(n, hostnames)
         : await backend.remove(n, hostnames);
       options.logger.info(`admin.${kind}`, { n, hostnames: hostnames.join(","), N: snapshot.N });
+      await options.afterChange?.();
       return c.json(successBody(snapshot));
     } catch (error) {
       if (error instanceof ReplicaRequestError) return c.json(failureBody(error.message), 400);

@@ -24,10 +24,20 @@ import { failureBody, failureResponse, unknownEndpoint } from "../../contract/mo
 import type { Upstream } from "../upstream/mod.ts";
 import type { ProxyMetrics, RequestTracer } from "../metrics/mod.ts";
 
-/** What the app needs from the replica manager. */
-export interface BalancerBackend extends AdminBackend {
+/** What the proxy needs: the replicas to try for a key, owner first. */
+export interface RoutingBackend {
   /** Replicas to try for a key, owner first. */
   route(key: RoutingKey, n: number): RouteTarget[];
+}
+
+/** What the app needs from the replica manager. */
+export interface BalancerBackend extends AdminBackend, RoutingBackend {}
+
+/** Admin routes that send every request to `relay` (a worker's, to its control plane). */
+function relayingAdmin(relay: (request: Request) => Promise<Response>): Hono {
+  const app = new Hono();
+  for (const path of ADMIN_PATHS) app.all(path, (c) => relay(c.req.raw));
+  return app;
 }
 
 /** What the app is built from: the proxy's and the admin API's settings groups, and more. */
@@ -56,6 +66,10 @@ export interface BalancerAppOptions {
   dashboard?: Hono;
   /** A span per proxied request (OpenTelemetry); none: no spans. */
   tracer?: RequestTracer;
+  /** A worker's: sends an admin request to the control plane and answers with its response. */
+  relayAdmin?: (request: Request) => Promise<Response>;
+  /** Resolves once a change `/add` or `/rm` made has reached every worker (control plane). */
+  afterChange?: () => Promise<void>;
 }
 
 /** The admin paths; every other path is proxied. */
@@ -113,10 +127,12 @@ function pathOf(url: string): string {
 
 /** Builds the balancer app. Pure: no I/O until a request arrives. */
 export function createBalancerApp(
-  backend: BalancerBackend,
+  backend: BalancerBackend | RoutingBackend,
   options: BalancerAppOptions,
 ): BalancerApp {
-  const admin = createAdminApp(backend, {
+  const relay = options.relayAdmin;
+  // A worker's admin paths are its control plane's: relayed there, not answered here.
+  const admin = relay ? relayingAdmin(relay) : createAdminApp(backend as BalancerBackend, {
     ...options.admin,
     maxBatch: options.maxBatch,
     logger: options.logger,
@@ -124,6 +140,7 @@ export function createBalancerApp(
     respawns: options.respawns,
     metrics: options.metrics?.render,
     dashboard: options.dashboard,
+    afterChange: options.afterChange,
   });
   const apart = options.admin.listen !== undefined;
   const adminPaths: ReadonlySet<string> = apart ? new Set() : ADMIN_PATHS;

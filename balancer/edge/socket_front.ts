@@ -390,7 +390,16 @@ class ClientConnection {
     if (reader) body = reader.whole ?? reader.stream();
     let keepAlive: boolean; // (the head's wish, unless the answer needs the connection closed)
     if (this.#options.isAdmin(path)) {
-      const response = await this.#options.admin(this.#webRequest(head, body));
+      let response: Response;
+      try {
+        response = await this.#options.admin(this.#webRequest(head, body));
+      } catch (error) {
+        // A bug, not the client's fault: answered as the proxy path answers one.
+        this.#options.logger.error("request.failed", { path, reason: errorMessage(error) });
+        response = Response.json(failureBody("Internal error in the load balancer"), {
+          status: 500,
+        });
+      }
       keepAlive = await this.#writeResponse(head, response, reader);
     } else {
       // Read ahead while the answer is prepared: a client that goes away aborts its request.
@@ -431,7 +440,9 @@ class ClientConnection {
     return new Request(`${scheme}://${head.host || "localhost"}${head.path}`, {
       method: head.method,
       headers: head.headers,
-      body,
+      // A GET or HEAD cannot carry a body in a Request (a `Content-Length: 0` one came with an
+      // empty one); Deno.serve gives them none either.
+      body: head.method === "GET" || head.method === "HEAD" ? null : body,
       duplex: "half",
     } as RequestInit);
   }

@@ -141,7 +141,8 @@ Deno.test("socket front: pipelined requests on one connection are answered in or
   const client = await RawClient.open(t.port);
   await client.send(
     "GET /a?id=1 HTTP/1.1\r\nHost: lb\r\n\r\n" +
-      "GET /rep HTTP/1.1\r\nHost: lb\r\n\r\n" +
+      // (An admin GET with an empty framed body: a Request for GET cannot have one.)
+      "GET /rep HTTP/1.1\r\nHost: lb\r\nContent-Length: 0\r\n\r\n" +
       "POST /b HTTP/1.1\r\nHost: lb\r\nContent-Length: 5\r\n\r\nhello" +
       "GET /c HTTP/1.1\r\nHost: lb\r\nConnection: close\r\n\r\n",
   );
@@ -500,4 +501,14 @@ Deno.test("socket front: a head sent a byte at a time is served; a long line wit
   await long.waitClosed(2_000);
   assert.match(long.received, /^HTTP\/1.1 414 /);
   await long.close();
+});
+
+Deno.test("socket front: an admin app that throws is a 500 in the spec's shape, not a closed connection", async () => {
+  await using t = await frontWith({ admin: () => Promise.reject(new Error("bug")) });
+  const client = await RawClient.open(t.port);
+  await client.send("GET /rep HTTP/1.1\r\nHost: lb\r\n\r\nGET /x HTTP/1.1\r\nHost: lb\r\n\r\n");
+  await waitFor(() => client.received.includes("hello"), "the next request answered too");
+  assert.match(client.received, /^HTTP\/1\.1 500 /);
+  assert.match(client.received, /"message":"<Error> Internal error in the load balancer"/);
+  await client.close();
 });
