@@ -1,0 +1,47 @@
+import assert from "node:assert/strict";
+import { createRing } from "../../ring/mod.ts";
+import { MirroredCluster } from "./mirror.ts";
+import { Abort } from "../support/mod.ts";
+
+const m = (name: string, ordinal: number, port = 1000 + ordinal) => ({
+  name,
+  ordinal,
+  url: `http://127.0.0.1:${port}`,
+});
+
+Deno.test("mirror: routes as a ring of the members sent; an older version changes nothing", () => {
+  const mirror = new MirroredCluster(createRing({ algorithm: "spec" }), () => {});
+  const reference = createRing({ algorithm: "spec" });
+  for (const node of [m("S1", 1), m("S2", 2), m("S3", 3)]) reference.add(node);
+  mirror.apply({ version: 2, members: [m("S3", 3), m("S1", 1), m("S2", 2)] });
+  for (let key = 0; key < 500; key++) {
+    assert.deepEqual(mirror.route(key, 3).map((t) => t.name), reference.lookupN(key, 3));
+    assert.equal(mirror.route(key, 1)[0].name, reference.lookup(key));
+  }
+  mirror.apply({ version: 1, members: [] }); // late: ignored
+  assert.equal(mirror.route(7, 1).length, 1);
+  assert.equal(mirror.version, 2);
+});
+
+Deno.test("mirror: a member that leaves (or comes back at another URL) ends its tries in flight", () => {
+  const outcomes: string[] = [];
+  const mirror = new MirroredCluster(
+    createRing({ algorithm: "ketama" }),
+    (name, outcome) => outcomes.push(`${name} ${outcome}`),
+  );
+  mirror.apply({ version: 1, members: [m("S1", 1), m("S2", 2)] });
+  const [s1] = mirror.route(1, 2).filter((t) => t.name === "S1");
+  const attempt = new Abort();
+  s1.watch(attempt);
+  s1.report("reset");
+  assert.deepEqual(outcomes, ["S1 reset"], "outcomes go to the control plane");
+  mirror.apply({ version: 2, members: [m("S2", 2)] });
+  assert.equal(attempt.aborted, true);
+  assert.equal(s1.ejected.aborted, true);
+  for (let key = 0; key < 100; key++) assert.equal(mirror.route(key, 1)[0].name, "S2");
+  // Back at another address: a new target, the old one stays ended.
+  mirror.apply({ version: 3, members: [m("S1", 1, 2001), m("S2", 2)] });
+  const again = mirror.route(1, 2).find((t) => t.name === "S1")!;
+  assert.equal(again.url, "http://127.0.0.1:2001");
+  assert.notEqual(again, s1);
+});
