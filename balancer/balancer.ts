@@ -13,7 +13,7 @@ import {
   renderBalancerMetrics,
   startOtel,
 } from "./metrics/mod.ts";
-import { createBalancerApp, SocketFront } from "./edge/mod.ts";
+import { type BalancerApp, createBalancerApp, SocketFront } from "./edge/mod.ts";
 import type { BalancerConfig } from "./config/mod.ts";
 import { HealthMonitor, MirroredCluster, ReplicaManager, type TryOutcome } from "./cluster/mod.ts";
 import { fetchUpstream, Http1Client, type Upstream } from "./upstream/mod.ts";
@@ -73,6 +73,27 @@ export interface Balancer {
   closeStreams(): void;
   /** Stops every replica (unless `keepReplicas` is configured) and waits for them to end. */
   close(): Promise<void>;
+}
+
+/** The raw-socket front for `listener`: admin paths through `app`, the rest to `proxy`. */
+function socketFrontOf(
+  config: BalancerConfig,
+  { app, proxy, adminPaths }: Pick<BalancerApp, "app" | "proxy" | "adminPaths">,
+  listener: Deno.Listener,
+  secure: boolean,
+  logger: Logger,
+): SocketFront {
+  return new SocketFront(listener, {
+    proxy,
+    admin: (request) => Promise.resolve(app.fetch(request)),
+    isAdmin: (path) => adminPaths.has(path),
+    headerTimeoutMs: config.listen.headerTimeoutMs,
+    keepAliveTimeoutMs: config.listen.keepAliveTimeoutMs,
+    bodyTimeoutMs: config.proxy.bodyTimeoutMs,
+    maxConnections: config.listen.maxConnections,
+    secure,
+    logger,
+  });
 }
 
 /** Builds a balancer from a config and its dependencies. */
@@ -159,17 +180,7 @@ export function createBalancer(config: BalancerConfig, deps: BalancerDeps): Bala
     handler,
     proxy,
     socketFront(listener, secure = false) {
-      const front = new SocketFront(listener, {
-        proxy,
-        admin: (request) => Promise.resolve(app.fetch(request)),
-        isAdmin: (path) => adminPaths.has(path),
-        headerTimeoutMs: config.listen.headerTimeoutMs,
-        keepAliveTimeoutMs: config.listen.keepAliveTimeoutMs,
-        bodyTimeoutMs: config.proxy.bodyTimeoutMs,
-        maxConnections: config.listen.maxConnections,
-        secure,
-        logger,
-      });
+      const front = socketFrontOf(config, { app, proxy, adminPaths }, listener, secure, logger);
       fronts.push(front);
       return front;
     },
@@ -255,17 +266,7 @@ export function createWorkerBalancer(config: BalancerConfig, deps: WorkerDeps): 
     mirror,
     handler,
     socketFront(listener, secure = false) {
-      return new SocketFront(listener, {
-        proxy,
-        admin: (request) => Promise.resolve(app.fetch(request)),
-        isAdmin: (path) => adminPaths.has(path),
-        headerTimeoutMs: config.listen.headerTimeoutMs,
-        keepAliveTimeoutMs: config.listen.keepAliveTimeoutMs,
-        bodyTimeoutMs: config.proxy.bodyTimeoutMs,
-        maxConnections: config.listen.maxConnections,
-        secure,
-        logger,
-      });
+      return socketFrontOf(config, { app, proxy, adminPaths }, listener, secure, logger);
     },
     close() {
       http1.close();

@@ -5,8 +5,7 @@
  */
 
 import assert from "node:assert/strict";
-import { createServerApp } from "../server/mod.ts";
-import { startBalancer, suiteTest, waitFor } from "./helpers.ts";
+import { startBalancer, staticBackends, suiteTest, waitFor } from "./helpers.ts";
 
 const { test } = suiteTest("admin suite", ["env", "net", "read", "run"]);
 
@@ -19,22 +18,8 @@ function freePort(): number {
   return listener.addr.port;
 }
 
-/** Three static backends, and their `--backends` value. */
-function backends() {
-  const servers = ["a", "b", "c"].map((id) =>
-    Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, createServerApp({ id }).fetch)
-  );
-  const flag = servers.map((s, i) => `${"abc"[i]}=http://127.0.0.1:${s.addr.port}`).join(",");
-  return {
-    flag,
-    async [Symbol.asyncDispose]() {
-      await Promise.all(servers.map((s) => s.shutdown()));
-    },
-  };
-}
-
 test("--admin-listen: the admin API on its own port, guarded by --admin-token; the proxy port proxies /rep", async () => {
-  await using servers = backends();
+  await using servers = staticBackends(["a", "b", "c"]);
   const adminPort = freePort();
   await using lb = await startBalancer([
     "--provider",
@@ -83,7 +68,7 @@ test("--admin-listen: the admin API on its own port, guarded by --admin-token; t
 });
 
 test("an admin API on every interface with no token is warned about, once", async () => {
-  await using servers = backends();
+  await using servers = staticBackends(["a", "b", "c"]);
   await using lb = await startBalancer([
     "--provider",
     "static",

@@ -7,30 +7,26 @@
  */
 
 import assert from "node:assert/strict";
-import { createServerApp } from "../server/mod.ts";
-import { startBalancer, suiteTest } from "./helpers.ts";
+import { startBalancer, staticBackends, suiteTest } from "./helpers.ts";
 import { mulberry32 } from "../ring/random.ts";
 
 const { test } = suiteTest("agreement suite", ["env", "net", "read", "run"]);
 
 test("two balancers, backends joining in other orders: 10,000 random keys, 100 % agreement", async () => {
   const jitter = mulberry32(7);
-  const servers = ["a", "b", "c", "d", "e"].map((id) => {
-    const app = createServerApp({ id });
-    return Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (request) => {
-      if (request.url.endsWith("/heartbeat")) {
-        await new Promise((resolve) => setTimeout(resolve, jitter() * 120));
-      }
-      return app.fetch(request);
-    });
+  // Each backend answers its heartbeats after a random delay: they join in other orders.
+  await using backends = staticBackends(["a", "b", "c", "d", "e"], (app) => async (request) => {
+    if (request.url.endsWith("/heartbeat")) {
+      await new Promise((resolve) => setTimeout(resolve, jitter() * 120));
+    }
+    return app(request);
   });
-  try {
-    const backends = servers.map((s, i) => `${"abcde"[i]}=http://127.0.0.1:${s.addr.port}`);
-    const args = (list: string[]) => ["--provider", "static", "--backends", list.join(",")];
-    await using one = await startBalancer(args(backends));
+  {
+    const args = ["--provider", "static", "--backends", backends.flag];
+    await using one = await startBalancer(args);
     // (The same list: a static backend's ordinal, which places it on the slot ring, is its
     // place in --backends.)
-    await using two = await startBalancer(args(backends));
+    await using two = await startBalancer(args);
     const random = mulberry32(2026);
     const keys = Array.from({ length: 10_000 }, () => 100_000 + Math.floor(random() * 900_000));
     const clients = [Deno.createHttpClient({}), Deno.createHttpClient({})];
@@ -54,7 +50,5 @@ test("two balancers, backends joining in other orders: 10,000 random keys, 100 %
     assert.equal(differ.length, 0, `keys routed differently: ${differ.slice(0, 5).join(", ")}…`);
     const used = new Set(answers[0].values());
     assert.ok(used.size >= 3, `the keys spread over the backends: ${[...used].join(", ")}`);
-  } finally {
-    await Promise.all(servers.map((s) => s.shutdown()));
   }
 });

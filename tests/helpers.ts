@@ -8,6 +8,7 @@
 import { fileURLToPath } from "node:url";
 import { waitFor } from "../balancer/testing/mod.ts";
 import { readLines } from "../balancer/support/mod.ts";
+import { createServerApp } from "../server/mod.ts";
 
 export { waitFor };
 
@@ -286,4 +287,35 @@ export async function steadyLoad(
 export async function rep(baseUrl: string): Promise<{ N: number; replicas: string[] }> {
   const res = await fetch(`${baseUrl}/rep`, { signal: AbortSignal.timeout(5_000) });
   return (await res.json()).message;
+}
+
+/** Replica apps serving on loopback, for `--provider static`; disposing shuts them down. */
+export interface StaticBackends extends AsyncDisposable {
+  /** The `--backends` value: `id=http://127.0.0.1:port,…`. */
+  readonly flag: string;
+}
+
+/**
+ * One replica app (`server/`) per id on a free loopback port, in this process. `wrap` may put
+ * something in front of each (a delay, a fault).
+ */
+export function staticBackends(
+  ids: readonly string[],
+  wrap: (app: (request: Request) => Response | Promise<Response>) => Deno.ServeHandler = (
+    app,
+  ) => app,
+): StaticBackends {
+  const servers = ids.map((id) => {
+    const app = createServerApp({ id });
+    return Deno.serve(
+      { hostname: "127.0.0.1", port: 0, onListen() {} },
+      wrap((request) => app.fetch(request)),
+    );
+  });
+  return {
+    flag: servers.map((s, i) => `${ids[i]}=http://127.0.0.1:${s.addr.port}`).join(","),
+    async [Symbol.asyncDispose]() {
+      await Promise.all(servers.map((s) => s.shutdown()));
+    },
+  };
 }

@@ -5,22 +5,18 @@
  */
 
 import assert from "node:assert/strict";
-import { createServerApp } from "../server/mod.ts";
-import { startBalancer, suiteTest, waitFor } from "./helpers.ts";
+import { startBalancer, staticBackends, suiteTest, waitFor } from "./helpers.ts";
 
 const { test } = suiteTest("logs suite", ["env", "net", "read", "run"]);
 
 test("--log-format json --access-log true: JSON lines, and an access line per request", async () => {
-  const servers = ["a", "b", "c"].map((id) =>
-    Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, createServerApp({ id }).fetch)
-  );
-  try {
-    const backends = servers.map((s, i) => `${"abc"[i]}=http://127.0.0.1:${s.addr.port}`);
+  await using backends = staticBackends(["a", "b", "c"]);
+  {
     await using lb = await startBalancer([
       "--provider",
       "static",
       "--backends",
-      backends.join(","),
+      backends.flag,
       "--log-format",
       "json",
       "--access-log",
@@ -48,7 +44,5 @@ test("--log-format json --access-log true: JSON lines, and an access line per re
       assert.ok(["a", "b", "c"].includes(r.replica), r.replica);
       assert.equal(typeof r.ms, "number");
     }
-  } finally {
-    await Promise.all(servers.map((s) => s.shutdown()));
   }
 });

@@ -4,8 +4,7 @@
  */
 
 import assert from "node:assert/strict";
-import { createServerApp } from "../server/mod.ts";
-import { startBalancer, suiteTest } from "./helpers.ts";
+import { startBalancer, staticBackends, suiteTest } from "./helpers.ts";
 
 const { test } = suiteTest("metrics suite", ["env", "net", "read", "run"]);
 
@@ -39,16 +38,13 @@ function sample(text: string, series: string): number | undefined {
 }
 
 test("/metrics: requests by replica and class add up, replicas are up, and promtool accepts it", async () => {
-  const servers = ["a", "b", "c"].map((id) =>
-    Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, createServerApp({ id }).fetch)
-  );
-  try {
-    const backends = servers.map((s, i) => `${"abc"[i]}=http://127.0.0.1:${s.addr.port}`);
+  await using backends = staticBackends(["a", "b", "c"]);
+  {
     await using lb = await startBalancer([
       "--provider",
       "static",
       "--backends",
-      backends.join(","),
+      backends.flag,
       "--admin-token",
       TOKEN,
     ]);
@@ -94,7 +90,5 @@ test("/metrics: requests by replica and class add up, replicas are up, and promt
     } finally {
       client.close();
     }
-  } finally {
-    await Promise.all(servers.map((s) => s.shutdown()));
   }
 });

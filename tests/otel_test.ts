@@ -6,8 +6,7 @@
  */
 
 import assert from "node:assert/strict";
-import { createServerApp } from "../server/mod.ts";
-import { startBalancer, suiteTest, waitFor } from "./helpers.ts";
+import { startBalancer, staticBackends, suiteTest, waitFor } from "./helpers.ts";
 
 const { test } = suiteTest("otel suite", ["env", "net", "read", "run"]);
 
@@ -23,13 +22,10 @@ test("OTEL_DENO=true: a span per request (replica, tries, outcome) and the count
     received.push({ path: new URL(req.url).pathname, body: await req.json() });
     return Response.json({});
   });
-  const servers = ["a", "b", "c"].map((id) =>
-    Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, createServerApp({ id }).fetch)
-  );
+  await using backends = staticBackends(["a", "b", "c"]);
   try {
-    const backends = servers.map((s, i) => `${"abc"[i]}=http://127.0.0.1:${s.addr.port}`);
     await using lb = await startBalancer(
-      ["--provider", "static", "--backends", backends.join(",")],
+      ["--provider", "static", "--backends", backends.flag],
       {
         OTEL_DENO: "true",
         OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${receiver.addr.port}`,
@@ -90,7 +86,6 @@ test("OTEL_DENO=true: a span per request (replica, tries, outcome) and the count
     assert.equal(latest("ringlb.ring.members"), 3);
     assert.equal(latest("ringlb.replica.up"), 3);
   } finally {
-    await Promise.all(servers.map((s) => s.shutdown()));
     await receiver.shutdown();
   }
 });

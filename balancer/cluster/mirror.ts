@@ -9,7 +9,7 @@
 import { isLoadAware, type LoadAwareRing, type Ring, type RoutingKey } from "../../ring/mod.ts";
 import type { Abort } from "../support/mod.ts";
 import type { TryOutcome } from "./outlier.ts";
-import type { RouteTarget } from "./replica.ts";
+import { Ejection, type RouteTarget } from "./replica.ts";
 
 /** A ring member as the control plane sends it. */
 export interface Member {
@@ -28,8 +28,7 @@ export interface MembershipUpdate {
 class MirroredReplica implements RouteTarget {
   readonly name: string;
   url: string;
-  readonly #ejection = new AbortController();
-  readonly #attempts = new Set<Abort>();
+  readonly #ejection = new Ejection();
   readonly #mirror: MirroredCluster;
 
   constructor(member: Member, mirror: MirroredCluster) {
@@ -44,19 +43,15 @@ class MirroredReplica implements RouteTarget {
 
   /** It left the ring: tries in flight to it give up, as on the control plane. */
   end(): void {
-    const reason = new Error(`replica '${this.name}' left the ring`);
-    this.#ejection.abort(reason);
-    for (const attempt of this.#attempts) attempt.abort(reason);
-    this.#attempts.clear();
+    this.#ejection.end(new Error(`replica '${this.name}' left the ring`));
   }
 
   watch(attempt: Abort): void {
-    if (this.#ejection.signal.aborted) attempt.abort(this.#ejection.signal.reason);
-    else this.#attempts.add(attempt);
+    this.#ejection.watch(attempt);
   }
 
   unwatch(attempt: Abort): void {
-    this.#attempts.delete(attempt);
+    this.#ejection.unwatch(attempt);
   }
 
   enter(): void {

@@ -51,6 +51,39 @@ export interface ReplicaLinks {
   report(replica: Replica, outcome: TryOutcome): void;
 }
 
+/**
+ * A replica's end, as what is in flight to it sees it: a signal (for streamed answers and
+ * tunnels) and the tries it aborts. The tries are a set, not listeners on the signal: an
+ * EventTarget listener per try costs more.
+ */
+export class Ejection {
+  readonly #controller = new AbortController();
+  readonly #attempts = new Set<Abort>();
+
+  /** Aborted when the replica has ended. */
+  get signal(): AbortSignal {
+    return this.#controller.signal;
+  }
+
+  /** The replica has ended: the signal aborts, and so does every try still watched. */
+  end(reason: Error): void {
+    this.#controller.abort(reason);
+    for (const attempt of this.#attempts) attempt.abort(reason);
+    this.#attempts.clear();
+  }
+
+  /** Aborts `attempt` when the replica ends (at once if it has). */
+  watch(attempt: Abort): void {
+    if (this.#controller.signal.aborted) attempt.abort(this.#controller.signal.reason);
+    else this.#attempts.add(attempt);
+  }
+
+  /** Its try is over. */
+  unwatch(attempt: Abort): void {
+    this.#attempts.delete(attempt);
+  }
+}
+
 /** One replica (or warm spare) of a balancer. */
 export class Replica implements RouteTarget {
   /** Hostname; never changes. */
@@ -77,9 +110,7 @@ export class Replica implements RouteTarget {
   readonly ready: Promise<void>;
 
   readonly #links: ReplicaLinks;
-  readonly #ejection = new AbortController();
-  /** The tries in flight to it, aborted when it ends. */
-  readonly #attempts = new Set<Abort>();
+  readonly #ejection = new Ejection();
   readonly #markReady: () => void;
   readonly #markFailed: (error: Error) => void;
   /** Called when `inFlight` drops to 0 (a drain waits on it). */
@@ -116,19 +147,15 @@ export class Replica implements RouteTarget {
 
   /** It has ended: requests in flight to it are given up. */
   end(reason: Error): void {
-    this.#ejection.abort(reason);
-    for (const attempt of this.#attempts) attempt.abort(reason);
-    this.#attempts.clear();
+    this.#ejection.end(reason);
   }
 
   watch(attempt: Abort): void {
-    // (A set, not a listener on `ejected` per try: an EventTarget listener costs more.)
-    if (this.#ejection.signal.aborted) attempt.abort(this.#ejection.signal.reason);
-    else this.#attempts.add(attempt);
+    this.#ejection.watch(attempt);
   }
 
   unwatch(attempt: Abort): void {
-    this.#attempts.delete(attempt);
+    this.#ejection.unwatch(attempt);
   }
 
   /** Its first good heartbeat: whoever awaits `ready` goes on. */

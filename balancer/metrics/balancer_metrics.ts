@@ -5,6 +5,7 @@
  * @module
  */
 
+import type { ReplicaCounts } from "../cluster/mod.ts";
 import {
   escapeLabel,
   type Family,
@@ -33,14 +34,7 @@ export interface MetricSources {
   /** Failed heartbeats of serving replicas so far. */
   heartbeatFailures(): number;
   /** What happened to replicas so far. */
-  counts: {
-    started: number;
-    startFailures: number;
-    ejected: number;
-    outlierEjected: number;
-    readmitted: number;
-    drained: number;
-  };
+  counts: ReplicaCounts;
   /** The ring: its kind (`describeRing`), members, and bounded-load spill-overs when it has them. */
   ring(): { kind: string; members: number; spillovers?: number };
   /** The socket fronts' connection counts (none with `--front serve`). */
