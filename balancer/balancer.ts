@@ -10,6 +10,7 @@ import {
   LoopLag,
   type MetricSources,
   ProxyMetrics,
+  type ProxySnapshot,
   renderBalancerMetrics,
   startOtel,
 } from "./metrics/mod.ts";
@@ -42,6 +43,8 @@ export interface BalancerDeps {
   onRingChange?: () => void;
   /** A control plane's: resolves once the workers have the latest membership. */
   workersSynced?: () => Promise<void>;
+  /** A control plane's: what its workers' proxies counted, as they last sent it. */
+  workerMetrics?: () => ProxySnapshot[];
 }
 
 /** A wired balancer. Nothing runs until `start()`. */
@@ -120,13 +123,18 @@ export function createBalancer(config: BalancerConfig, deps: BalancerDeps): Bala
     random: deps.random,
     onRingChange: deps.onRingChange,
   });
-  // Metrics: counted where things happen, rendered when /metrics is read.
+  // Metrics: counted where things happen, rendered when /metrics is read (with workers' counts
+  // added in, when this is their control plane).
   const proxyMetrics = new ProxyMetrics();
+  const workerMetrics = deps.workerMetrics;
+  const allProxies = workerMetrics
+    ? () => proxyMetrics.merged(workerMetrics())
+    : () => proxyMetrics;
   const lag = new LoopLag();
   const fronts: SocketFront[] = [];
   const sources: MetricSources = {
-    proxy: proxyMetrics,
-    inFlight: () => proxyMetrics.inFlight(),
+    proxy: allProxies,
+    inFlight: () => allProxies().inFlight(),
     replicas: () => manager.states(),
     counts: manager.counts,
     heartbeatFailures: () => health.failures,
@@ -151,7 +159,7 @@ export function createBalancer(config: BalancerConfig, deps: BalancerDeps): Bala
     ring,
     ringKind: describeRing(config.ring),
     replicas: () => manager.states(),
-    proxy: proxyMetrics,
+    proxy: allProxies,
     events,
     keyOf: (value) =>
       routingKeyOf({
@@ -233,6 +241,8 @@ export interface WorkerDeps {
 export interface WorkerBalancer {
   /** The replica set as the control plane last sent it. */
   readonly mirror: MirroredCluster;
+  /** What its proxy counts (sent to the control plane, which shows the sum). */
+  readonly metrics: ProxyMetrics;
   /** What to serve with `--front serve`. */
   readonly handler: (request: Request, info?: Deno.ServeHandlerInfo) => Promise<Response>;
   /** Serves `listener` with the raw-socket front. */
@@ -249,6 +259,7 @@ export interface WorkerBalancer {
 export function createWorkerBalancer(config: BalancerConfig, deps: WorkerDeps): WorkerBalancer {
   const { logger } = deps;
   const mirror = new MirroredCluster(createRing(config.ring), deps.report);
+  const metrics = new ProxyMetrics();
   const http1 = new Http1Client();
   const viaFetch = fetchUpstream(globalThis.fetch);
   const upstream: Upstream = (request) =>
@@ -261,9 +272,12 @@ export function createWorkerBalancer(config: BalancerConfig, deps: WorkerDeps): 
     upstream,
     accessLog: config.accessLog,
     relayAdmin: deps.relayAdmin,
+    // (Its /metrics is the control plane's, relayed: only the counting happens here.)
+    metrics: { proxy: metrics, render: () => "" },
   });
   return {
     mirror,
+    metrics,
     handler,
     socketFront(listener, secure = false) {
       return socketFrontOf(config, { app, proxy, adminPaths }, listener, secure, logger);

@@ -23,7 +23,7 @@ import {
 } from "./config/mod.ts";
 import { DockerClient, DockerProvider, socketFromDockerHost } from "./providers/docker/mod.ts";
 import { createLogger, delay, errorMessage, type Logger } from "./support/mod.ts";
-import { otelRequested } from "./metrics/mod.ts";
+import { otelRequested, type ProxySnapshot } from "./metrics/mod.ts";
 import { ProcessProvider, type Provider, StaticProvider } from "./providers/mod.ts";
 
 /** The configured provider. Replicas get the balancer's `FAULT_*` variables (test hooks). */
@@ -146,8 +146,14 @@ async function runWorker(
     const serving = front.serve();
     server = { shutdown: () => front.shutdown().then(() => serving) };
   }
+  // What this worker counted goes to the control plane every second (its /metrics shows the sum).
+  const reporting = setInterval(
+    () => write(JSON.stringify({ metrics: worker.metrics.snapshot() }) + "\n"),
+    1000,
+  );
   const stop = async () => {
     await Promise.race([server.shutdown(), delay(config.cluster.drainTimeoutMs)]);
+    clearInterval(reporting);
     outcomes.flush();
     worker.close();
     Deno.exit(0);
@@ -202,12 +208,15 @@ async function main(): Promise<number> {
   // With workers, this process is their control plane: every change of the ring goes to them,
   // and /add and /rm answer once they all have it.
   const broadcaster = listen.workers > 1 ? new MembershipBroadcaster(logger) : undefined;
+  /** What each worker's proxy counted, as it last sent it. */
+  const counted = new Map<number, ProxySnapshot>();
   const balancer: Balancer = createBalancer(config, {
     provider,
     logger,
     otel: otelRequested(env),
     onRingChange: broadcaster && (() => broadcaster.publish(balancer.manager.members())),
     workersSynced: broadcaster && (() => broadcaster.synced()),
+    workerMetrics: broadcaster && (() => [...counted.values()]),
   });
 
   /** What listens: `Deno.serve`'s server or the socket front; both drain on shutdown. */
@@ -323,6 +332,7 @@ async function main(): Promise<number> {
           write,
           child.stdout,
           (name, outcome) => balancer.manager.report(name, outcome),
+          (snapshot) => snapshot ? counted.set(child.pid, snapshot) : counted.delete(child.pid),
         ).catch(() => {});
       }
     }

@@ -11,6 +11,7 @@
 
 import type { Member, MembershipUpdate, MirroredCluster, TryOutcome } from "./cluster/mod.ts";
 import type { Logger } from "./support/mod.ts";
+import { ProxyMetrics, type ProxySnapshot } from "./metrics/mod.ts";
 
 const OUTCOMES: ReadonlySet<string> = new Set([
   "success",
@@ -21,10 +22,42 @@ const OUTCOMES: ReadonlySet<string> = new Set([
   "protocol_error",
 ]);
 
-/** What a worker says: an acknowledgement, or outcomes of tries. */
+/** What a worker says: an acknowledgement, outcomes of tries, or what its proxy counted. */
 export type WorkerMessage =
   | { ack: number }
-  | { outcomes: [string, TryOutcome][] };
+  | { outcomes: [string, TryOutcome][] }
+  | { metrics: ProxySnapshot };
+
+const isCount = (v: unknown) => typeof v === "number" && Number.isFinite(v) && v >= 0;
+const isCounts = (v: unknown, length: number) =>
+  Array.isArray(v) && v.length === length && v.every(isCount);
+function isHistogram(v: unknown, buckets: number): boolean {
+  const h = v as Record<string, unknown> | null;
+  return typeof h === "object" && h !== null && isCounts(h.counts, buckets) && isCount(h.sum) &&
+    isCount(h.count);
+}
+
+/** Whether `v` is a {@linkcode ProxySnapshot} as `ProxyMetrics.snapshot()` makes them. */
+function isProxySnapshot(v: unknown): v is ProxySnapshot {
+  const s = v as Record<string, unknown> | null;
+  const shape = new ProxyMetrics().snapshot();
+  return typeof s === "object" && s !== null && Array.isArray(s.answers) &&
+    s.answers.every((a) =>
+      Array.isArray(a) && a.length === 2 && typeof a[0] === "string" &&
+      isCounts(a[1], ANSWER_LENGTH)
+    ) &&
+    isHistogram(s.requestSeconds, shape.requestSeconds.counts.length) &&
+    isHistogram(s.trySeconds, shape.trySeconds.counts.length) &&
+    isHistogram(s.tries, shape.tries.counts.length) &&
+    [s.retries, s.budgetExhausted, s.admissionRefused, s.inFlight].every(isCount);
+}
+
+/** How many numbers a replica's answers hold in a snapshot. */
+const ANSWER_LENGTH = (() => {
+  const probe = new ProxyMetrics();
+  probe.answered("x", "GET", 200, 0);
+  return probe.snapshot().answers[0][1].length;
+})();
 
 /** Parses one line a worker wrote, strictly; undefined when it is not a message. */
 export function parseWorkerMessage(line: string): WorkerMessage | undefined {
@@ -39,6 +72,9 @@ export function parseWorkerMessage(line: string): WorkerMessage | undefined {
   const record = value as Record<string, unknown>;
   if (keys.length === 1 && Number.isSafeInteger(record.ack) && (record.ack as number) >= 0) {
     return { ack: record.ack as number };
+  }
+  if (keys.length === 1 && "metrics" in record) {
+    return isProxySnapshot(record.metrics) ? { metrics: record.metrics } : undefined;
   }
   if (keys.length === 1 && Array.isArray(record.outcomes)) {
     const outcomes = record.outcomes as unknown[];
@@ -131,6 +167,7 @@ export class MembershipBroadcaster {
     write: (line: string) => void,
     messages: ReadableStream<Uint8Array>,
     report: (name: string, outcome: TryOutcome) => void,
+    counted: (snapshot: ProxySnapshot | undefined) => void = () => {},
   ): Promise<void> {
     const channel: Channel = { write, acked: 0 };
     this.#channels.add(channel);
@@ -144,9 +181,11 @@ export class MembershipBroadcaster {
         if ("ack" in message) {
           channel.acked = Math.max(channel.acked, message.ack);
           for (const wake of this.#waiters) wake();
-        } else for (const [name, outcome] of message.outcomes) report(name, outcome);
+        } else if ("metrics" in message) counted(message.metrics);
+        else for (const [name, outcome] of message.outcomes) report(name, outcome);
       });
     } finally {
+      counted(undefined); // (a worker that exited counts no more)
       this.#channels.delete(channel);
       for (const wake of this.#waiters) wake();
     }

@@ -7,6 +7,7 @@ import {
   parseWorkerMessage,
 } from "./workers.ts";
 import { recordingLogger, waitFor } from "./testing/mod.ts";
+import { ProxyMetrics } from "./metrics/mod.ts";
 
 Deno.test("worker messages are parsed strictly: an ack, or outcomes of known kinds; nothing else", () => {
   assert.deepEqual(parseWorkerMessage('{"ack":3}'), { ack: 3 });
@@ -26,8 +27,18 @@ Deno.test("worker messages are parsed strictly: an ack, or outcomes of known kin
       '{"outcomes":[["S1","exploded"]]}',
       '{"outcomes":[["S1"]]}',
       '{"outcomes":{"S1":"reset"}}',
+      '{"metrics":{}}',
+      '{"metrics":{"answers":[["S1",[1,2]]]}}',
     ]
   ) assert.equal(parseWorkerMessage(bad), undefined, bad);
+  const counted = new ProxyMetrics();
+  counted.answered("S1", "GET", 200, 0.001);
+  const snapshot = JSON.parse(JSON.stringify(counted.snapshot()));
+  assert.deepEqual(parseWorkerMessage(JSON.stringify({ metrics: snapshot })), {
+    metrics: snapshot,
+  });
+  snapshot.retries = -1;
+  assert.equal(parseWorkerMessage(JSON.stringify({ metrics: snapshot })), undefined, "negative");
   // Whatever a worker prints, the parser answers a message or undefined, never throws.
   fc.assert(fc.property(fc.string(), (line) => {
     parseWorkerMessage(line);

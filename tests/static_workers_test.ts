@@ -147,6 +147,23 @@ test("--provider static --workers 2: both processes serve, keys agree, /rm and /
         back.add(a);
       }
       assert.ok([...back].some((a) => a.includes("Server: c")), "c serves again, in both");
+
+      // /metrics (from the control plane, asked through the worker) counts both processes'
+      // requests: the worker sends what it counted every second.
+      const proxied = (12 + 30 + 30) * 2;
+      const answered = async () => {
+        const text = await second.get("/metrics");
+        return text.split("\n").filter((l) => l.startsWith("ringlb_requests_total{"))
+          .reduce((sum, l) => sum + Number(l.split(" ").at(-1)), 0);
+      };
+      let total = 0;
+      await waitFor(
+        async () => (total = await answered()) === proxied,
+        "every request counted",
+        5_000,
+        100,
+      )
+        .catch(() => assert.fail(`/metrics counted ${total} of ${proxied} requests`));
     } finally {
       for (const c of conns) c.close();
     }

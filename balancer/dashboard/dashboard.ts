@@ -22,8 +22,8 @@ export interface DashboardSources {
   ringKind: string;
   /** Every managed replica and spare. */
   replicas(): ReplicaView[];
-  /** Answers per replica so far. */
-  proxy: ProxyMetrics;
+  /** Answers per replica so far (with workers: theirs added in). */
+  proxy(): ProxyMetrics;
   /** Recent replica events. */
   events: EventLog;
   /** The routing key a request with `?<key param>=value` gets. */
@@ -95,7 +95,7 @@ export function createDashboard(sources: DashboardSources): { app: Hono; close()
   app.get("/stream", (c) =>
     streamSSE(c, async (stream) => {
       // Rates run from the stream's start: its first snapshot shows none.
-      let last = sources.proxy.byReplica();
+      let last = sources.proxy().byReplica();
       let lastAt = now();
       let lastMembers = "";
       let done = false;
@@ -109,7 +109,7 @@ export function createDashboard(sources: DashboardSources): { app: Hono; close()
       try {
         while (!done && !stream.aborted) {
           const at = now();
-          const totals = sources.proxy.byReplica();
+          const totals = sources.proxy().byReplica();
           const elapsed = Math.max(1e-3, (at - lastAt) / 1000);
           const replicas: ReplicaRow[] = sources.replicas().map((r) => {
             const total = totals.get(r.name) ?? { requests: 0, seconds: 0 };

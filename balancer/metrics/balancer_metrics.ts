@@ -25,8 +25,8 @@ export interface ReplicaView {
 
 /** What `/metrics` reads, each at scrape time. */
 export interface MetricSources {
-  /** The proxy's counters. */
-  proxy: ProxyMetrics;
+  /** The proxy's counters (with workers: theirs added in). */
+  proxy(): ProxyMetrics;
   /** Requests being answered now (admitted, not finished). */
   inFlight(): number;
   /** Every managed replica and spare. */
@@ -58,7 +58,8 @@ const gauge = (name: string, help: string, samples: string[]): Family => ({
 
 /** The text `/metrics` answers. */
 export function renderBalancerMetrics(s: MetricSources): string {
-  const { proxy, counts } = s;
+  const { counts } = s;
+  const proxy = s.proxy();
   const replicas = s.replicas();
   const ring = s.ring();
   const fronts = s.fronts();

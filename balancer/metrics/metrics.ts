@@ -43,6 +43,18 @@ export class Histogram {
     this.#counts = new Float64Array(buckets.length);
   }
 
+  /** Its counts, sum and count, as plain data (a worker sends them to its control plane). */
+  snapshot(): HistogramSnapshot {
+    return { counts: [...this.#counts], sum: this.sum, count: this.count };
+  }
+
+  /** Adds `other`'s observations (same buckets). */
+  add(other: HistogramSnapshot): void {
+    for (let i = 0; i < this.#counts.length; i++) this.#counts[i] += other.counts[i] ?? 0;
+    this.sum += other.sum;
+    this.count += other.count;
+  }
+
   /** Counts one observation. */
   observe(value: number): void {
     this.sum += value;
@@ -103,6 +115,25 @@ function methodIndex(method: string): number {
 /** The label of answers the balancer gave itself (no replica answered). */
 export const NO_REPLICA = "";
 
+/** A histogram as plain data. */
+export interface HistogramSnapshot {
+  counts: number[];
+  sum: number;
+  count: number;
+}
+
+/** What a {@linkcode ProxyMetrics} holds, as plain data (JSON). */
+export interface ProxySnapshot {
+  answers: [string, number[]][];
+  requestSeconds: HistogramSnapshot;
+  trySeconds: HistogramSnapshot;
+  tries: HistogramSnapshot;
+  retries: number;
+  budgetExhausted: number;
+  admissionRefused: number;
+  inFlight: number;
+}
+
 /** What the proxy counts, per request and per try. */
 export class ProxyMetrics {
   /** Answers by replica: counts indexed by method × status class. */
@@ -132,6 +163,42 @@ export class ProxyMetrics {
     counts[ANSWER_SLOTS]++;
     counts[ANSWER_SLOTS + 1] += seconds;
     this.requestSeconds.observe(seconds);
+  }
+
+  /** Everything it counted, as plain data. */
+  snapshot(): ProxySnapshot {
+    return {
+      answers: [...this.#answers].map(([replica, counts]) => [replica, [...counts]]),
+      requestSeconds: this.requestSeconds.snapshot(),
+      trySeconds: this.trySeconds.snapshot(),
+      tries: this.tries.snapshot(),
+      retries: this.retries,
+      budgetExhausted: this.budgetExhausted,
+      admissionRefused: this.admissionRefused,
+      inFlight: this.inFlight(),
+    };
+  }
+
+  /** This one's counts plus `others`' (the control plane's and its workers'), as a new one. */
+  merged(others: readonly ProxySnapshot[]): ProxyMetrics {
+    const sum = new ProxyMetrics();
+    let inFlight = 0;
+    for (const part of [this.snapshot(), ...others]) {
+      for (const [replica, counts] of part.answers) {
+        let into = sum.#answers.get(replica);
+        if (!into) sum.#answers.set(replica, into = new Float64Array(ANSWER_SLOTS + 2));
+        for (let i = 0; i < into.length; i++) into[i] += counts[i] ?? 0;
+      }
+      sum.requestSeconds.add(part.requestSeconds);
+      sum.trySeconds.add(part.trySeconds);
+      sum.tries.add(part.tries);
+      sum.retries += part.retries;
+      sum.budgetExhausted += part.budgetExhausted;
+      sum.admissionRefused += part.admissionRefused;
+      inFlight += part.inFlight;
+    }
+    sum.inFlight = () => inFlight;
+    return sum;
   }
 
   /** Per replica: answers so far, and the seconds they took in all (for rates and means). */

@@ -39,3 +39,27 @@ Deno.test("text format: HELP and TYPE once per family, empty families left out, 
     "# HELP a_total As.\n# TYPE a_total counter\na_total 1\n",
   );
 });
+
+Deno.test("proxy metrics: snapshots round-trip through JSON and add up when merged", () => {
+  const control = new ProxyMetrics();
+  control.answered("S1", "GET", 200, 0.002);
+  control.retries = 1;
+  const worker = new ProxyMetrics();
+  worker.answered("S1", "GET", 200, 0.004);
+  worker.answered("S2", "POST", 502, 0.1);
+  worker.trySeconds.observe(0.003);
+  worker.tries.observe(2);
+  worker.budgetExhausted = 3;
+  const sent = JSON.parse(JSON.stringify(worker.snapshot()));
+  const sum = control.merged([sent]);
+  assert.deepEqual(sum.renderAnswers("r").sort(), [
+    'r{replica="S1",method="GET",code="2xx"} 2',
+    'r{replica="S2",method="POST",code="5xx"} 1',
+  ]);
+  assert.equal(sum.requestSeconds.count, 3);
+  assert.ok(Math.abs(sum.requestSeconds.sum - 0.106) < 1e-12);
+  assert.equal(sum.trySeconds.count, 1);
+  assert.deepEqual([sum.retries, sum.budgetExhausted], [1, 3]);
+  assert.deepEqual(sum.byReplica().get("S1"), { requests: 2, seconds: 0.006 });
+  assert.equal(control.requestSeconds.count, 1, "the control plane's own counts are left alone");
+});

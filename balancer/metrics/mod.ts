@@ -8,10 +8,12 @@ export {
   escapeLabel,
   type Family,
   Histogram,
+  type HistogramSnapshot,
   LATENCY_BUCKETS,
   LoopLag,
   NO_REPLICA,
   ProxyMetrics,
+  type ProxySnapshot,
   renderFamilies,
 } from "./metrics.ts";
 export { type MetricSources, renderBalancerMetrics, type ReplicaView } from "./balancer_metrics.ts";

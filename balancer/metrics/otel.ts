@@ -54,26 +54,33 @@ export function startOtel(sources: MetricSources): RequestTracer {
       : meter.createObservableGauge(name, { description, unit });
     instrument.addCallback(read);
   };
-  const { proxy, counts } = sources;
+  const { counts } = sources;
   observe(
     "counter",
     "ringlb.requests",
     "Requests answered, by replica, method and status class.",
     (r) =>
-      proxy.forEachAnswer((replica, method, code, n) => r.observe(n, { replica, method, code })),
+      sources.proxy().forEachAnswer((replica, method, code, n) =>
+        r.observe(n, { replica, method, code })
+      ),
   );
-  observe("counter", "ringlb.retries", "Tries after the first.", (r) => r.observe(proxy.retries));
+  observe(
+    "counter",
+    "ringlb.retries",
+    "Tries after the first.",
+    (r) => r.observe(sources.proxy().retries),
+  );
   observe(
     "counter",
     "ringlb.retry_budget.exhausted",
     "Retries the budget refused.",
-    (r) => r.observe(proxy.budgetExhausted),
+    (r) => r.observe(sources.proxy().budgetExhausted),
   );
   observe(
     "counter",
     "ringlb.admission.refused",
     "503s past --max-in-flight.",
-    (r) => r.observe(proxy.admissionRefused),
+    (r) => r.observe(sources.proxy().admissionRefused),
   );
   observe(
     "gauge",
