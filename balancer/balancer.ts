@@ -41,6 +41,8 @@ export interface BalancerDeps {
   otel?: boolean;
   /** A control plane's: called after every change of the ring's members (tell the workers). */
   onRingChange?: () => void;
+  /** A control plane's: called when a replica has ended (tell the workers). */
+  onReplicaEnded?: (name: string) => void;
   /** A control plane's: resolves once the workers have the latest membership. */
   workersSynced?: () => Promise<void>;
   /** A control plane's: what its workers' proxies counted, as they last sent it. */
@@ -122,6 +124,7 @@ export function createBalancer(config: BalancerConfig, deps: BalancerDeps): Bala
     logger,
     random: deps.random,
     onRingChange: deps.onRingChange,
+    onReplicaEnded: deps.onReplicaEnded,
   });
   // Metrics: counted where things happen, rendered when /metrics is read (with workers' counts
   // added in, when this is their control plane).
@@ -181,6 +184,7 @@ export function createBalancer(config: BalancerConfig, deps: BalancerDeps): Bala
     tracer,
     accessLog: config.accessLog,
     afterChange: deps.workersSynced,
+    tls: config.listen.tlsCert !== "",
   });
   return {
     app,

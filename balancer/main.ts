@@ -128,6 +128,17 @@ async function runWorker(
       }
     },
   });
+  // Listen once the first membership is in: a connection the kernel hands over earlier would
+  // find no replica (the control plane sends it at once).
+  const first = Promise.withResolvers<void>();
+  const following = followMembership(
+    Deno.stdin.readable,
+    worker.mirror,
+    write,
+    logger,
+    first.resolve,
+  );
+  await Promise.race([first.promise, following]);
   const { listen } = config;
   let server: { shutdown(): Promise<void> };
   if (listen.front === "serve") {
@@ -155,13 +166,14 @@ async function runWorker(
     await Promise.race([server.shutdown(), delay(config.cluster.drainTimeoutMs)]);
     clearInterval(reporting);
     outcomes.flush();
+    await writing; // (the last outcomes reach the control plane before the exit)
     worker.close();
     Deno.exit(0);
   };
   // Ctrl-C reaches the whole process group: the control plane drains first, then stops us.
   Deno.addSignalListener("SIGINT", () => {});
   Deno.addSignalListener("SIGTERM", stop);
-  await followMembership(Deno.stdin.readable, worker.mirror, write, logger);
+  await following;
   Deno.exit(0); // the control plane is gone
 }
 
@@ -215,6 +227,7 @@ async function main(): Promise<number> {
     logger,
     otel: otelRequested(env),
     onRingChange: broadcaster && (() => broadcaster.publish(balancer.manager.members())),
+    onReplicaEnded: broadcaster && ((name) => broadcaster.ended(name)),
     workersSynced: broadcaster && (() => broadcaster.synced()),
     workerMetrics: broadcaster && (() => [...counted.values()]),
   });
@@ -238,13 +251,8 @@ async function main(): Promise<number> {
     try {
       // First the clients' requests in flight finish (within the drain timeout), then the
       // replicas are stopped: the other order would cut those requests off.
-      const drained = new AbortController();
-      await Promise.race([
-        Promise.all([server?.shutdown(), adminServer?.shutdown(), internalAdmin?.shutdown()]),
-        delay(config.cluster.drainTimeoutMs, drained.signal),
-      ]);
-      drained.abort();
-      // Workers drain their own clients the same way on SIGTERM.
+      // The workers drain their own clients at the same time (SIGTERM); the listener they relay
+      // admin requests to closes after they have.
       for (const child of workers) {
         try {
           child.kill("SIGTERM");
@@ -252,7 +260,18 @@ async function main(): Promise<number> {
           // already gone
         }
       }
+      const drained = new AbortController();
+      await Promise.race([
+        Promise.all([
+          server?.shutdown(),
+          adminServer?.shutdown(),
+          Promise.all(workers.map((child) => child.status)),
+        ]),
+        delay(config.cluster.drainTimeoutMs, drained.signal),
+      ]);
+      drained.abort();
       await Promise.all(workers.map((child) => child.status));
+      await internalAdmin?.shutdown();
       await balancer.close();
       logger.info("balancer.stopped");
       done.resolve(0);
@@ -313,13 +332,17 @@ async function main(): Promise<number> {
       onListen({ hostname: listener.addr.hostname, port });
     }
     if (broadcaster) {
-      // The workers relay admin requests here: loopback only, the same admin app (and token).
-      const internal = Deno.serve(
-        { hostname: "127.0.0.1", port: 0, onListen: () => {} },
-        balancer.adminApp.fetch,
-      );
-      internalAdmin = internal;
-      const adminUrl = `http://127.0.0.1:${internal.addr.port}`;
+      // The workers relay admin requests here: loopback only, the same admin app (and token);
+      // not needed when the admin API has its own listener (workers then proxy those paths).
+      let adminUrl = "";
+      if (!config.admin.listen) {
+        const internal = Deno.serve(
+          { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+          balancer.adminApp.fetch,
+        );
+        internalAdmin = internal;
+        adminUrl = `http://127.0.0.1:${internal.addr.port}`;
+      }
       workers = startWorkers(listen.workers - 1, port, adminUrl, logger, () => shuttingDown);
       const encoder = new TextEncoder();
       for (const child of workers) {
@@ -332,7 +355,12 @@ async function main(): Promise<number> {
           write,
           child.stdout,
           (name, outcome) => balancer.manager.report(name, outcome),
-          (snapshot) => snapshot ? counted.set(child.pid, snapshot) : counted.delete(child.pid),
+          // A worker that exits keeps its counts in the sum (counters do not go down); only
+          // its in-flight gauge leaves.
+          (snapshot) => {
+            const last = snapshot ?? counted.get(child.pid);
+            if (last) counted.set(child.pid, snapshot ?? { ...last, inFlight: 0 });
+          },
         ).catch(() => {});
       }
     }

@@ -86,6 +86,19 @@ export function parseWorkerMessage(line: string): WorkerMessage | undefined {
   return undefined;
 }
 
+/** The name in an `{"ended": name}` line, or undefined when the line is not one. */
+export function parseEnded(line: string): string | undefined {
+  try {
+    const value = JSON.parse(line);
+    if (typeof value === "object" && value !== null && Object.keys(value).length === 1) {
+      return typeof value.ended === "string" ? value.ended : undefined;
+    }
+  } catch {
+    // not JSON: not an end
+  }
+  return undefined;
+}
+
 /** Parses one membership line from the control plane, strictly; undefined when it is not one. */
 export function parseMembership(line: string): MembershipUpdate | undefined {
   let value: unknown;
@@ -149,6 +162,12 @@ export class MembershipBroadcaster {
   /** The latest version sent. */
   get version(): number {
     return this.#version;
+  }
+
+  /** Tells every worker that `name` ended (its process or container exited). */
+  ended(name: string): void {
+    const line = JSON.stringify({ ended: name }) + "\n";
+    for (const channel of this.#channels) channel.write(line);
   }
 
   /** Sends the members to every worker, as a new version. */
@@ -226,8 +245,11 @@ export function followMembership(
   mirror: MirroredCluster,
   write: (line: string) => void,
   logger: Logger,
+  applied: () => void = () => {},
 ): Promise<void> {
   return readLines(input, (line) => {
+    const ended = parseEnded(line);
+    if (ended !== undefined) return mirror.ended(ended);
     const update = parseMembership(line);
     if (!update) {
       logger.warn("worker.bad_membership", { line: line.slice(0, 80) });
@@ -240,6 +262,7 @@ export function followMembership(
       return;
     }
     write(JSON.stringify({ ack: update.version }) + "\n");
+    applied();
   });
 }
 

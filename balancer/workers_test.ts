@@ -3,6 +3,7 @@ import fc from "fast-check";
 import {
   MembershipBroadcaster,
   OutcomeBatcher,
+  parseEnded,
   parseMembership,
   parseWorkerMessage,
 } from "./workers.ts";
@@ -43,6 +44,13 @@ Deno.test("worker messages are parsed strictly: an ack, or outcomes of known kin
   fc.assert(fc.property(fc.string(), (line) => {
     parseWorkerMessage(line);
   }));
+});
+
+Deno.test("end lines are parsed strictly", () => {
+  assert.equal(parseEnded('{"ended":"S1"}'), "S1");
+  for (const bad of ['{"ended":1}', '{"ended":"S1","x":1}', "ended S1", '{"version":1}']) {
+    assert.equal(parseEnded(bad), undefined, bad);
+  }
 });
 
 Deno.test("membership lines are parsed strictly", () => {

@@ -41,7 +41,7 @@ class MirroredReplica implements RouteTarget {
     return this.#ejection.signal;
   }
 
-  /** It left the ring: tries in flight to it give up, as on the control plane. */
+  /** It ended (its process or container exited): tries in flight to it give up. */
   end(): void {
     this.#ejection.end(new Error(`replica '${this.name}' left the ring`));
   }
@@ -71,6 +71,11 @@ class MirroredReplica implements RouteTarget {
 export class MirroredCluster {
   readonly #ring: Ring;
   readonly #replicas = new Map<string, MirroredReplica>();
+  /**
+   * Replicas that left the ring, still answering what is in flight to them (a drain, an outlier
+   * ejection), until the control plane says they ended or they come back.
+   */
+  readonly #leaving = new Map<string, MirroredReplica>();
   /** Where try outcomes go (the control plane). */
   readonly report: (name: string, outcome: TryOutcome) => void;
   /** The ring, when it counts loads (bounded load). */
@@ -93,15 +98,25 @@ export class MirroredCluster {
     for (const [name, replica] of this.#replicas) {
       const member = wanted.get(name);
       if (member && member.url === replica.url) continue;
+      // Out of the ring, as on the control plane: what is in flight to it may finish.
       this.#ring.remove(name);
       this.#replicas.delete(name);
-      replica.end();
+      if (member) replica.end(); // (the same name at another address: the old one is gone)
+      else if (!replica.ejected.aborted) this.#leaving.set(name, replica); // (not if it ended)
     }
     for (const member of update.members) {
       if (this.#replicas.has(member.name)) continue;
+      this.#leaving.delete(member.name);
       this.#ring.add({ name: member.name, ordinal: member.ordinal });
       this.#replicas.set(member.name, new MirroredReplica(member, this));
     }
+  }
+
+  /** The control plane says `name` ended: its tries in flight give up, as there. */
+  ended(name: string): void {
+    this.#leaving.get(name)?.end();
+    this.#leaving.delete(name);
+    this.#replicas.get(name)?.end(); // (an end can come before the ring change)
   }
 
   /** The replicas to try for `key`, owner first (as `ReplicaManager.route`). */

@@ -23,7 +23,7 @@ Deno.test("mirror: routes as a ring of the members sent; an older version change
   assert.equal(mirror.version, 2);
 });
 
-Deno.test("mirror: a member that leaves (or comes back at another URL) ends its tries in flight", () => {
+Deno.test("mirror: a member that leaves the ring keeps its tries in flight until it ends; one back at another URL is a new target", () => {
   const outcomes: string[] = [];
   const mirror = new MirroredCluster(
     createRing({ algorithm: "ketama" }),
@@ -35,13 +35,23 @@ Deno.test("mirror: a member that leaves (or comes back at another URL) ends its 
   s1.watch(attempt);
   s1.report("reset");
   assert.deepEqual(outcomes, ["S1 reset"], "outcomes go to the control plane");
+  // Out of the ring (a /rm draining it, an outlier ejection): no new requests, and what is in
+  // flight may finish, as on the control plane.
   mirror.apply({ version: 2, members: [m("S2", 2)] });
+  for (let key = 0; key < 100; key++) assert.equal(mirror.route(key, 1)[0].name, "S2");
+  assert.equal(attempt.aborted, false);
+  // It ended (its process exited): now its tries give up.
+  mirror.ended("S1");
   assert.equal(attempt.aborted, true);
   assert.equal(s1.ejected.aborted, true);
-  for (let key = 0; key < 100; key++) assert.equal(mirror.route(key, 1)[0].name, "S2");
-  // Back at another address: a new target, the old one stays ended.
+  // Back at another address: a new target.
   mirror.apply({ version: 3, members: [m("S1", 1, 2001), m("S2", 2)] });
   const again = mirror.route(1, 2).find((t) => t.name === "S1")!;
   assert.equal(again.url, "http://127.0.0.1:2001");
   assert.notEqual(again, s1);
+  // The same name at another address while in the ring: the old target ends at once.
+  const watched = new Abort();
+  again.watch(watched);
+  mirror.apply({ version: 4, members: [m("S1", 1, 3001), m("S2", 2)] });
+  assert.equal(watched.aborted, true);
 });

@@ -61,6 +61,8 @@ export interface ReplicaManagerOptions extends ReplicaSetConfig {
   random?: () => number;
   /** Called after every change of the ring's members (a control plane tells its workers). */
   onRingChange?: () => void;
+  /** Called when a replica has ended (its process or container exited): its tries give up. */
+  onReplicaEnded?: (name: string) => void;
 }
 
 /** A request that conflicts with the current replicas (a name in use, too many to remove). */
@@ -153,6 +155,7 @@ export class ReplicaManager {
         drainTimeoutMs: 10_000,
         heartbeatIntervalMs: 500,
         onRingChange: () => {},
+        onReplicaEnded: () => {},
       },
       options,
     );
@@ -507,6 +510,7 @@ export class ReplicaManager {
       // Whatever was in flight to it gets no answer now; after a planned, graceful stop
       // nothing is left in flight.
       replica.end(new Error(`replica '${replica.name}' ended: ${exit.description}`));
+      this.#options.onReplicaEnded(replica.name);
       this.#fail(replica, exit.description);
     });
     this.#options.health.watch(replica.name, handle.url, {

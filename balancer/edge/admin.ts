@@ -53,6 +53,8 @@ export interface AdminOptions extends AdminConfig {
   dashboard?: Hono;
   /** Awaited after a successful `/add` or `/rm`, before answering (workers have the change). */
   afterChange?: () => Promise<void>;
+  /** Whether clients reach the balancer over TLS (the dashboard's cookie is then `Secure`). */
+  tls?: boolean;
 }
 
 /** The cookie a browser keeps the admin token in, once it opened `/dashboard?token=…`. */
@@ -179,7 +181,8 @@ export function createAdminApp(backend: AdminBackend, options: AdminOptions): Ho
         httpOnly: true,
         sameSite: "Strict",
         path: "/dashboard",
-        secure: c.req.url.startsWith("https:"),
+        // Over TLS (also when a worker relayed the request here over loopback HTTP).
+        secure: options.tls === true || c.req.url.startsWith("https:"),
       });
       return c.redirect("/dashboard", 303);
     });

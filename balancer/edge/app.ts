@@ -70,6 +70,8 @@ export interface BalancerAppOptions {
   relayAdmin?: (request: Request) => Promise<Response>;
   /** Resolves once a change `/add` or `/rm` made has reached every worker (control plane). */
   afterChange?: () => Promise<void>;
+  /** Whether clients reach the balancer over TLS. */
+  tls?: boolean;
 }
 
 /** The admin paths; every other path is proxied. */
@@ -141,6 +143,7 @@ export function createBalancerApp(
     metrics: options.metrics?.render,
     dashboard: options.dashboard,
     afterChange: options.afterChange,
+    tls: options.tls,
   });
   const apart = options.admin.listen !== undefined;
   const adminPaths: ReadonlySet<string> = apart ? new Set() : ADMIN_PATHS;
