@@ -134,13 +134,4 @@ export class MirroredCluster {
     }
     return targets;
   }
-
-  /** The members it routes to now. */
-  members(): Member[] {
-    return [...this.#replicas.values()].map((r) => ({
-      name: r.name,
-      ordinal: this.#ring.nodes().find((n) => n.name === r.name)!.ordinal,
-      url: r.url,
-    }));
-  }
 }
