@@ -22,10 +22,7 @@ test("--admin-listen: the admin API on its own port, guarded by --admin-token; t
   await using servers = staticBackends(["a", "b", "c"]);
   const adminPort = freePort();
   await using lb = await startBalancer([
-    "--provider",
-    "static",
-    "--backends",
-    servers.flag,
+    ...servers.args,
     "--admin-listen",
     `127.0.0.1:${adminPort}`,
     "--admin-token",
@@ -70,10 +67,7 @@ test("--admin-listen: the admin API on its own port, guarded by --admin-token; t
 test("an admin API on every interface with no token is warned about, once", async () => {
   await using servers = staticBackends(["a", "b", "c"]);
   await using lb = await startBalancer([
-    "--provider",
-    "static",
-    "--backends",
-    servers.flag,
+    ...servers.args,
     "--host",
     "0.0.0.0", // (bound on every interface; the test only talks to loopback)
   ]);

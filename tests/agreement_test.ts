@@ -22,7 +22,7 @@ test("two balancers, backends joining in other orders: 10,000 random keys, 100 %
     return app(request);
   });
   {
-    const args = ["--provider", "static", "--backends", backends.flag];
+    const args = backends.args;
     await using one = await startBalancer(args);
     // (The same list: a static backend's ordinal, which places it on the slot ring, is its
     // place in --backends.)

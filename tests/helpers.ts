@@ -293,6 +293,8 @@ export async function rep(baseUrl: string): Promise<{ N: number; replicas: strin
 export interface StaticBackends extends AsyncDisposable {
   /** The `--backends` value: `id=http://127.0.0.1:port,…`. */
   readonly flag: string;
+  /** The balancer's flags to route to them: `--provider static --backends <flag>`. */
+  readonly args: string[];
 }
 
 /**
@@ -312,8 +314,10 @@ export function staticBackends(
       wrap((request) => app.fetch(request)),
     );
   });
+  const flag = servers.map((s, i) => `${ids[i]}=http://127.0.0.1:${s.addr.port}`).join(",");
   return {
-    flag: servers.map((s, i) => `${ids[i]}=http://127.0.0.1:${s.addr.port}`).join(","),
+    flag,
+    args: ["--provider", "static", "--backends", flag],
     async [Symbol.asyncDispose]() {
       await Promise.all(servers.map((s) => s.shutdown()));
     },

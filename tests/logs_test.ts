@@ -13,10 +13,7 @@ test("--log-format json --access-log true: JSON lines, and an access line per re
   await using backends = staticBackends(["a", "b", "c"]);
   {
     await using lb = await startBalancer([
-      "--provider",
-      "static",
-      "--backends",
-      backends.flag,
+      ...backends.args,
       "--log-format",
       "json",
       "--access-log",

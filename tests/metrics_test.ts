@@ -41,10 +41,7 @@ test("/metrics: requests by replica and class add up, replicas are up, and promt
   await using backends = staticBackends(["a", "b", "c"]);
   {
     await using lb = await startBalancer([
-      "--provider",
-      "static",
-      "--backends",
-      backends.flag,
+      ...backends.args,
       "--admin-token",
       TOKEN,
     ]);

@@ -25,7 +25,7 @@ test("OTEL_DENO=true: a span per request (replica, tries, outcome) and the count
   await using backends = staticBackends(["a", "b", "c"]);
   try {
     await using lb = await startBalancer(
-      ["--provider", "static", "--backends", backends.flag],
+      backends.args,
       {
         OTEL_DENO: "true",
         OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${receiver.addr.port}`,
