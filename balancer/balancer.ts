@@ -178,7 +178,7 @@ export function createBalancer(config: BalancerConfig, deps: BalancerDeps): Bala
     logger,
     upstream,
     random: deps.random,
-    respawns: deps.provider.respawns !== false,
+    respawns: () => deps.provider.respawns !== false,
     metrics: { proxy: proxyMetrics, render },
     dashboard: dashboard.app,
     tracer,
@@ -212,11 +212,16 @@ export function createBalancer(config: BalancerConfig, deps: BalancerDeps): Bala
           return;
         }
         // Static backends: serve once the first heartbeats are in; one that is down joins
-        // when it answers (it is not replaced), so there is nothing worth waiting for.
+        // when it answers (it is not replaced), so there is nothing worth waiting for. Swarm
+        // services: wait for their tasks to start, up to the start timeout; one that is late
+        // joins when it answers (the swarm, not the balancer, restarts it).
         adding.catch((error) =>
           logger.warn("balancer.start_degraded", { reason: errorMessage(error) })
         );
-        await Promise.race([adding.catch(() => {}), delay(config.health.timeoutMs + 200)]);
+        const wait = deps.provider.kind === "static"
+          ? config.health.timeoutMs + 200
+          : cluster.startTimeoutMs;
+        await Promise.race([adding.catch(() => {}), delay(wait)]);
       }
     },
     closeStreams() {

@@ -21,7 +21,12 @@ import {
   HELP,
   parseConfig,
 } from "./config/mod.ts";
-import { DockerClient, DockerProvider, socketFromDockerHost } from "./providers/docker/mod.ts";
+import {
+  DockerClient,
+  DockerProvider,
+  socketFromDockerHost,
+  SwarmProvider,
+} from "./providers/docker/mod.ts";
 import { createLogger, delay, errorMessage, type Logger } from "./support/mod.ts";
 import { otelRequested, type ProxySnapshot } from "./metrics/mod.ts";
 import { ProcessProvider, type Provider, StaticProvider } from "./providers/mod.ts";
@@ -37,13 +42,24 @@ function createProvider(
     return new ProcessProvider({ logger, startTimeoutMs: config.cluster.startTimeoutMs });
   }
   if (provider.kind === "static") return new StaticProvider(provider.backends);
-  const faults = Object.entries(env).filter(([name]) => name.startsWith("FAULT_"));
-  return new DockerProvider({
-    client: new DockerClient({ socket: socketFromDockerHost(env.DOCKER_HOST) }),
-    logger,
-    ...provider.docker,
-    env: Object.fromEntries(faults),
-  });
+  const faults = Object.fromEntries(
+    Object.entries(env).filter(([name]) => name.startsWith("FAULT_")),
+  );
+  const client = new DockerClient({ socket: socketFromDockerHost(env.DOCKER_HOST) });
+  if (provider.kind === "swarm") {
+    const { image, network, owner, reach } = provider.docker;
+    return new SwarmProvider({
+      client,
+      logger,
+      image,
+      network,
+      owner,
+      reach: reach === "name" ? "name" : "auto",
+      endpointMode: provider.endpointMode,
+      env: faults,
+    });
+  }
+  return new DockerProvider({ client, logger, ...provider.docker, env: faults });
 }
 
 /** Set in the environment of the extra worker processes `--workers` starts. */

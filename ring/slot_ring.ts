@@ -81,7 +81,6 @@ export class SlotRing implements Ring {
   /** Occupied slots, ascending. */
   readonly #occupied: number[] = [];
   readonly #members = new Map<string, Member>();
-  readonly #ordinals = new Set<number>();
 
   /** Builds an empty ring. Throws `RangeError` on a non-integer or out-of-range option. */
   constructor(options: SlotRingOptions = {}) {
@@ -118,14 +117,16 @@ export class SlotRing implements Ring {
     return Math.floor((this.slotCount - this.#occupied.length) / this.virtualNodeCount);
   }
 
-  /** Places the member's `K` virtual nodes. Throws when the name or ordinal is taken or the ring is full. */
+  /**
+   * Places the member's `K` virtual nodes. Throws when the name is taken or the ring is full.
+   * Two members may share an ordinal (two balancers sharing replicas numbered one at the same
+   * moment): both are placed in the canonical order, the second's virtual nodes probing past the
+   * first's, so every ring with the same members still agrees.
+   */
   add(node: RingNode): void {
     if (this.#members.has(node.name)) throw new Error(`'${node.name}' is already in the ring`);
     if (!Number.isSafeInteger(node.ordinal)) {
       throw new RangeError(`ordinal of '${node.name}' must be an integer, got ${node.ordinal}`);
-    }
-    if (this.#ordinals.has(node.ordinal)) {
-      throw new Error(`ordinal ${node.ordinal} is already in the ring`);
     }
     if (this.#occupied.length + this.virtualNodeCount > this.slotCount) {
       throw new RingFullError(
@@ -134,7 +135,6 @@ export class SlotRing implements Ring {
       );
     }
     this.#members.set(node.name, { node, slots: [] });
-    this.#ordinals.add(node.ordinal);
     this.#place();
   }
 
@@ -143,7 +143,6 @@ export class SlotRing implements Ring {
     const member = this.#members.get(name);
     if (!member) return false;
     this.#members.delete(name);
-    this.#ordinals.delete(member.node.ordinal);
     this.#place();
     return true;
   }

@@ -9,53 +9,16 @@
  */
 
 import assert from "node:assert/strict";
-import { fileURLToPath } from "node:url";
 import { containerName, DockerClient, LABELS } from "../balancer/providers/docker/mod.ts";
+import { engineProblem, freePort, run } from "./engine.ts";
 import { inCI, newReport, rep, startBalancer, steadyLoad, suiteTest, waitFor } from "./helpers.ts";
 
-const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const { test, ready } = suiteTest("docker suite", ["env", "net", "read", "run", "write"]);
 const CI = inCI();
-
-/** Why the suite cannot run here, or undefined when an engine answers. */
-async function engineProblem(): Promise<string | undefined> {
-  const client = new DockerClient();
-  try {
-    await client.ping();
-    await client.apiVersion();
-    return undefined;
-  } catch (error) {
-    return error instanceof Error ? error.message : String(error);
-  } finally {
-    client.close();
-  }
-}
 
 const problem = ready ? await engineProblem() : undefined;
 if (problem && !CI) console.log(`docker suite skipped: ${problem}`);
 const ignore = problem !== undefined && !CI;
-
-/** Runs a command in the repository; throws with its output when it fails. */
-async function run(
-  cmd: string[],
-  env: Record<string, string> = {},
-  timeoutMs = 180_000,
-): Promise<string> {
-  const child = new Deno.Command(cmd[0], {
-    args: cmd.slice(1),
-    cwd: ROOT,
-    env: { DOCKER_BUILDKIT: "0", COMPOSE_DOCKER_CLI_BUILD: "0", ...env },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
-  const { code, stdout, stderr } = await child.output();
-  clearTimeout(timer);
-  const out = new TextDecoder().decode(stdout) + new TextDecoder().decode(stderr);
-  if (code !== 0) throw new Error(`${cmd.join(" ")} exited with ${code}:\n${out.slice(-3000)}`);
-  return out;
-}
 
 /** `docker compose` (v2) when present, else Debian's `docker-compose` (v1). */
 async function composeCommand(): Promise<string[]> {
@@ -65,13 +28,6 @@ async function composeCommand(): Promise<string[]> {
   } catch {
     return ["docker-compose"];
   }
-}
-
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr as Deno.NetAddr;
-  listener.close();
-  return port;
 }
 
 /**

@@ -75,6 +75,9 @@ test("kill -9 of a replica under steady GETs: no client error, N = 3 again withi
     "the replacement answers its keys",
     3_000,
   );
+  // Some traffic after the heal too (a fast heal leaves few requests before it).
+  const sentAtHeal = progress.sent;
+  await waitFor(() => progress.sent >= Math.max(sentAtHeal + 20, 60), "traffic after the heal");
   healed = true;
   const report = await load;
 

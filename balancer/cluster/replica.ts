@@ -57,7 +57,7 @@ export interface ReplicaLinks {
  * EventTarget listener per try costs more.
  */
 export class Ejection {
-  readonly #controller = new AbortController();
+  #controller = new AbortController();
   readonly #attempts = new Set<Abort>();
 
   /** Aborted when the replica has ended. */
@@ -70,6 +70,15 @@ export class Ejection {
     this.#controller.abort(reason);
     for (const attempt of this.#attempts) attempt.abort(reason);
     this.#attempts.clear();
+  }
+
+  /**
+   * The replica stopped for a while (a swarm task died; the swarm restarts it): what is in
+   * flight to it is given up, as at its end, but later tries are not: it may serve again.
+   */
+  interrupt(reason: Error): void {
+    this.end(reason);
+    this.#controller = new AbortController();
   }
 
   /** Aborts `attempt` when the replica ends (at once if it has). */
@@ -148,6 +157,11 @@ export class Replica implements RouteTarget {
   /** It has ended: requests in flight to it are given up. */
   end(reason: Error): void {
     this.#ejection.end(reason);
+  }
+
+  /** It stopped for now (its orchestrator restarts it): requests in flight to it are given up. */
+  interrupt(reason: Error): void {
+    this.#ejection.interrupt(reason);
   }
 
   watch(attempt: Abort): void {

@@ -21,7 +21,12 @@ import type { HealthMonitor } from "./health.ts";
 import { type OutlierConfig, OutlierDetector, type TryOutcome } from "./outlier.ts";
 import { Replica, type ReplicaLinks, type ReplicaState, type RouteTarget } from "./replica.ts";
 import { errorMessage, type Logger, type Timer, withDefaults } from "../support/mod.ts";
-import { HostnameConflictError, type Provider, type ReplicaHandle } from "../providers/mod.ts";
+import {
+  type AdoptedReplica,
+  HostnameConflictError,
+  type Provider,
+  type ReplicaHandle,
+} from "../providers/mod.ts";
 
 /** The `/rep` message: how many replicas are managed, and their hostnames. */
 export interface ReplicaSnapshot {
@@ -143,8 +148,14 @@ export class ReplicaManager {
   };
   #respawnTimer?: Timer;
   #admin: Promise<unknown> = Promise.resolve();
-  /** False for providers whose replicas are not ours to replace (static backends). */
-  readonly #respawns: boolean;
+
+  /**
+   * False for providers whose replicas are not ours to replace (static backends, swarm
+   * services, Docker replicas another balancer reconciles). Read live: it can change.
+   */
+  get #respawns(): boolean {
+    return this.#options.provider.respawns !== false;
+  }
 
   /** @param options The provider, ring, health monitor and timings. */
   constructor(options: ReplicaManagerOptions) {
@@ -159,7 +170,6 @@ export class ReplicaManager {
       },
       options,
     );
-    this.#respawns = options.provider.respawns !== false;
     const { ring, logger } = this.#options;
     this.#outliers = new OutlierDetector(
       withDefaults({ errors: 5, coolDownMs: 10_000, maxEjectionPercent: 50 }, {
@@ -207,7 +217,7 @@ export class ReplicaManager {
   /** The managed replicas (starting or serving), ordered by ordinal. Spares are not listed. */
   snapshot(): ReplicaSnapshot {
     const replicas = this.#live(false)
-      .sort((a, b) => a.ordinal - b.ordinal)
+      .sort((a, b) => a.ordinal - b.ordinal || (a.name < b.name ? -1 : 1)) // (shared: ties)
       .map((r) => r.name);
     return { N: replicas.length, replicas };
   }
@@ -324,7 +334,9 @@ export class ReplicaManager {
         // A name the client chose is taken: the request is refused as a whole, so the
         // replicas it started are removed again.
         this.#desired = desiredBefore;
-        await Promise.all(started.map((r) => this.#retire(r, "its /add was refused", "info")));
+        await Promise.all(
+          started.map((r) => this.#retire(r, "its /add was refused", "info", false, true)),
+        );
         throw new ReplicaRequestError(conflict.reason.message);
       }
       if (failed.length > 0) throw failed[0].reason;
@@ -389,30 +401,51 @@ export class ReplicaManager {
     ) {
       const duplicate = this.#replicas.has(spec.name);
       if (duplicate || this.#replicas.size >= this.#options.maxReplicas + spares) {
-        // Two containers claim one hostname (keep the first), or more than the limit.
+        // Two containers claim one hostname (keep the first), or more than the limit. Shared
+        // replicas are others' too: left running, only not managed here.
         logger.warn("replica.not_adopted", {
           name: spec.name,
           why: duplicate ? "duplicate hostname" : "over --max-replicas",
           ...handle.describe,
         });
-        await handle.stop();
+        if (!provider.shared) await handle.stop();
         continue;
       }
-      const taken = this.#live(false).some((r) => r.ordinal === spec.ordinal);
+      // Shared replicas keep their labels' ordinals, so every balancer's ring agrees.
+      const taken = !provider.shared && this.#live(false).some((r) => r.ordinal === spec.ordinal);
       const ordinal = spare ? 0 : spec.ordinal > 0 && !taken ? spec.ordinal : this.#freeOrdinal();
-      const replica = this.#register(spec.name, ordinal, spare);
-      replica.started = Promise.resolve(handle);
-      this.#attach(replica, handle);
-      logger.info(spare ? "spare.adopted" : "replica.adopted", {
-        name: spec.name,
-        ordinal,
-        ...handle.describe,
-      });
+      this.#take(spec.name, ordinal, spare, handle, spare ? "spare.adopted" : "replica.adopted");
       if (!spare) adopted++;
     }
     this.#desired += adopted;
     this.#scheduleReconcile(); // top up the spares
+    provider.watchJoins?.((found) => this.#join(found));
+    provider.onLeading?.(() => {
+      logger.info("balancer.reconciling", { replicas: this.#desired });
+      this.#scheduleReconcile();
+    });
     return adopted;
+  }
+
+  /**
+   * Manages a replica another balancer started on a shared engine (swarm): under its own
+   * hostname and ordinal, so every balancer's ring is built from the same members. Returns
+   * false when it is already managed here (this balancer started it) or the manager closed.
+   */
+  #join({ spec, handle }: AdoptedReplica): boolean {
+    if (this.#closed || this.#replicas.has(spec.name) || spec.ordinal <= 0) return false;
+    // A replacement of one that failed fills its place; anything else is one more.
+    if (this.#live(false).length >= this.#desired) this.#desired++;
+    this.#take(spec.name, spec.ordinal, false, handle, "replica.joined");
+    return true;
+  }
+
+  /** Manages a replica that already runs: registered, watched, in the ring once it answers. */
+  #take(name: string, ordinal: number, spare: boolean, handle: ReplicaHandle, event: string) {
+    const replica = this.#register(name, ordinal, spare);
+    replica.started = Promise.resolve(handle);
+    this.#attach(replica, handle);
+    this.#options.logger.info(event, { name, ordinal, ...handle.describe });
   }
 
   /**
@@ -504,6 +537,10 @@ export class ReplicaManager {
   /** Watches a started replica: its exit and its heartbeats. */
   #attach(replica: Replica, handle: ReplicaHandle): void {
     replica.attach(handle);
+    // A shared replica another balancer numbered first: its label's number, as theirs.
+    if (handle.ordinal !== undefined && handle.ordinal > 0 && !replica.spare) {
+      replica.ordinal = handle.ordinal;
+    }
     // Removed while starting (#retire stops it), or the manager closed while keeping replicas.
     if (replica.state === "stopping" || this.#closed) return;
     handle.exited.then((exit) => {
@@ -511,7 +548,22 @@ export class ReplicaManager {
       // nothing is left in flight.
       replica.end(new Error(`replica '${replica.name}' ended: ${exit.description}`));
       this.#options.onReplicaEnded(replica.name);
-      this.#fail(replica, exit.description);
+      if (this.#respawns && !exit.removed) {
+        this.#fail(replica, exit.description);
+      } else if (replica.state !== "stopping") {
+        // Removed by another balancer (one fewer wanted), or failed where another one
+        // replaces it (as many wanted: the replacement joins in its place): gone from the set.
+        if (exit.removed) this.#desired = Math.max(0, this.#desired - 1);
+        this.#retire(replica, `gone: ${exit.description}`, "info");
+      }
+    });
+    // Its orchestrator restarts it (a swarm task died): out of the ring now, back on a good
+    // heartbeat (#fail sidelines replicas of providers that do not respawn).
+    handle.onInterrupted?.((reason) => {
+      // Nothing in flight to the dead task will be answered (its address is gone: no reset
+      // either): give it up now, so it fails over instead of waiting for the response timeout.
+      replica.interrupt(new Error(`replica '${replica.name}' stopped: ${reason}`));
+      this.#fail(replica, reason);
     });
     this.#options.health.watch(replica.name, handle.url, {
       onUp: () => this.#onReady(replica),
@@ -609,9 +661,16 @@ export class ReplicaManager {
   /**
    * Takes a replica out of the ring and the managed set at once, then (with `drain`, for
    * planned removals) waits for its requests in flight, then stops it. Resolves when it
-   * has ended.
+   * has ended. `planned` (a deliberate removal; `drain` by default) tells a provider of shared
+   * replicas that it is not the cleanup of a failed one.
    */
-  #retire(replica: Replica, why: string, level: "info" | "warn", drain = false): Promise<void> {
+  #retire(
+    replica: Replica,
+    why: string,
+    level: "info" | "warn",
+    drain = false,
+    planned = drain,
+  ): Promise<void> {
     if (replica.state === "stopping") return Promise.resolve();
     replica.state = "stopping";
     clearTimeout(replica.startTimer);
@@ -624,7 +683,7 @@ export class ReplicaManager {
     const stopped = replica.started
       .then(async (handle) => {
         if (drain) await this.#drained(replica);
-        await handle?.stop();
+        await handle?.stop(planned);
       })
       .then(
         () => this.#options.logger.info("replica.stopped", { name: replica.name }),
@@ -640,7 +699,7 @@ export class ReplicaManager {
 
   /** Spawns replacements now, or after a backoff when starts keep failing. */
   #scheduleReconcile(): void {
-    if (this.#closed || this.#respawnTimer !== undefined) return;
+    if (this.#closed || this.#respawnTimer !== undefined || !this.#respawns) return;
     const failures = this.#startFailures;
     const wait = respawnBackoffMs(failures);
     if (wait > 0) {
@@ -654,7 +713,7 @@ export class ReplicaManager {
 
   /** Promotes warm spares while replicas are missing. */
   #promoteSpares(): void {
-    if (this.#closed) return;
+    if (this.#closed || !this.#respawns) return;
     const target = Math.min(this.#desired, this.#options.maxReplicas);
     for (let live = this.#live(false).length; live < target; live++) {
       const warm = this.#live(true).find((r) => r.state === "ready");
@@ -664,7 +723,7 @@ export class ReplicaManager {
   }
 
   #reconcile(): void {
-    if (this.#closed) return;
+    if (this.#closed || !this.#respawns) return;
     this.#promoteSpares();
     let live = this.#live(false).length;
     const target = Math.min(this.#desired, this.#options.maxReplicas);

@@ -16,6 +16,7 @@ import {
 } from "./replica_manager.ts";
 import type { RouteTarget } from "./replica.ts";
 import { FakeCluster, recordingLogger, waitFor } from "../testing/mod.ts";
+import { Abort } from "../support/mod.ts";
 
 /** A manager over a fresh in-memory cluster, with `names` started and serving. */
 async function setup(
@@ -581,4 +582,72 @@ Deno.test("manager: failed tries from before a replica rejoined are forgotten", 
   assert.ok(t.ring.has("A"), "one failure since it rejoined: not two in a row");
   a.report("reset");
   assert.ok(!t.ring.has("A"), "the second since it rejoined ejects");
+});
+
+Deno.test("manager, shared replicas (swarm): an interrupted task leaves the ring at once, stays listed, and rejoins on a good heartbeat", async () => {
+  await using t = await setup([], {
+    heartbeatMs: 60_000, // the interruption, not a heartbeat, must take it out
+    heartbeatIntervalMs: 20, // how often an interrupted replica is polled
+    respawns: false,
+  });
+  await t.manager.add(3, ["A", "B", "C"]);
+  const b = targetOf(t.manager, "B");
+  const inFlight = new Abort();
+  b.watch(inFlight); // a try on its way to B when its task dies
+  const stream = b.ejected; // and an answer being streamed from it
+  t.cluster.get("B").interrupt("task died (exit code 137); swarm restarts it");
+  assert.ok(!t.ring.has("B"), "out of the ring in the same turn");
+  assert.ok(inFlight.aborted, "the try in flight is given up at once (it fails over)");
+  assert.ok(stream.aborted, "so is the streamed answer");
+  const later = new Abort();
+  b.watch(later);
+  assert.ok(!later.aborted && !b.ejected.aborted, "later tries are not: it may serve again");
+  b.unwatch(later);
+  assert.deepEqual(t.manager.snapshot().replicas, ["A", "B", "C"], "/rep still names it");
+  assert.deepEqual(t.cluster.started, ["A", "B", "C"], "nothing respawned: the swarm does that");
+  t.cluster.get("B").resume();
+  await waitFor(() => t.ring.has("B"), "B back in the ring");
+  assert.equal(t.manager.desired, 3);
+});
+
+Deno.test("manager, shared replicas (swarm): another balancer's replica joins under its own ordinal; one removed elsewhere is let go", async () => {
+  await using t = await setup([], { heartbeatMs: 20, respawns: false });
+  await t.manager.add(2, ["A", "B"]);
+  assert.equal(await t.cluster.appear({ name: "E", ordinal: 7 }), true);
+  await waitFor(() => t.ring.has("E"), "E joins the ring on its first heartbeat");
+  assert.deepEqual(
+    t.manager.members().map((m) => `${m.name}=${m.ordinal}`).sort(),
+    ["A=1", "B=2", "E=7"],
+    "the ordinal its starter gave it, so both balancers' rings agree",
+  );
+  assert.equal(t.manager.desired, 3);
+  assert.equal(await t.cluster.appear({ name: "A", ordinal: 1 }), false, "A is managed already");
+  assert.equal(await t.cluster.appear({ name: "Z", ordinal: 0 }), false, "an unnumbered one");
+  // Its service was removed by the other balancer: the handle ends.
+  t.cluster.get("E").kill("service removed", true);
+  await waitFor(() => !t.manager.has("E"), "E let go");
+  assert.ok(!t.ring.has("E"));
+  assert.equal(t.manager.desired, 2);
+  assert.deepEqual(t.manager.snapshot().replicas, ["A", "B"]);
+  assert.deepEqual(t.cluster.started, ["A", "B"], "nothing started in its place");
+});
+
+Deno.test("manager, following another balancer (shared Docker replicas): a failed replica is let go but still wanted, its replacement fills its place, and the lease makes this one replace", async () => {
+  await using t = await setup([], { heartbeatMs: 20, respawns: false });
+  await t.manager.add(3, ["A", "B", "C"]);
+  t.cluster.get("B").kill("container died (exit code 137)");
+  await waitFor(() => !t.manager.has("B"), "B let go");
+  assert.equal(t.manager.desired, 3, "the reconciler replaces it: still 3 wanted");
+  assert.deepEqual(t.cluster.started, ["A", "B", "C"], "a follower starts nothing");
+  assert.equal(await t.cluster.appear({ name: "R", ordinal: 2 }), true, "the replacement");
+  assert.equal(t.manager.desired, 3, "in B's place, not one more");
+  assert.equal(await t.cluster.appear({ name: "S5", ordinal: 4 }), true, "another's /add");
+  assert.equal(t.manager.desired, 4);
+  // The reconciler died before replacing C; this balancer takes the lease.
+  t.cluster.get("C").kill("container died (exit code 137)");
+  await waitFor(() => !t.manager.has("C"), "C let go");
+  t.cluster.respawns = true;
+  t.cluster.lead();
+  await waitFor(() => t.cluster.started.length === 4, "C replaced by this balancer");
+  assert.equal(t.manager.snapshot().N, 4);
 });

@@ -17,7 +17,7 @@ import {
 import { ConfigError, parsePort } from "../../contract/mod.ts";
 import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from "../support/mod.ts";
 import { parseBackends, type StaticBackend } from "../providers/mod.ts";
-import type { DockerConfig } from "../providers/docker/mod.ts";
+import type { DockerConfig, EndpointMode } from "../providers/docker/mod.ts";
 import type { HealthConfig, OutlierConfig, ReplicaSetConfig } from "../cluster/mod.ts";
 import type { ProxyConfig } from "../proxy/mod.ts";
 import type { AdminConfig } from "../edge/mod.ts";
@@ -59,11 +59,13 @@ export interface ClusterConfig extends Required<ReplicaSetConfig> {
 /** What runs replicas, and its own settings. */
 export interface ProviderConfig {
   /** Which provider (`static`: servers that already run, see `backends`). */
-  kind: "process" | "docker" | "static";
+  kind: "process" | "docker" | "swarm" | "static";
   /** `--provider static`: the servers to route to; they are the replicas. */
   backends: StaticBackend[];
-  /** `--provider docker`: image, network, owner label and how replicas are reached. */
+  /** `--provider docker` and `swarm`: image, network, owner label and how replicas are reached. */
   docker: DockerConfig;
+  /** `--provider swarm`: how service names resolve (`--swarm-endpoint-mode`). */
+  endpointMode: EndpointMode;
 }
 
 /**
@@ -492,8 +494,9 @@ const SETTINGS = {
     flag: "provider",
     env: "LB_PROVIDER",
     fallback: "process",
-    arg: "process|docker|static",
-    help: "what runs replicas (static: servers you run, see --backends)",
+    arg: "process|docker|swarm|static",
+    help:
+      "what runs replicas (swarm: services on a swarm manager; static: servers you run, see --backends)",
   },
   backends: {
     to: "provider",
@@ -538,7 +541,7 @@ const SETTINGS = {
     env: "LB_DOCKER_NETWORK",
     fallback: "net1",
     arg: "NAME",
-    help: "network replicas join, created if absent",
+    help: "network replicas join, created if absent (swarm: an attachable overlay network)",
   },
   dockerOwner: {
     to: "provider",
@@ -546,7 +549,8 @@ const SETTINGS = {
     env: "LB_DOCKER_OWNER",
     fallback: "ringlb",
     arg: "NAME",
-    help: "owner label of this balancer's containers",
+    help:
+      "owner label of this balancer's containers (swarm: balancers with one owner share the replicas)",
   },
   dockerReach: {
     to: "provider",
@@ -555,15 +559,34 @@ const SETTINGS = {
     fallback: "auto",
     arg: "auto|name|address",
     help:
-      "reach replicas by container name (balancer on their network) or address (balancer on the host); auto asks the engine",
+      "reach replicas by container name (balancer on their network) or address (balancer on the host); auto asks the engine (swarm: always by name, auto checks the balancer is on the network)",
+  },
+  dockerShared: {
+    to: "provider",
+    flag: "docker-shared",
+    env: "LB_DOCKER_SHARED",
+    fallback: "false",
+    arg: "true|false",
+    help:
+      "with --provider docker: several balancers with one --docker-owner share its replicas; one at a time (the lease holder) replaces failed ones",
+  },
+  swarmEndpointMode: {
+    to: "provider",
+    flag: "swarm-endpoint-mode",
+    env: "LB_SWARM_ENDPOINT_MODE",
+    fallback: "dnsrr",
+    arg: "dnsrr|vip",
+    help:
+      "with --provider swarm: a service name resolves to its task (dnsrr) or a virtual IP (vip)",
   },
   keepReplicas: {
     to: "cluster",
     flag: "keep-replicas",
     env: "LB_KEEP_REPLICAS",
-    fallback: "false",
-    arg: "true|false",
-    help: "leave replicas running on exit, for the next balancer to adopt (Docker)",
+    fallback: "auto",
+    arg: "true|false|auto",
+    help:
+      "leave replicas running on exit, for the next balancer to adopt (docker, swarm); auto: true when other balancers share them (swarm, --docker-shared)",
   },
   logLevel: {
     to: "logLevel",
@@ -763,9 +786,7 @@ export function parseConfig(
       startTimeoutMs: int(SETTINGS.startTimeoutMs),
       drainTimeoutMs: int(SETTINGS.drainTimeoutMs),
       spares: 0,
-      keepReplicas:
-        oneOf(str(SETTINGS.keepReplicas), ["true", "false", "1", "0"], "--keep-replicas")
-          .match(/true|1/) !== null,
+      keepReplicas: false, // below: auto depends on the provider
     },
     health: {
       intervalMs: int(SETTINGS.heartbeatIntervalMs),
@@ -795,14 +816,22 @@ export function parseConfig(
     },
     ring: parseRing(raw),
     provider: {
-      kind: oneOf(str(SETTINGS.provider), ["process", "docker", "static"], "--provider"),
+      kind: oneOf(str(SETTINGS.provider), ["process", "docker", "swarm", "static"], "--provider"),
       backends: [],
       docker: {
         image: str(SETTINGS.dockerImage),
         network: str(SETTINGS.dockerNetwork),
         owner: str(SETTINGS.dockerOwner),
         reach: oneOf(str(SETTINGS.dockerReach), ["auto", "name", "address"], "--docker-reach"),
+        shared: /true|1/.test(
+          oneOf(str(SETTINGS.dockerShared), ["true", "false", "1", "0"], "--docker-shared"),
+        ),
       },
+      endpointMode: oneOf(
+        str(SETTINGS.swarmEndpointMode),
+        ["dnsrr", "vip"],
+        "--swarm-endpoint-mode",
+      ),
     },
     logLevel: oneOf(str(SETTINGS.logLevel), LOG_LEVELS, "--log-level"),
     logFormat: oneOf(str(SETTINGS.logFormat), LOG_FORMATS, "--log-format"),
@@ -855,7 +884,31 @@ export function parseConfig(
   if (Number.isNaN(proxy.retryBudget)) {
     throw new ConfigError(`${budgetWhat} must be a number from 0 to 1, got '${budgetText}'`);
   }
+  const keep = oneOf(
+    str(SETTINGS.keepReplicas),
+    ["true", "false", "1", "0", "auto"],
+    "--keep-replicas",
+  );
+  // Replicas other balancers share outlive each balancer.
+  const shared = provider.kind === "swarm" || (provider.kind === "docker" && docker.shared);
+  cluster.keepReplicas = keep === "auto" ? shared : /true|1/.test(keep);
+  if (docker.shared && provider.kind !== "docker") {
+    throw new ConfigError(
+      `--docker-shared needs --provider docker (swarm services are always shared)`,
+    );
+  }
+  if (provider.kind === "swarm" && docker.reach === "address") {
+    throw new ConfigError(
+      `--docker-reach address does not go with --provider swarm: replicas are reached by ` +
+        `service name on the overlay network`,
+    );
+  }
   const [sparesText, sparesWhat] = raw(SETTINGS.spares);
+  if (provider.kind === "swarm" && sparesText !== "auto" && sparesText !== "0") {
+    throw new ConfigError(
+      `--spares does not go with --provider swarm: the swarm restarts a failed task itself`,
+    );
+  }
   if (sparesText === "auto") cluster.spares = provider.kind === "docker" ? 1 : 0;
   else if (/^[0-9]{1,2}$/.test(sparesText) && Number(sparesText) <= 10) {
     cluster.spares = Number(sparesText);

@@ -60,7 +60,14 @@ Deno.test("defaults: every setting's default, grouped by the component that gets
     provider: {
       kind: "process",
       backends: [],
-      docker: { image: "ringlb:latest", network: "net1", owner: "ringlb", reach: "auto" },
+      docker: {
+        image: "ringlb:latest",
+        network: "net1",
+        owner: "ringlb",
+        reach: "auto",
+        shared: false,
+      },
+      endpointMode: "dnsrr",
     },
     logLevel: "info",
     logFormat: "text",
@@ -108,7 +115,23 @@ Deno.test("bad values are one-line ConfigErrors naming the setting", () => {
     "--replicas (9) must not exceed --max-replicas (5)",
   );
   rejects(["--probing", "cubic"], "--probing must be one of linear, quadratic, got 'cubic'");
-  rejects(["--provider", "k8s"], "--provider must be one of process, docker, static, got 'k8s'");
+  rejects(
+    ["--swarm-endpoint-mode", "ip"],
+    "--swarm-endpoint-mode must be one of dnsrr, vip, got 'ip'",
+  );
+  rejects(
+    ["--provider", "swarm", "--spares", "1"],
+    "--spares does not go with --provider swarm: the swarm restarts a failed task itself",
+  );
+  rejects(
+    ["--provider", "swarm", "--docker-reach", "address"],
+    "--docker-reach address does not go with --provider swarm: replicas are reached by " +
+      "service name on the overlay network",
+  );
+  rejects(
+    ["--provider", "k8s"],
+    "--provider must be one of process, docker, swarm, static, got 'k8s'",
+  );
   rejects(["--names", "A,B,C,D"], "--names lists 4 hostnames for 3 replicas");
   rejects(["--names", "A,A"], "--names lists a hostname twice");
   rejects(["--nope"], "Unknown option '--nope' (see --help)");
@@ -225,6 +248,8 @@ Deno.test("every setting lands in the group its table row says (docs/configurati
     "docker-network": ["other"],
     "docker-owner": ["other"],
     "docker-reach": ["name"],
+    "docker-shared": ["true", "--provider", "docker"],
+    "swarm-endpoint-mode": ["vip"],
     "keep-replicas": ["true"],
     "log-level": ["warn"],
     "log-format": ["json"],
@@ -232,8 +257,9 @@ Deno.test("every setting lands in the group its table row says (docs/configurati
   };
   // Settings that, by design, also set part of another group.
   const derived: Record<string, keyof BalancerConfig> = {
-    provider: "cluster", // --spares auto: 1 with docker
+    provider: "cluster", // --spares auto: 1 with docker; --keep-replicas auto: true with swarm
     backends: "cluster", // the backends are the replicas
+    "docker-shared": "cluster", // --keep-replicas auto: true with shared replicas
   };
   const rows = settingsTable().split("\n").slice(2).map((row) =>
     row.split("|").map((c) => c.trim())
@@ -309,5 +335,27 @@ Deno.test("admin settings: token, listener and rate limit are checked; the expos
   assert.match(
     exposure(["--host", "127.0.0.1", "--admin-listen", "0.0.0.0:5001"]) ?? "",
     /listens on 0\.0\.0\.0/,
+  );
+});
+
+Deno.test("--provider swarm: replicas outlive the balancer unless told otherwise, no spares", () => {
+  const swarm = config(["--provider", "swarm"]);
+  assert.equal(swarm.cluster.keepReplicas, true, "other balancers share the services");
+  assert.equal(swarm.cluster.spares, 0);
+  assert.equal(
+    config(["--provider", "swarm", "--keep-replicas", "false"]).cluster.keepReplicas,
+    false,
+  );
+  assert.equal(config(["--provider", "docker"]).cluster.keepReplicas, false);
+  const shared = config(["--provider", "docker", "--docker-shared", "true"]);
+  assert.equal(shared.cluster.keepReplicas, true);
+  assert.equal(shared.provider.docker.shared, true);
+  assert.throws(
+    () => config(["--docker-shared", "true"]),
+    /--docker-shared needs --provider docker/,
+  );
+  assert.equal(
+    config(["--provider", "swarm", "--swarm-endpoint-mode", "vip"]).provider.endpointMode,
+    "vip",
   );
 });

@@ -43,8 +43,11 @@ export interface AdminOptions extends AdminConfig {
   logger: Logger;
   /** When set, `/add` and `/rm` are refused with a 400 saying this (e.g. several workers). */
   scalingOff?: string;
-  /** Whether a replica that fails to start is replaced (default true; not static backends). */
-  respawns?: boolean;
+  /**
+   * Whether a replica that fails to start is replaced (default true; not static backends, nor
+   * while another balancer reconciles shared replicas): asked when it matters.
+   */
+  respawns?: () => boolean;
   /** Clock for the rate limit, ms. Default `performance.now`. */
   now?: () => number;
   /** The `/metrics` text (Prometheus' format); none: `/metrics` is not served. */
@@ -154,7 +157,7 @@ export function createAdminApp(backend: AdminBackend, options: AdminOptions): Ho
     } catch (error) {
       if (error instanceof ReplicaRequestError) return c.json(failureBody(error.message), 400);
       if (error instanceof ReplicaStartError) {
-        const next = options.respawns === false
+        const next = options.respawns?.() === false
           ? "it joins the ring once it answers its heartbeats"
           : "a replacement with a random name is being started";
         return c.json(failureBody(`${error.message}; ${next}`), 503);

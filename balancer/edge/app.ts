@@ -56,8 +56,8 @@ export interface BalancerAppOptions {
   random?: () => number;
   /** When set, `/add` and `/rm` are refused with a 400 saying this. */
   scalingOff?: string;
-  /** Whether a replica that fails to start is replaced (not for static backends). */
-  respawns?: boolean;
+  /** Whether a replica that fails to start is replaced (not for static backends): asked live. */
+  respawns?: () => boolean;
   /** Whether each proxied request gets an `access` line (info) in `logger`. */
   accessLog?: boolean;
   /** What the proxy counts, and the `/metrics` text; none: no metrics. */

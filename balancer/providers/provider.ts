@@ -35,6 +35,11 @@ export interface ReplicaExit {
   readonly signal?: string;
   /** A short human description, e.g. `killed by SIGKILL`. */
   readonly description: string;
+  /**
+   * It was removed on purpose, by another balancer sharing the replicas (its `/rm`): not a
+   * failure, and not to be replaced.
+   */
+  readonly removed?: boolean;
 }
 
 /** A started replica. */
@@ -45,14 +50,28 @@ export interface ReplicaHandle {
   readonly url: string;
   /** Resolves once the replica has ended, for whatever reason (never rejects). */
   readonly exited: Promise<ReplicaExit>;
+  /**
+   * The ordinal on the replica's label, when it is not the one `start` was asked for: a shared
+   * replica another balancer started under the same name at the same moment. The manager
+   * takes it, so every balancer places it alike. Usually absent.
+   */
+  readonly ordinal?: number;
   /** Provider-specific identity for logs (`pid=…`, `container=…`). */
   readonly describe: Readonly<Record<string, string | number>>;
   /**
+   * For replicas an orchestrator restarts by itself (a swarm task): `listener` is told when the
+   * replica stopped for now, so it leaves the ring at once instead of after failed heartbeats,
+   * and rejoins when they pass again. It has not ended: `exited` stays pending. Optional.
+   */
+  onInterrupted?(listener: (reason: string) => void): void;
+  /**
    * Stops the replica: politely first (SIGTERM), forcibly after the grace period.
    * Resolves when it has ended. Safe to call more than once. Should not reject (the
-   * manager logs it if it does).
+   * manager logs it if it does). `planned` is true for a deliberate removal (`/rm`, shutdown)
+   * and false when a failed replica is cleaned up, which a provider that is not the reconciler
+   * of shared replicas leaves to the one that is.
    */
-  stop(): Promise<void>;
+  stop(planned?: boolean): Promise<void>;
 }
 
 /** A replica found running when the balancer started, with what it was started as. */
@@ -65,14 +84,21 @@ export interface AdoptedReplica {
 
 /** Starts replicas. */
 export interface Provider {
-  /** Short name for logs and config: `process`, `docker`, `static`. */
+  /** Short name for logs and config: `process`, `docker`, `swarm`, `static`. */
   readonly kind: string;
   /**
    * Whether a failed replica is replaced by a new one (default true). A provider of servers it
-   * does not run (`static`) says false: a failed replica leaves the ring and rejoins when its
-   * heartbeats pass again.
+   * does not run (`static`), or whose orchestrator restarts them (`swarm`), says false: a failed
+   * replica leaves the ring and rejoins when its heartbeats pass again, and one whose handle
+   * ends (removed by someone else) is no longer managed.
    */
   readonly respawns?: boolean;
+  /**
+   * Whether other balancers share these replicas (swarm services; Docker containers with
+   * `--docker-shared`): a replica's ordinal is the one on its label even when another has it
+   * (every ring places both alike), and one this balancer declines to manage is left running.
+   */
+  readonly shared?: boolean;
   /**
    * Prepares the provider (checks the engine, creates networks). Rejects with a clear
    * message when it cannot work at all. Optional; `start` must work without it.
@@ -84,6 +110,19 @@ export interface Provider {
    * cannot outlive the balancer have none.
    */
   adopt?(): Promise<AdoptedReplica[]>; // oldest first
+  /**
+   * For replicas that several balancers share (swarm services with one owner label): `listener`
+   * is told of each replica of this owner that appears and this balancer did not start (another
+   * balancer's `/add`), and answers whether it manages it now. One that disappears ends its
+   * handle (`exited`). Optional; called once, after `init`.
+   */
+  watchJoins?(listener: (found: AdoptedReplica) => boolean): void;
+  /**
+   * For providers whose `respawns` changes (several balancers sharing Docker replicas, where
+   * one holds the reconciler lease): `listener` runs when this balancer becomes the one that
+   * replaces failed replicas and keeps spares. Optional.
+   */
+  onLeading?(listener: () => void): void;
   /**
    * A started spare became a replica with this ordinal. Providers that can should record
    * it with the replica, for `adopt` to report after a restart. Optional.

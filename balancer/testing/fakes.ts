@@ -33,8 +33,12 @@ export interface FakeReplica {
   dropAfterReceive?: string;
   /** Requests it received (method and path), in order. */
   readonly received: string[];
-  /** Ends it as if killed. */
-  kill(description?: string): void;
+  /** Ends it as if killed; `removed`: as if another balancer removed it on purpose. */
+  kill(description?: string, removed?: boolean): void;
+  /** Stops it for now, as a swarm task that died and will be restarted: its handle says so. */
+  interrupt(reason: string): void;
+  /** Brings an interrupted replica back (the orchestrator restarted it). */
+  resume(): void;
 }
 
 /**
@@ -88,6 +92,35 @@ export class FakeCluster implements Provider {
     return Promise.resolve();
   }
 
+  #joins?: (found: AdoptedReplica) => boolean;
+  #leading?: () => void;
+
+  /** Keeps the manager's listener for taking the reconciler lease. */
+  onLeading(listener: () => void): void {
+    this.#leading = listener;
+  }
+
+  /** As if this balancer took the reconciler lease (set `respawns` first). */
+  lead(): void {
+    this.#leading?.();
+  }
+
+  /** Keeps the manager's listener for replicas that other balancers start. */
+  watchJoins(listener: (found: AdoptedReplica) => boolean): void {
+    this.#joins = listener;
+  }
+
+  /**
+   * Starts a replica as if another balancer sharing this provider had, and offers it to the
+   * manager (`watchJoins`); resolves to whether the manager took it.
+   */
+  async appear(spec: ReplicaSpec): Promise<boolean> {
+    const handle = await this.start(spec);
+    this.started.pop();
+    this.startedAt.pop();
+    return this.#joins?.({ spec, handle }) ?? false;
+  }
+
   /** The replicas left by {@linkcode leave}, once. */
   adopt(): Promise<AdoptedReplica[]> {
     return Promise.resolve(this.#leftovers.splice(0));
@@ -105,6 +138,7 @@ export class FakeCluster implements Provider {
     }
     const host = `r${this.#nextHost++}.fake`;
     const exit = Promise.withResolvers<ReplicaExit>();
+    const interrupted: ((reason: string) => void)[] = [];
     const faults: Faults = { heartbeatFail: this.startUnhealthy, delayMs: 0 };
     const replica: FakeReplica = {
       name: spec.name,
@@ -112,10 +146,17 @@ export class FakeCluster implements Provider {
       faults,
       alive: true,
       received: [],
-      kill(description = "killed by SIGKILL") {
+      kill(description = "killed by SIGKILL", removed = false) {
         if (!this.alive) return;
         this.alive = false;
-        exit.resolve({ description });
+        exit.resolve({ description, removed });
+      },
+      interrupt(reason) {
+        this.alive = false;
+        for (const listener of interrupted) listener(reason);
+      },
+      resume() {
+        this.alive = true;
       },
     };
     this.replicas.set(spec.name, replica);
@@ -125,6 +166,9 @@ export class FakeCluster implements Provider {
       url: `http://${host}`,
       exited: exit.promise,
       describe: { host },
+      onInterrupted(listener) {
+        interrupted.push(listener);
+      },
       stop() {
         replica.kill("exited with code 0");
         return Promise.resolve();

@@ -93,6 +93,10 @@ export interface ContainerSummary {
 export interface NetworkInspect {
   Id: string;
   Name: string;
+  /** `bridge`, `overlay`, … */
+  Driver?: string;
+  /** Whether plain containers may join (overlay networks). */
+  Attachable?: boolean;
   /** Attached running containers, by id. */
   Containers?: Record<string, { Name: string; IPv4Address: string }>;
 }
@@ -112,6 +116,55 @@ export interface ContainerCreate {
   Labels?: Record<string, string>;
   HostConfig?: { NetworkMode?: string };
   NetworkingConfig?: { EndpointsConfig: Record<string, { Aliases?: string[] }> };
+}
+
+/** `POST /containers/create` body of a lease holder's container (see `lease.ts`). */
+export interface LeaseContainerCreate {
+  Image: string;
+  Cmd: string[];
+  User?: string;
+  Labels: Record<string, string>;
+  OpenStdin: true;
+  StdinOnce: true;
+  AttachStdin: true;
+  NetworkDisabled: true;
+  HostConfig: { AutoRemove: true };
+}
+
+/** `POST /services/create` body (the fields the balancer uses). */
+export interface ServiceCreate {
+  Name: string;
+  Labels: Record<string, string>;
+  TaskTemplate: {
+    ContainerSpec: {
+      Image: string;
+      /** Arguments to the image's entrypoint. */
+      Args?: string[];
+      Env?: string[];
+      User?: string;
+      /** On the task's containers, so their events can be filtered by owner. */
+      Labels?: Record<string, string>;
+      /** Nanoseconds between SIGTERM and SIGKILL. */
+      StopGracePeriod?: number;
+    };
+    /** `Delay` in nanoseconds. */
+    RestartPolicy: { Condition: "none" | "on-failure" | "any"; Delay?: number };
+    Networks: { Target: string; Aliases?: string[] }[];
+  };
+  Mode: { Replicated: { Replicas: number } };
+  EndpointSpec: { Mode: "vip" | "dnsrr" };
+}
+
+/** Part of `GET /services/{id}` and of an entry of `GET /services`. */
+export interface ServiceInspect {
+  ID: string;
+  CreatedAt: string;
+  Spec: { Name: string; Labels?: Record<string, string> | null };
+}
+
+/** Part of `GET /info` that says whether this engine manages a swarm. */
+export interface EngineInfo {
+  Swarm?: { LocalNodeState?: string; ControlAvailable?: boolean; NodeID?: string };
 }
 
 /** One event of `GET /events`. */
@@ -168,13 +221,57 @@ export class DockerClient {
   }
 
   /** Creates a container; returns its id. */
-  async createContainer(name: string, body: ContainerCreate): Promise<string> {
+  async createContainer(
+    name: string,
+    body: ContainerCreate | LeaseContainerCreate,
+  ): Promise<string> {
     const res = await this.#call(
       "POST",
       `/containers/create?name=${encodeURIComponent(name)}`,
       body,
     );
     return (await res.json()).Id;
+  }
+
+  /**
+   * Attaches to a container's stdin (`POST /containers/{id}/attach`, upgraded to a raw
+   * stream): the returned connection is the container's stdin until it is closed, or until
+   * this process ends and the kernel closes it. Used for leases that die with their holder.
+   */
+  async attachStdin(id: string): Promise<Deno.Conn> {
+    const version = await this.apiVersion();
+    let conn: Deno.Conn;
+    try {
+      conn = await Deno.connect({ transport: "unix", path: this.socket });
+    } catch (error) {
+      throw new DockerUnavailableError(this.socket, describeCause(error));
+    }
+    try {
+      const request = new TextEncoder().encode(
+        `POST /v${version}/containers/${id}/attach?stream=1&stdin=1 HTTP/1.1\r\n` +
+          `Host: docker\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nContent-Length: 0\r\n\r\n`,
+      );
+      for (let sent = 0; sent < request.length;) {
+        sent += await conn.write(request.subarray(sent));
+      }
+      // The answer's head, then the raw stream (nothing comes back: stdout is not attached).
+      const buffer = new Uint8Array(4096);
+      let head = "";
+      while (!head.includes("\r\n\r\n")) {
+        const n = await conn.read(buffer);
+        if (n === null) throw new DockerError(502, "the engine closed the attach connection");
+        head += new TextDecoder().decode(buffer.subarray(0, n));
+        if (head.length > 16_384) throw new DockerError(502, "attach: answer head too long");
+      }
+      const status = Number(head.slice(9, 12));
+      if (status !== 101 && status !== 200) {
+        throw new DockerError(status, `attach: ${head.split("\r\n")[0]}`);
+      }
+      return conn;
+    } catch (error) {
+      conn.close();
+      throw error;
+    }
   }
 
   /** Starts a container. */
@@ -229,15 +326,58 @@ export class DockerClient {
     }
   }
 
-  /** Creates a bridge network with labels; returns its id. */
-  async createNetwork(name: string, labels: Record<string, string>): Promise<string> {
+  /**
+   * Creates a network with labels; returns its id. A bridge by default; an `overlay` one is
+   * made attachable, so plain containers (a balancer run with `docker run`) can join it.
+   */
+  async createNetwork(
+    name: string,
+    labels: Record<string, string>,
+    driver: "bridge" | "overlay" = "bridge",
+  ): Promise<string> {
     const res = await this.#call("POST", "/networks/create", {
       Name: name,
-      Driver: "bridge",
+      Driver: driver,
       CheckDuplicate: true,
       Labels: labels,
+      ...(driver === "overlay" ? { Attachable: true } : {}),
     });
     return (await res.json()).Id;
+  }
+
+  /** `GET /info`: the engine's state, swarm membership included. */
+  async info(): Promise<EngineInfo> {
+    return await (await this.#call("GET", "/info")).json();
+  }
+
+  /** Creates a swarm service; returns its id. */
+  async createService(body: ServiceCreate): Promise<string> {
+    return (await (await this.#call("POST", "/services/create", body)).json()).ID;
+  }
+
+  /** Inspects a swarm service by id or name; `undefined` when there is none. */
+  async inspectService(idOrName: string): Promise<ServiceInspect | undefined> {
+    try {
+      return await (await this.#call("GET", `/services/${encodeURIComponent(idOrName)}`)).json();
+    } catch (error) {
+      if (error instanceof DockerError && error.status === 404) return undefined;
+      throw error;
+    }
+  }
+
+  /** Swarm services carrying every `key=value` label given. */
+  async listServices(labels: readonly string[]): Promise<ServiceInspect[]> {
+    const filters = encodeURIComponent(JSON.stringify({ label: labels }));
+    return await (await this.#call("GET", `/services?filters=${filters}`)).json();
+  }
+
+  /** Removes a swarm service (its tasks are stopped by the swarm); a missing one is no error. */
+  async removeService(id: string): Promise<void> {
+    try {
+      await this.#done(this.#call("DELETE", `/services/${encodeURIComponent(id)}`));
+    } catch (error) {
+      if (!(error instanceof DockerError && error.status === 404)) throw error;
+    }
   }
 
   /** Creates a named volume carrying labels (the balancer uses empty ones as notes). */
@@ -267,18 +407,19 @@ export class DockerClient {
   }
 
   /**
-   * Streams container events carrying every label given, until `signal` aborts or the
-   * engine closes the stream. Resolves then; rejects if the stream cannot be opened.
-   * `onOpen` runs once the stream is open (events from then on will be seen).
+   * Streams events matching `filters` (the engine's: `{type: ["container"], label: [...]}`),
+   * until `signal` aborts or the engine closes the stream. Resolves then; rejects if the
+   * stream cannot be opened. `onOpen` runs once the stream is open (events from then on will
+   * be seen). Service events carry no labels: filter them by id on this side.
    */
   async events(
-    labels: readonly string[],
+    filters: Readonly<Record<string, readonly string[]>>,
     onEvent: (event: DockerEvent) => void,
     signal: AbortSignal,
     onOpen?: () => void,
   ): Promise<void> {
-    const filters = encodeURIComponent(JSON.stringify({ type: ["container"], label: labels }));
-    const res = await this.#call("GET", `/events?filters=${filters}`, undefined, signal);
+    const query = encodeURIComponent(JSON.stringify(filters));
+    const res = await this.#call("GET", `/events?filters=${query}`, undefined, signal);
     onOpen?.();
     try {
       for await (const line of readLines(res.body!)) {

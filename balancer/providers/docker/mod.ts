@@ -1,5 +1,6 @@
 /**
- * Replicas as Docker containers, through the Engine API over its unix socket.
+ * Replicas as Docker containers or swarm services, through the Engine API over its unix
+ * socket.
  *
  * @module
  */
@@ -12,3 +13,4 @@ export {
   type DockerReach,
   LABELS,
 } from "./provider.ts";
+export { type EndpointMode, serviceName, type SwarmConfig, SwarmProvider } from "./swarm.ts";

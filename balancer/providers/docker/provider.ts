@@ -18,6 +18,7 @@ import {
   type DockerEvent,
 } from "./client.ts";
 import { delay, errorMessage, type Logger, withDefaults } from "../../support/mod.ts";
+import { DockerLease } from "./lease.ts";
 import {
   type AdoptedReplica,
   HostnameConflictError,
@@ -39,6 +40,8 @@ export const LABELS = {
   ordinal: "ringlb.ordinal",
   /** On a promotion note (a volume): the promoted container's id. */
   container: "ringlb.container",
+  /** On a removal note (a volume, shared replicas): the id of the container removed on purpose. */
+  removed: "ringlb.removed",
 } as const;
 
 /**
@@ -58,6 +61,11 @@ export interface DockerConfig {
   owner: string;
   /** How replicas are reached; see {@linkcode DockerReach}. Default `auto`. */
   reach: DockerReach;
+  /**
+   * Several balancers share this owner's replicas (`--docker-shared`): each builds its ring
+   * from the engine's containers, one at a time reconciles (holds the lease). Default false.
+   */
+  shared: boolean;
 }
 
 /** Options of a {@linkcode DockerProvider}. */
@@ -80,6 +88,8 @@ export interface DockerProviderOptions extends Partial<DockerConfig> {
   env?: Readonly<Record<string, string>>;
   /** Seconds between SIGTERM and SIGKILL when a replica is stopped. Default 5. */
   stopTimeoutSeconds?: number;
+  /** Who this balancer is on the lease, for `docker ps`. Default `hostname:pid`. */
+  holder?: string;
 }
 
 /** The replica command in the project's image. */
@@ -102,8 +112,27 @@ export function containerName(hostname: string): string {
   return name;
 }
 
+/**
+ * Whether this process runs in one of a network's containers (`containers`, by id): a
+ * container's hostname is the start of its id.
+ */
+export async function ownContainerOn(
+  hostname: () => Promise<string>,
+  containers: Readonly<Record<string, unknown>>,
+): Promise<boolean> {
+  let name = "";
+  try {
+    name = await hostname();
+  } catch {
+    return false;
+  }
+  return name.length >= 12 && Object.keys(containers).some((id) => id.startsWith(name));
+}
+
 class ContainerHandle implements ReplicaHandle {
   readonly exited: Promise<ReplicaExit>;
+  /** Set when the container was found under its name, numbered by another balancer. */
+  ordinal?: number;
   readonly #exit: (exit: ReplicaExit) => void;
   #stopping?: Promise<void>;
 
@@ -124,11 +153,15 @@ class ContainerHandle implements ReplicaHandle {
   }
 
   ended(exit: ReplicaExit): void {
+    if (exit.removed) this.removedElsewhere = true;
     this.#exit(exit);
   }
 
-  stop(): Promise<void> {
-    this.#stopping ??= this.provider.removeReplica(this);
+  /** Another balancer removed it on purpose (shared replicas): its cleanup is theirs. */
+  removedElsewhere = false;
+
+  stop(planned = true): Promise<void> {
+    this.#stopping ??= this.provider.removeReplica(this, planned);
     return this.#stopping;
   }
 }
@@ -143,6 +176,16 @@ export class DockerProvider implements Provider {
   #reach: "name" | "address" = "address";
   #ready?: Promise<void>;
   #watching?: Promise<void>;
+  /** Shared replicas: the reconciler lease. */
+  #lease?: DockerLease;
+  /** Whether this balancer reconciles (always, unless the replicas are shared). */
+  #leading = true;
+  #joins?: (found: AdoptedReplica) => boolean;
+  #onLeading?: () => void;
+  /** Event work in arrival order (see `#enqueue`). */
+  #queue: Promise<void> = Promise.resolve();
+  /** Shared replicas, following: the periodic lease attempt. */
+  #retrying?: Promise<void>;
 
   /** @param options Client, image, network, owner and how to reach replicas. */
   constructor(options: DockerProviderOptions) {
@@ -158,7 +201,34 @@ export class DockerProvider implements Provider {
       user: "deno",
       env: {},
       stopTimeoutSeconds: 5,
+      shared: false,
+      holder: `${Deno.env.get("HOSTNAME") || "host"}:${Deno.pid}`,
     }, options);
+  }
+
+  /** Whether other balancers share the replicas (`--docker-shared`). */
+  get shared(): boolean {
+    return this.#options.shared;
+  }
+
+  /**
+   * Whether this balancer replaces failed replicas and keeps spares: always, unless the
+   * replicas are shared (`shared`), then only while it holds the lease.
+   */
+  get respawns(): boolean {
+    return this.#leading;
+  }
+
+  /** See {@linkcode Provider.watchJoins}: containers another balancer started (shared only). */
+  watchJoins(listener: (found: AdoptedReplica) => boolean): void {
+    this.#joins = listener;
+    // Replicas started between `adopt` and now found no listener at their events.
+    if (this.#options.shared) this.#enqueue(() => this.#joinRunning());
+  }
+
+  /** See {@linkcode Provider.onLeading}. */
+  onLeading(listener: () => void): void {
+    this.#onLeading = listener;
   }
 
   /** The label filters that select this balancer's replicas. */
@@ -193,34 +263,101 @@ export class DockerProvider implements Provider {
       logger.info("docker.network_created", { network });
     }
     this.#reach = this.#options.reach === "auto"
-      ? await this.#onNetwork(Object.keys(found?.Containers ?? {}))
+      ? (await ownContainerOn(this.#options.hostname, found?.Containers ?? {}) ? "name" : "address")
       : this.#options.reach;
+    if (this.#options.shared) {
+      this.#lease = new DockerLease({
+        client,
+        owner,
+        image,
+        holder: this.#options.holder,
+        logger,
+      });
+      this.#leading = await this.#lease.acquire();
+      if (this.#leading) this.#holdLease(this.#lease);
+      // The destroy event of the lease is the cue to try; this is the fallback for a lease
+      // left stale without one (its holder died before starting it).
+      this.#retrying = (async () => {
+        const signal = this.#events.signal;
+        while (!signal.aborted) {
+          await delay(15_000, signal).catch(() => {});
+          if (!signal.aborted && !this.#leading) this.#enqueue(() => this.#tryLead());
+        }
+      })();
+    }
     logger.info("docker.ready", {
       socket: client.socket,
       api: version,
       network,
       owner,
       reach: this.#reach,
+      ...(this.#lease ? { role: this.#leading ? "reconciler" : "follower" } : {}),
     });
     this.#watching = this.#watchEvents();
   }
 
-  /** `name` when this process runs in one of the containers on the network, else `address`. */
-  async #onNetwork(containerIds: string[]): Promise<"name" | "address"> {
-    let hostname = "";
-    try {
-      hostname = await this.#options.hostname();
-    } catch {
-      return "address";
-    }
-    const mine = hostname.length >= 12 && containerIds.some((id) => id.startsWith(hostname));
-    return mine ? "name" : "address";
+  /** While the lease is held: when it is lost, try to take it again, else follow. */
+  #holdLease(lease: DockerLease): void {
+    lease.lost?.then(async () => {
+      if (this.#events.signal.aborted) return;
+      this.#leading = false;
+      // Another balancer may take it first (its destroy event); if not, this one again.
+      await delay(200, this.#events.signal).catch(() => {});
+      await this.#tryLead();
+    });
   }
 
-  /** Stops watching events and closes the client. Replicas are left as they are. */
+  /** Shared replicas: takes the lease if it is free, and starts reconciling. */
+  async #tryLead(): Promise<void> {
+    const lease = this.#lease;
+    if (!lease || lease.held || this.#events.signal.aborted) return;
+    try {
+      if (!(await lease.acquire())) return;
+    } catch (error) {
+      this.#options.logger.warn("lease.failed", { reason: errorMessage(error) });
+      return;
+    }
+    this.#holdLease(lease);
+    // From now on, failures are this balancer's to replace.
+    this.#leading = true;
+    await this.#removeLeftovers().catch((error) =>
+      this.#options.logger.warn("docker.cleanup_failed", { reason: errorMessage(error) })
+    );
+    this.#onLeading?.();
+  }
+
+  /**
+   * A new reconciler's cleanup: dead containers of the owner, spares it never knew (the last
+   * reconciler's; new ones are started), and removal notes of containers that are gone.
+   */
+  async #removeLeftovers(): Promise<void> {
+    const { client, owner, logger } = this.#options;
+    const noted = new Set<string>();
+    for (const volume of await client.listVolumes([`${LABELS.owner}=${owner}`])) {
+      const id = volume.Labels?.[LABELS.container];
+      if (id) noted.add(id);
+    }
+    const present = new Set<string>();
+    for (const summary of await client.listContainers(this.ownLabels)) {
+      present.add(summary.Id);
+      const unnumbered = !(Number(summary.Labels[LABELS.ordinal]) > 0) && !noted.has(summary.Id);
+      // A container just created (another balancer's start in progress) is left alone.
+      if (summary.State === "created") continue;
+      if (summary.State === "running" && !(unnumbered && !this.#handles.has(summary.Id))) continue;
+      await client.removeContainer(summary.Id).catch(() => {});
+      logger.info("docker.removed_leftover", { id: summary.Id.slice(0, 12), state: summary.State });
+    }
+    for (const volume of await client.listVolumes([`${LABELS.owner}=${owner}`])) {
+      const id = volume.Labels?.[LABELS.removed] ?? volume.Labels?.[LABELS.container];
+      if (id && !present.has(id)) await client.removeVolume(volume.Name).catch(() => {});
+    }
+  }
+
+  /** Stops watching events, gives up the lease, closes the client. Replicas are left as they are. */
   async close(): Promise<void> {
     this.#events.abort();
-    await this.#watching;
+    this.#lease?.release();
+    await Promise.all([this.#watching, this.#retrying, this.#queue]);
     this.#options.client.close();
   }
 
@@ -252,6 +389,9 @@ export class DockerProvider implements Provider {
       id = await client.createContainer(name, body);
     } catch (error) {
       if (!(error instanceof DockerError && error.status === 409)) throw error;
+      // Shared replicas: another balancer started this very replica at the same moment.
+      const same = this.#options.shared ? await this.#sharedNamesake(name, spec.name) : undefined;
+      if (same) return same;
       // The name is taken. Ours and dead: remove it and try once more. Anyone else's: leave it.
       await this.#removeStaleNamesake(name);
       id = await client.createContainer(name, body);
@@ -296,10 +436,15 @@ export class DockerProvider implements Provider {
       const hostname = labels[LABELS.hostname];
       const container = summary.Names[0]?.replace(/^\//, "") ?? summary.Id;
       if (summary.State !== "running" || !hostname) {
+        // A follower leaves the dead to the reconciler.
+        if (!this.#leading) continue;
         await client.removeContainer(summary.Id).catch(() => {});
         logger.info("docker.removed_dead", { container, state: summary.State });
         continue;
       }
+      const ordinal = Number(labels[LABELS.ordinal]) || notes.get(summary.Id)?.ordinal || 0;
+      // A follower takes replicas only: spares are the reconciler's until it promotes one.
+      if (!this.#leading && !(ordinal > 0)) continue;
       const info = await client.inspectContainer(summary.Id);
       const address = info.NetworkSettings.Networks[network]?.IPAddress;
       if (!address) {
@@ -318,7 +463,9 @@ export class DockerProvider implements Provider {
       });
     }
     // Notes of containers that are gone.
-    for (const { volume } of notes.values()) await client.removeVolume(volume).catch(() => {});
+    if (this.#leading) {
+      for (const { volume } of notes.values()) await client.removeVolume(volume).catch(() => {});
+    }
     return adopted.sort((a, b) => Date.parse(a.created) - Date.parse(b.created));
   }
 
@@ -340,9 +487,27 @@ export class DockerProvider implements Provider {
     return `${this.#options.owner}-promoted-${containerId.slice(0, 12)}`;
   }
 
-  /** Stops (SIGTERM, then SIGKILL) and removes a replica's container. */
-  async removeReplica(handle: ContainerHandle): Promise<void> {
-    const { client, stopTimeoutSeconds } = this.#options;
+  /**
+   * Stops (SIGTERM, then SIGKILL) and removes a replica's container. With shared replicas, a
+   * planned removal leaves a note first (so the reconciler does not replace it), and a follower
+   * leaves a failed replica's container to the reconciler.
+   */
+  async removeReplica(handle: ContainerHandle, planned = true): Promise<void> {
+    const { client, stopTimeoutSeconds, owner } = this.#options;
+    this.#handles.delete(handle.id);
+    if (this.#options.shared && !planned && (!this.#leading || handle.removedElsewhere)) {
+      handle.ended({ description: "left to the reconciler, or to the balancer removing it" });
+      return;
+    }
+    const note = this.#removalNote(handle.id);
+    if (this.#options.shared && planned) {
+      await client.createVolume(note, {
+        [LABELS.owner]: owner,
+        [LABELS.removed]: handle.id,
+      }).catch((error) =>
+        this.#options.logger.warn("docker.note_failed", { reason: errorMessage(error) })
+      );
+    }
     try {
       await client.stopContainer(handle.id, stopTimeoutSeconds);
     } catch (error) {
@@ -360,9 +525,20 @@ export class DockerProvider implements Provider {
         reason: errorMessage(error),
       });
     });
-    this.#handles.delete(handle.id);
     await client.removeVolume(this.#noteName(handle.id)).catch(() => {});
+    if (this.#options.shared && planned) {
+      // Every balancer reads the note at the container's `die` event; a few seconds later it
+      // has served. (One left behind, say by a crash, goes when a balancer takes the lease.)
+      delay(5_000, this.#events.signal).then(
+        () => client.removeVolume(note),
+        () => {},
+      ).catch(() => {});
+    }
     handle.ended({ description: "removed" });
+  }
+
+  #removalNote(containerId: string): string {
+    return `${this.#options.owner}-removed-${containerId.slice(0, 12)}`;
   }
 
   /** Where a replica is reached: by container name or by its address on the network. */
@@ -390,12 +566,31 @@ export class DockerProvider implements Provider {
     }
   }
 
+  /** A running replica of this owner under this container name and hostname, taken as it is. */
+  async #sharedNamesake(name: string, hostname: string): Promise<ReplicaHandle | undefined> {
+    const { client, network, logger } = this.#options;
+    const info = await client.inspectContainer(name);
+    const labels = info.Config.Labels ?? {};
+    const address = info.NetworkSettings.Networks[network]?.IPAddress;
+    if (
+      labels[LABELS.owner] !== this.#options.owner || labels[LABELS.hostname] !== hostname ||
+      !info.State.Running || !address || this.#handles.has(info.Id)
+    ) return undefined;
+    logger.info("docker.container_exists", { container: name });
+    const handle = new ContainerHandle(hostname, info.Id, this.#urlOf(name, address), name, this);
+    handle.ordinal = Number(labels[LABELS.ordinal]) || undefined;
+    this.#handles.set(info.Id, handle);
+    return handle;
+  }
+
   async #removeStaleNamesake(name: string): Promise<void> {
     const { client } = this.#options;
     const info = await client.inspectContainer(name);
     const labels = info.Config.Labels ?? {};
     const ours = labels[LABELS.owner] === this.#options.owner && labels[LABELS.role] === "replica";
-    if (!ours || info.State.Running) {
+    // Shared replicas: one not running yet may be another balancer's, being started.
+    const starting = this.#options.shared && info.State.Status === "created";
+    if (!ours || info.State.Running || starting) {
       throw new HostnameConflictError(
         `container name '${name}' is already in use by a container this balancer does not own`,
       );
@@ -415,10 +610,19 @@ export class DockerProvider implements Provider {
     let connections = 0;
     while (!signal.aborted) {
       try {
-        await client.events(this.ownLabels, (event) => this.#onEvent(event), signal, () => {
-          if (connections++ > 0) this.#sweep().catch(() => {});
-          failures = 0;
-        });
+        // Shared replicas: the lease container and promotion notes (volumes) matter too, and
+        // they carry other labels (volume events none), so the owner is checked on this side.
+        await client.events(
+          this.#options.shared
+            ? { type: ["container", "volume"] }
+            : { type: ["container"], label: this.ownLabels },
+          (event) => this.#onEvent(event),
+          signal,
+          () => {
+            if (connections++ > 0) this.#enqueue(() => this.#sweep());
+            failures = 0;
+          },
+        );
       } catch (error) {
         if (signal.aborted) break;
         failures++;
@@ -428,18 +632,130 @@ export class DockerProvider implements Provider {
     }
   }
 
+  /**
+   * Runs event work one piece at a time, in the events' order (a promotion must not be joined
+   * before the death it follows has been handled).
+   */
+  #enqueue(work: () => Promise<void>): void {
+    this.#queue = this.#queue.then(work).catch((error) =>
+      this.#options.logger.warn("docker.event_failed", { reason: errorMessage(error) })
+    );
+  }
+
   #onEvent(event: DockerEvent): void {
+    const { owner } = this.#options;
+    const attributes = event.Actor.Attributes;
+    if (event.Type === "volume") {
+      if (event.Action !== "create") return;
+      // A promotion note: the reconciler made a spare a replica, which followers now take.
+      if (event.Actor.ID.startsWith(`${owner}-promoted-`)) {
+        this.#enqueue(() => this.#promotionNoted(event.Actor.ID));
+      }
+      // A removal note: another balancer's /rm is about to stop that replica. Let it go now,
+      // before its heartbeats fail, so that it is not taken for a failure and replaced.
+      if (event.Actor.ID.startsWith(`${owner}-removed-`)) {
+        const prefix = event.Actor.ID.slice(`${owner}-removed-`.length);
+        this.#enqueue(() => Promise.resolve(this.#removedElsewhere(prefix)));
+      }
+      return;
+    }
+    if (attributes.name === this.#lease?.name && event.Action === "destroy") {
+      this.#enqueue(() => this.#tryLead());
+      return;
+    }
+    if (attributes[LABELS.owner] !== owner || attributes[LABELS.role] !== "replica") return;
+    if (event.Action === "start") {
+      if (this.#options.shared && !this.#handles.has(event.Actor.ID)) {
+        this.#enqueue(() => this.#appeared(event.Actor.ID));
+      }
+      return;
+    }
     if (event.Action !== "die" && event.Action !== "oom" && event.Action !== "destroy") return;
     const handle = this.#handles.get(event.Actor.ID);
     if (!handle) return;
-    const code = Number(event.Actor.Attributes.exitCode);
-    const description = event.Action === "oom"
-      ? "killed: out of memory"
-      : `container died${Number.isFinite(code) ? ` (exit code ${code})` : ""}`;
-    handle.ended({ code: Number.isFinite(code) ? code : undefined, description });
+    const code = Number(attributes.exitCode);
+    const exit = {
+      code: Number.isFinite(code) ? code : undefined,
+      description: event.Action === "oom"
+        ? "killed: out of memory"
+        : `container died${Number.isFinite(code) ? ` (exit code ${code})` : ""}`,
+    };
+    if (!this.#options.shared) {
+      handle.ended(exit);
+      return;
+    }
+    // Removed on purpose by another balancer (a note says so: one fewer wanted), or failed.
+    this.#enqueue(async () => {
+      const removed = await this.#removedOnPurpose(handle.id).catch(() => false);
+      handle.ended(
+        removed ? { ...exit, description: "removed by another balancer", removed } : exit,
+      );
+    });
+  }
+
+  /** The replica whose container id starts with `prefix` is being removed by another balancer. */
+  #removedElsewhere(prefix: string): void {
+    for (const [id, handle] of this.#handles) {
+      if (!id.startsWith(prefix)) continue;
+      this.#handles.delete(id);
+      handle.ended({ description: "removed by another balancer", removed: true });
+    }
+  }
+
+  /** Shared replicas: offers every running replica container this balancer does not know. */
+  async #joinRunning(): Promise<void> {
+    for (const summary of await this.#options.client.listContainers(this.ownLabels)) {
+      if (summary.State === "running" && !this.#handles.has(summary.Id)) {
+        await this.#appeared(summary.Id).catch(() => {});
+      }
+    }
+  }
+
+  /** Whether a removal note names the container. */
+  async #removedOnPurpose(id: string): Promise<boolean> {
+    return (await this.#options.client.listVolumes([`${LABELS.removed}=${id}`])).length > 0;
+  }
+
+  /** A promotion note appeared: the container it names joins, under the note's ordinal. */
+  async #promotionNoted(volume: string): Promise<void> {
+    const notes = await this.#options.client.listVolumes([
+      `${LABELS.owner}=${this.#options.owner}`,
+    ]);
+    const note = notes.find((v) => v.Name === volume);
+    const id = note?.Labels?.[LABELS.container];
+    const ordinal = Number(note?.Labels?.[LABELS.ordinal]);
+    if (id && !this.#handles.has(id) && ordinal > 0) await this.#appeared(id, ordinal);
+  }
+
+  /**
+   * Shared replicas: a running replica container this balancer did not start (another one's
+   * `/add`, the reconciler's replacement) is offered to the manager, with its ordinal.
+   */
+  async #appeared(id: string, ordinal?: number): Promise<void> {
+    const { client, network } = this.#options;
+    const info = await client.inspectContainer(id);
+    const labels = info.Config.Labels ?? {};
+    const hostname = labels[LABELS.hostname];
+    const address = info.NetworkSettings.Networks[network]?.IPAddress;
+    ordinal ??= Number(labels[LABELS.ordinal]);
+    if (!info.State.Running || !hostname || !address || !(ordinal > 0)) return;
+    if (this.#handles.has(id)) return;
+    const container = info.Name.replace(/^\//, "");
+    const handle = new ContainerHandle(
+      hostname,
+      id,
+      this.#urlOf(container, address),
+      container,
+      this,
+    );
+    if (this.#joins?.({ spec: { name: hostname, ordinal }, handle })) this.#handles.set(id, handle);
   }
 
   async #sweep(): Promise<void> {
+    if (this.#options.shared) {
+      await this.#joinRunning();
+      await this.#tryLead();
+    }
     for (const handle of this.#handles.values()) {
       try {
         const info = await this.#options.client.inspectContainer(handle.id);

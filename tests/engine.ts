@@ -1,0 +1,59 @@
+/**
+ * Helpers for the suites that run against a real Docker engine (docker, swarm): is an engine
+ * there, run a command with a deadline, a free loopback port.
+ *
+ * @module
+ */
+
+import { fileURLToPath } from "node:url";
+import { DockerClient } from "../balancer/providers/docker/mod.ts";
+
+/** The repository's root, where commands run. */
+export const ROOT = fileURLToPath(new URL("..", import.meta.url));
+
+/** Why a Docker suite cannot run here, or undefined when an engine answers. */
+export async function engineProblem(): Promise<string | undefined> {
+  const client = new DockerClient();
+  try {
+    await client.ping();
+    await client.apiVersion();
+    return undefined;
+  } catch (error) {
+    return error instanceof Error ? error.message : String(error);
+  } finally {
+    client.close();
+  }
+}
+
+/**
+ * Runs a command in the repository with the classic builder (there is no buildx here);
+ * throws with its output's tail when it fails or outlives `timeoutMs` (it is killed then).
+ */
+export async function run(
+  cmd: string[],
+  env: Record<string, string> = {},
+  timeoutMs = 180_000,
+): Promise<string> {
+  const child = new Deno.Command(cmd[0], {
+    args: cmd.slice(1),
+    cwd: ROOT,
+    env: { DOCKER_BUILDKIT: "0", COMPOSE_DOCKER_CLI_BUILD: "0", ...env },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+  const { code, stdout, stderr } = await child.output();
+  clearTimeout(timer);
+  const out = new TextDecoder().decode(stdout) + new TextDecoder().decode(stderr);
+  if (code !== 0) throw new Error(`${cmd.join(" ")} exited with ${code}:\n${out.slice(-3000)}`);
+  return out;
+}
+
+/** A loopback port nothing listens on right now. */
+export function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = listener.addr as Deno.NetAddr;
+  listener.close();
+  return port;
+}
