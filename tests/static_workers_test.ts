@@ -47,7 +47,10 @@ async function connection(port: number, pids: number[]) {
     5_000,
   );
   const get = (path: string): Promise<string> => send("GET", path);
-  const send = async (method: string, path: string, body = ""): Promise<string> => {
+  const send = async (method: string, path: string, body = ""): Promise<string> =>
+    (await exchange(method, path, body)).body;
+  /** One request; its answer's status, Content-Type and body. */
+  const exchange = async (method: string, path: string, body = "") => {
     const head = `${method} ${path} HTTP/1.1\r\nhost: lb\r\ncontent-length: ${body.length}\r\n\r\n`;
     await conn.write(new TextEncoder().encode(head + body));
     let text = "";
@@ -58,10 +61,16 @@ async function connection(port: number, pids: number[]) {
       text += new TextDecoder().decode(buffer.subarray(0, n));
       const end = text.indexOf("\r\n\r\n");
       const length = Number(/content-length: (\d+)/i.exec(text)?.[1]);
-      if (end >= 0 && text.length >= end + 4 + length) return text.slice(end + 4);
+      if (end >= 0 && text.length >= end + 4 + length) {
+        return {
+          status: Number(text.slice(9, 12)),
+          type: /content-type: ([^\r]*)/i.exec(text)?.[1] ?? "",
+          body: text.slice(end + 4),
+        };
+      }
     }
   };
-  return { owner, get, send, close: () => conn.close() };
+  return { owner, get, send, exchange, close: () => conn.close() };
 }
 
 /** Inodes of the sockets process `pid` holds. */
@@ -219,4 +228,83 @@ test("--workers 2 with local processes: the control plane starts a replica /add 
   } finally {
     for (const pid of workers) killQuietly(pid);
   }
+});
+
+test("--workers 2: the admin API answers through a worker exactly as one process does", async () => {
+  // The spec's admin calls and their errors, sent to a one-process balancer and to the worker
+  // of a two-process one (relayed to its control plane): same status, type and body, byte for
+  // byte. Every hostname is given, so no random name differs.
+  const big = JSON.stringify({ n: 1, hostnames: ["x".repeat(70_000)] });
+  const calls: [string, string, string?][] = [
+    ["GET", "/rep"],
+    ["POST", "/add", '{"n":2,"hostnames":["S5","S6"]}'],
+    ["POST", "/add", '{"n":1,"hostnames":["a","b"]}'],
+    ["POST", "/add", "{not json"],
+    ["POST", "/add", '{"n":-1}'],
+    ["POST", "/add", '{"n":1,"hostnames":["S5"]}'],
+    ["POST", "/add", big],
+    ["PUT", "/add", "{}"],
+    ["DELETE", "/rm", '{"n":1,"hostnames":["S6"]}'],
+    ["DELETE", "/rm", '{"n":1,"hostnames":["nope"]}'],
+    ["DELETE", "/rm", '{"n":1,"hostnames":["a","b"]}'],
+    ["DELETE", "/rm", '{"n":99}'],
+    ["GET", "/rep"],
+    ["DELETE", "/rm", '{"n":1,"hostnames":["S5"]}'],
+    ["GET", "/rep"],
+    ["GET", "/nowhere"],
+  ];
+  const flags = ["--replicas", "3", "--admin-rate-limit", "10000"];
+  const answers: { status: number; type: string; body: string }[][] = [];
+  let workers: number[] = [];
+  try {
+    for (const extra of [[], ["--workers", "2"]]) {
+      await using lb = await startBalancer([...flags, ...extra]);
+      const port = Number(new URL(lb.url).port);
+      let conn = await connection(port, [lb.pid]);
+      if (extra.length) {
+        conn.close();
+        await waitFor(
+          () => (workers = childPids(lb.pid).filter((pid) => !lb.replicas().has(pid))).length === 1,
+          "the worker",
+          10_000,
+        );
+        await waitFor(() => listeningInodes(port).size === 2, "the worker listening", 10_000);
+        // Connections until one lands on the worker (the kernel spreads them).
+        const tried = [];
+        for (let i = 0; i < 32 && conn.owner !== workers[0]; i++) {
+          conn = await connection(port, [lb.pid, workers[0]]);
+          tried.push(conn);
+        }
+        for (const other of tried) if (other !== conn) other.close();
+        assert.equal(conn.owner, workers[0], "a connection to the worker");
+      }
+      const these = [];
+      for (const [method, path, body] of calls) {
+        these.push(await conn.exchange(method, path, body));
+        // An error may close the connection (the balancer does after a refused request).
+        if (these.at(-1)!.status >= 400 && !["/nowhere"].includes(path)) {
+          conn.close();
+          const pids = extra.length ? [lb.pid, workers[0]] : [lb.pid];
+          do conn = await connection(port, pids); while (extra.length && conn.owner !== workers[0]);
+        }
+      }
+      conn.close();
+      answers.push(these);
+      assert.equal(await lb.stop(), 0);
+    }
+  } finally {
+    for (const pid of workers) killQuietly(pid);
+  }
+  const [one, two] = answers;
+  for (let i = 0; i < calls.length; i++) {
+    assert.deepEqual(
+      two[i],
+      one[i],
+      `${calls[i][0]} ${calls[i][1]} ${calls[i][2]?.slice(0, 40) ?? ""}`,
+    );
+  }
+  assert.deepEqual(
+    one.map((a) => a.status),
+    [200, 200, 400, 400, 400, 400, 413, 405, 200, 400, 400, 400, 200, 200, 200, 400],
+  );
 });
