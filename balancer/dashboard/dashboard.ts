@@ -8,7 +8,7 @@
 
 import { Hono } from "hono";
 import { streamSSE } from "hono/streaming";
-import type { Ring, RingLayout, RoutingKey } from "../../ring/mod.ts";
+import type { Ring, RingLayout } from "../../ring/mod.ts";
 import { ringLayout } from "../../ring/mod.ts";
 import type { ProxyMetrics, ReplicaView } from "../metrics/mod.ts";
 import type { EventLog, ShownEvent } from "./events.ts";
@@ -26,10 +26,8 @@ export interface DashboardSources {
   proxy(): ProxyMetrics;
   /** Recent replica events. */
   events: EventLog;
-  /** The routing key a request with `?<key param>=value` gets. */
-  keyOf(value: string): RoutingKey;
-  /** Fail-overs tried per request, owner included. */
-  maxTries: number;
+  /** Where a request with `?<key param>=value` goes, and why (`/explain?key=`'s answer). */
+  explain(value: string): object;
   /** How often a snapshot is sent, ms. Default 1000. */
   intervalMs?: number;
   /** Clock, ms. Default `performance.now`. */
@@ -72,24 +70,14 @@ export function createDashboard(sources: DashboardSources): { app: Hono; close()
 
   app.get("/", (c) => c.html(DASHBOARD_PAGE));
 
+  // The key box: the same explanation as `GET /explain?key=` (served here too, under the
+  // dashboard's cookie, which is scoped to /dashboard).
   app.get("/key", (c) => {
     const value = c.req.query("key") ?? "";
     if (!/^[\x21-\x7e]{1,200}$/.test(value)) {
       return c.json(failureBody("'key' must be 1 to 200 visible ASCII characters"), 400);
     }
-    const key = sources.keyOf(value);
-    const order = sources.ring.lookupN(key, sources.maxTries);
-    const states = new Map(sources.replicas().map((r) => [r.name, r]));
-    return c.json({
-      key: String(key),
-      owner: order[0] ?? null,
-      order: order.map((name) => ({
-        name,
-        state: states.get(name)?.state ?? "unknown",
-        inFlight: states.get(name)?.inFlight ?? 0,
-      })),
-      status: "successful",
-    });
+    return c.json({ ...sources.explain(value), status: "successful" });
   });
 
   app.get("/stream", (c) =>

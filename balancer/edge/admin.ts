@@ -50,6 +50,8 @@ export interface AdminOptions extends AdminConfig {
   respawns?: () => boolean;
   /** Clock for the rate limit, ms. Default `performance.now`. */
   now?: () => number;
+  /** `GET /explain`'s answers; none: `/explain` is not served. */
+  explain?: ExplainRoutes;
   /** The `/metrics` text (Prometheus' format); none: `/metrics` is not served. */
   metrics?: () => string;
   /** The dashboard's routes, mounted at `/dashboard`; none: no dashboard. */
@@ -96,6 +98,14 @@ function digest(text: string): Uint8Array {
 /** The token of an `Authorization: Bearer TOKEN` header (RFC 6750 §2.1), if it is one. */
 function bearerToken(header: string | undefined): string | undefined {
   return /^Bearer +([\x21-\x7e]+) *$/i.exec(header ?? "")?.[1];
+}
+
+/** What `GET /explain` answers: a key's explanation, or the `n` hottest keys. */
+export interface ExplainRoutes {
+  /** Where the key with this query value goes, and why (`?key=K`). */
+  key(value: string): object;
+  /** The `n` hottest keys (`?top=N`). */
+  top(n: number): object;
 }
 
 /** The admin routes as a Hono app, to mount at `/`. Other methods on its paths get a 405. */
@@ -193,6 +203,30 @@ export function createAdminApp(backend: AdminBackend, options: AdminOptions): Ho
     app.use("/dashboard/*", authorize);
     app.route("/dashboard", dashboard);
   }
+  const explain = options.explain;
+  if (explain) {
+    // Behind the token like /metrics: it shows the keys clients send.
+    app.get("/explain", authorize, (c) => {
+      const key = c.req.query("key");
+      const top = c.req.query("top");
+      if ((key === undefined) === (top === undefined)) {
+        return c.json(
+          failureBody("Give one of ?key=K (where K goes) or ?top=N (the hot keys)"),
+          400,
+        );
+      }
+      if (key !== undefined) {
+        if (!/^[\x21-\x7e]{1,200}$/.test(key)) {
+          return c.json(failureBody("'key' must be 1 to 200 visible ASCII characters"), 400);
+        }
+        return c.json({ ...explain.key(key), status: "successful" });
+      }
+      if (!/^[1-9][0-9]{0,2}$/.test(top!) || Number(top) > 100) {
+        return c.json(failureBody(`'top' must be an integer from 1 to 100, got '${top}'`), 400);
+      }
+      return c.json({ ...explain.top(Number(top)), status: "successful" });
+    });
+  }
   const metrics = options.metrics;
   if (metrics) {
     app.get(
@@ -207,6 +241,7 @@ export function createAdminApp(backend: AdminBackend, options: AdminOptions): Ho
     "/add": "POST",
     "/rm": "DELETE",
     ...(metrics ? { "/metrics": "GET, HEAD" } : {}),
+    ...(explain ? { "/explain": "GET, HEAD" } : {}),
   };
   for (const [path, methods] of Object.entries(allow)) {
     app.all(path, (c) => {

@@ -6,7 +6,12 @@
 
 import { type Context, Hono } from "hono";
 import type { RoutingKey } from "../../ring/mod.ts";
-import { type AdminBackend, type AdminConfig, createAdminApp } from "./admin.ts";
+import {
+  type AdminBackend,
+  type AdminConfig,
+  createAdminApp,
+  type ExplainRoutes,
+} from "./admin.ts";
 import { errorMessage, type Logger } from "../support/mod.ts";
 import {
   createProxy,
@@ -58,6 +63,10 @@ export interface BalancerAppOptions {
   scalingOff?: string;
   /** Whether a replica that fails to start is replaced (not for static backends): asked live. */
   respawns?: () => boolean;
+  /** Told every proxied request's routing key and arrival time (`performance.now()`). */
+  onKey?: (key: RoutingKey, now: number) => void;
+  /** `GET /explain`'s answers; none: no `/explain`. */
+  explain?: ExplainRoutes;
   /** Whether each proxied request gets an `access` line (info) in `logger`. */
   accessLog?: boolean;
   /** What the proxy counts, and the `/metrics` text; none: no metrics. */
@@ -80,6 +89,7 @@ export const ADMIN_PATHS: ReadonlySet<string> = new Set([
   "/add",
   "/rm",
   "/metrics",
+  "/explain",
   "/dashboard",
   "/dashboard/stream",
   "/dashboard/key",
@@ -142,6 +152,7 @@ export function createBalancerApp(
     respawns: options.respawns,
     metrics: options.metrics?.render,
     dashboard: options.dashboard,
+    explain: options.explain,
     afterChange: options.afterChange,
     tls: options.tls,
   });
@@ -171,6 +182,7 @@ export function createBalancerApp(
         query: (name) => queryParam(query, name),
         header: (name) => headers.find(([field]) => field === name)?.[1],
       }, keyOptions),
+    onKey: options.onKey,
     logger: options.logger,
     upstream: options.upstream,
     random: options.random,

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { Hono } from "hono";
-import { BoundedLoadRing, MaglevRing } from "../../ring/mod.ts";
+import { BoundedLoadRing, MaglevRing, SlotRing } from "../../ring/mod.ts";
 import { createBalancer } from "../balancer.ts";
 import { parseConfig } from "../config/mod.ts";
 import { silentLogger } from "../support/mod.ts";
@@ -958,5 +958,102 @@ test("dashboard: a key that is not 1 to 200 visible characters is a 400", async 
     const res = await t.request(`/dashboard/key?key=${encodeURIComponent(key)}`);
     assert.equal(res.status, 400, JSON.stringify(key));
     assert.equal((await res.json()).status, "failure");
+  }
+});
+
+test("GET /explain?key=K: the key's slot, its owner and fail-over order with their states, where it goes now", async () => {
+  await using t = await setup();
+  const ring = new SlotRing();
+  ["Server 1", "Server 2", "Server 3"].forEach((name, i) => ring.add({ name, ordinal: i + 1 }));
+  const res = await t.request("/explain?key=123456");
+  assert.equal(res.status, 200);
+  const body = await res.json();
+  assert.equal(body.status, "successful");
+  assert.equal(body.key, "123456");
+  assert.deepEqual(body.hashedTo, { slot: ring.slotOf(123456), of: 512 });
+  assert.equal(body.owner, ring.lookup(123456));
+  assert.deepEqual(body.order.map((o: { name: string }) => o.name), ring.lookupN(123456, 3));
+  assert.ok(body.order.every((o: { state: string }) => o.state === "ready"));
+  assert.equal(body.routedTo, body.owner);
+  assert.equal(body.why, "its owner on the ring");
+  assert.deepEqual(body.outOfRing, []);
+  // Its owner fails its heartbeats: out of the ring, listed as such; the key moves on.
+  t.cluster.get(body.owner).faults.heartbeatFail = true;
+  await waitFor(async () => {
+    const now = await (await t.request("/explain?key=123456")).json();
+    return now.outOfRing.some((r: { name: string }) => r.name === body.owner) ||
+      now.owner !== body.owner;
+  }, "the owner leaves the ring");
+  const after = await (await t.request("/explain?key=123456")).json();
+  assert.notEqual(after.owner, body.owner);
+  // The dashboard's key box answers the same explanation.
+  const box = await (await t.request("/dashboard/key?key=123456")).json();
+  assert.equal(box.owner, after.owner);
+  assert.deepEqual(box.hashedTo, after.hashedTo);
+});
+
+test("GET /explain?top=N: the hottest keys of the last minute, with their counts, rates and replicas", async () => {
+  await using t = await setup();
+  for (let i = 0; i < 30; i++) await (await t.request("/home?id=777")).text();
+  for (let i = 0; i < 10; i++) await (await t.request("/home?id=888")).text();
+  for (let i = 0; i < 5; i++) await (await t.request(`/home?id=${100 + i}`)).text();
+  const res = await t.request("/explain?top=2");
+  assert.equal(res.status, 200);
+  const body = await res.json();
+  assert.equal(body.windowSeconds, 60);
+  assert.deepEqual(body.top.map((k: { key: string; count: number }) => [k.key, k.count]), [
+    ["777", 30],
+    ["888", 10],
+  ]);
+  assert.ok(body.top[0].perSecond > 0);
+  const owner = (await (await t.request("/explain?key=777")).json()).owner;
+  assert.equal(body.top[0].routedTo, owner);
+  assert.equal((await (await t.request("/explain?key=777")).json()).hot.count, 30);
+  const metrics = await (await t.request("/metrics")).text();
+  assert.match(
+    metrics,
+    new RegExp(`ringlb_hot_key_requests_per_second\\{key="777",replica="${owner}"\\} [0-9.]+`),
+  );
+});
+
+test("GET /explain: one of key or top, well formed; behind the admin token; GET only", async () => {
+  await using t = await setup(["--admin-token", "explain-token-0123456"]);
+  const auth = { headers: { authorization: "Bearer explain-token-0123456" } };
+  for (
+    const [query, message] of [
+      ["", "Give one of ?key=K (where K goes) or ?top=N (the hot keys)"],
+      ["?key=1&top=2", "Give one of ?key=K (where K goes) or ?top=N (the hot keys)"],
+      ["?top=0", "'top' must be an integer from 1 to 100, got '0'"],
+      ["?top=101", "'top' must be an integer from 1 to 100, got '101'"],
+      ["?key=" + "x".repeat(201), "'key' must be 1 to 200 visible ASCII characters"],
+    ]
+  ) {
+    const res = await t.request(`/explain${query}`, auth);
+    assert.equal(res.status, 400, query);
+    assert.deepEqual(await res.json(), { message: `<Error> ${message}`, status: "failure" });
+  }
+  assert.equal((await t.request("/explain?key=1")).status, 401, "no token");
+  assert.equal((await t.request("/explain?key=1", auth)).status, 200);
+  const post = await t.request("/explain?key=1", { ...auth, method: "POST" });
+  assert.equal(post.status, 405);
+  assert.equal(post.headers.get("allow"), "GET, HEAD");
+});
+
+test("a membership change is measured: keys moved against the ideal, in /metrics", async () => {
+  for (const ring of ["maglev", "spec"]) {
+    await using t = await setup(["--ring", ring]);
+    let metrics = await (await t.request("/metrics")).text();
+    const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, "m").exec(metrics)?.[1]);
+    const changes = value("ringlb_ring_membership_changes_total"); // the first three joining
+    const added = await t.request("/add", t.json({ n: 1, hostnames: ["S4"] }));
+    assert.equal(added.status, 200);
+    metrics = await (await t.request("/metrics")).text();
+    assert.equal(value("ringlb_ring_keys_moved_ideal_ratio"), 0.25, "one of four members is new");
+    assert.equal(value("ringlb_ring_membership_changes_total"), changes + 1);
+    const moved = value("ringlb_ring_keys_moved_ratio");
+    if (ring === "maglev") assert.ok(Math.abs(moved - 0.25) < 0.05, `maglev moved ${moved}`);
+    // The assignment's request hash (i² + 2i + 17 mod 512) reaches few slots, so the new
+    // server's arcs catch few of the 6-digit ids: it moves far fewer keys than its share.
+    else assert.ok(moved > 0 && moved < 0.1, `spec moved ${moved}`);
   }
 });

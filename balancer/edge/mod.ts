@@ -5,6 +5,6 @@
  */
 
 export { DNS_LABEL } from "./admin_input.ts";
-export { type AdminConfig } from "./admin.ts";
+export { type AdminConfig, type ExplainRoutes } from "./admin.ts";
 export { ADMIN_PATHS, type BalancerApp, createBalancerApp } from "./app.ts";
 export { SocketFront, type SocketFrontOptions } from "./socket_front.ts";

@@ -41,6 +41,10 @@ export interface MetricSources {
   fronts(): { open: number; refused: number; headerTimeouts: number; idleClosed: number }[];
   /** The event loop's lag sampler. */
   lag: LoopLag;
+  /** Key movement across membership changes (`KeyMovement`); none: not shown. */
+  movement?: { readonly changes: number; readonly last?: { moved: number; ideal: number } };
+  /** The hottest keys now, with their replica; none: not shown. */
+  hotKeys?(): { key: string | number; perSecond: number; routedTo: string | null }[];
 }
 
 const counter = (name: string, help: string, samples: string[]): Family => ({
@@ -164,6 +168,30 @@ export function renderBalancerMetrics(s: MetricSources): string {
     gauge("ringlb_ring_members", "Members of the ring (serving replicas).", [
       `ringlb_ring_members ${ring.members}`,
     ]),
+    counter(
+      "ringlb_ring_membership_changes_total",
+      "Changes of the ring's members (joins, ejections, readmissions, removals).",
+      s.movement ? [`ringlb_ring_membership_changes_total ${s.movement.changes}`] : [],
+    ),
+    gauge(
+      "ringlb_ring_keys_moved_ratio",
+      "Share of a 10,000-key sample whose owner the last membership change moved.",
+      s.movement?.last ? [`ringlb_ring_keys_moved_ratio ${s.movement.last.moved}`] : [],
+    ),
+    gauge(
+      "ringlb_ring_keys_moved_ideal_ratio",
+      "What consistent hashing promises for that change: members changed / the larger membership.",
+      s.movement?.last ? [`ringlb_ring_keys_moved_ideal_ratio ${s.movement.last.ideal}`] : [],
+    ),
+    gauge(
+      "ringlb_hot_key_requests_per_second",
+      "The 10 hottest routing keys of the last minute (Space-Saving sketch), with their replica.",
+      (s.hotKeys?.() ?? []).map((k) =>
+        `ringlb_hot_key_requests_per_second{key="${escapeLabel(String(k.key))}",replica="${
+          escapeLabel(k.routedTo ?? "")
+        }"} ${k.perSecond}`
+      ),
+    ),
     counter(
       "ringlb_bounded_load_spillovers_total",
       "Requests not sent to their key's owner because it was at its bounded-load cap.",

@@ -66,6 +66,8 @@ export interface ProxyOptions extends ProxyLimits {
   route(key: RoutingKey, n: number): RouteTarget[];
   /** The routing key of a request, from its header fields and its query (`?…`, or ""). */
   keyOf(headers: readonly [string, string][], query: string): RoutingKey;
+  /** Told every request's routing key and arrival time (the hot-key sketch); optional. */
+  onKey?(key: RoutingKey, now: number): void;
   /** Logger for retries. */
   logger: Logger;
   /** Sends a request to a replica (the lean HTTP/1.1 client, or a `fetch`). */
@@ -543,6 +545,7 @@ export function createProxy(
     const path = queryAt < 0 ? pathAndQuery : pathAndQuery.slice(0, queryAt);
     const key = options.keyOf(raw.headers, queryAt < 0 ? "" : pathAndQuery.slice(queryAt));
     if (counted) counted.key = key;
+    options.onKey?.(key, started);
     // The owner alone: most requests need no fail-over, and the ring is asked again for the
     // fail-overs when one does.
     let targets = options.route(key, 1);

@@ -1,0 +1,74 @@
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import { HotKeys, SpaceSaving } from "./hot_keys.ts";
+
+Deno.test("Space-Saving: every key seen more than total/capacity times is counted, within its error bound", () => {
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 1, max: 12 }),
+      // Skewed streams: a few keys repeat, many appear once.
+      fc.array(fc.oneof(fc.integer({ min: 0, max: 4 }), fc.integer({ min: 0, max: 500 })), {
+        maxLength: 400,
+      }),
+      (capacity, stream) => {
+        const sketch = new SpaceSaving(capacity);
+        const truth = new Map<number, number>();
+        for (const key of stream) {
+          sketch.observe(key);
+          truth.set(key, (truth.get(key) ?? 0) + 1);
+        }
+        const entries = sketch.entries();
+        assert.ok(entries.length <= capacity, "fixed memory");
+        assert.equal(sketch.total, stream.length);
+        assert.equal(entries.reduce((sum, e) => sum + e.count, 0), stream.length);
+        const counted = new Map(entries.map((e) => [e.key, e]));
+        for (const [key, count] of truth) {
+          const entry = counted.get(key);
+          if (count > stream.length / capacity) assert.ok(entry, `heavy key ${key} (${count})`);
+          if (entry) {
+            assert.ok(entry.count >= count, "never an underestimate");
+            assert.ok(entry.count - entry.error <= count, "the error bounds the overestimate");
+          }
+        }
+        for (let i = 1; i < entries.length; i++) {
+          assert.ok(entries[i - 1].count >= entries[i].count, "hottest first");
+        }
+      },
+    ),
+    { numRuns: 500 },
+  );
+});
+
+Deno.test("Space-Saving: strings and numbers are different keys; capacity must be positive", () => {
+  const sketch = new SpaceSaving(4);
+  sketch.observe(5);
+  sketch.observe("5");
+  sketch.observe("5");
+  assert.deepEqual(sketch.entries(), [
+    { key: "5", count: 2, error: 0 },
+    { key: 5, count: 1, error: 0 },
+  ]);
+  assert.throws(() => new SpaceSaving(0), RangeError);
+});
+
+Deno.test("hot keys: a sliding window of two halves; rates over the time they cover; stale halves dropped", () => {
+  const hot = new HotKeys({ capacity: 8, windowMs: 10_000 });
+  for (let i = 0; i < 50; i++) hot.observe("hot", 1_000 + i * 10);
+  for (let i = 0; i < 5; i++) hot.observe(`cold${i}`, 2_000);
+  let top = hot.top(3, 3_000);
+  assert.equal(top[0].key, "hot");
+  assert.equal(top[0].count, 50);
+  assert.equal(top[0].perSecond, 25, "50 in the 2 s since the window began");
+  assert.equal(top.length, 3);
+  // 6 s later, a new half began: the old one still counts.
+  hot.observe("new", 7_000);
+  top = hot.top(10, 7_000);
+  assert.equal(top[0].key, "hot");
+  assert.ok(top.some((k) => k.key === "new"));
+  // Another half later, the first half is gone.
+  hot.observe("new", 12_500);
+  top = hot.top(10, 12_500);
+  assert.deepEqual(top.map((k) => [k.key, k.count]), [["new", 2]]);
+  // Nothing for two halves: nothing is hot.
+  assert.deepEqual(hot.top(10, 30_000), []);
+});
