@@ -236,7 +236,11 @@ export function createBalancer(config: BalancerConfig, deps: BalancerDeps): Bala
       const missing = cluster.replicas - adopted;
       if (missing > 0) {
         const names = cluster.names.filter((name) => !manager.has(name)).slice(0, missing);
-        const adding = manager.add(missing, names);
+        // Static backends' `;weight=W`.
+        const weights = names.map((name) =>
+          config.provider.backends.find((b) => b.name === name)?.weight ?? 1
+        );
+        const adding = manager.add(missing, names, weights);
         if (deps.provider.respawns !== false) {
           await adding;
           return;

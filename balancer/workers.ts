@@ -118,7 +118,14 @@ export function parseMembership(line: string): MembershipUpdate | undefined {
       typeof m !== "object" || m === null || typeof m.name !== "string" ||
       !Number.isSafeInteger(m.ordinal) || typeof m.url !== "string" || !/^https?:\/\//.test(m.url)
     ) return undefined;
-    members.push({ name: m.name, ordinal: m.ordinal as number, url: m.url });
+    if (m.weight === undefined) {
+      members.push({ name: m.name, ordinal: m.ordinal as number, url: m.url });
+      continue;
+    }
+    if (typeof m.weight !== "number" || !(m.weight > 0) || !Number.isFinite(m.weight)) {
+      return undefined;
+    }
+    members.push({ name: m.name, ordinal: m.ordinal as number, url: m.url, weight: m.weight });
   }
   return { version: record.version as number, members };
 }

@@ -133,3 +133,13 @@ Deno.test("outcome batcher: one line per interval, nothing when there is nothing
   batcher.flush();
   assert.equal(lines.length, 1);
 });
+
+Deno.test("membership: a member's weight is passed on when not 1, and checked", () => {
+  const base = '{"version":1,"members":[{"name":"a","ordinal":1,"url":"http://127.0.0.1:1"';
+  assert.deepEqual(parseMembership(`${base},"weight":2.5}]}`)?.members, [
+    { name: "a", ordinal: 1, url: "http://127.0.0.1:1", weight: 2.5 },
+  ]);
+  for (const weight of ["0", "-1", '"2"', "null"]) {
+    assert.equal(parseMembership(`${base},"weight":${weight}}]}`), undefined, weight);
+  }
+});

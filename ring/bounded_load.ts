@@ -40,6 +40,11 @@ export class BoundedLoadRing implements LoadAwareRing {
     this.epsilon = epsilon;
   }
 
+  /** Whether the inner ring uses weights. */
+  get weighted(): boolean {
+    return this.inner.weighted === true;
+  }
+
   /** Number of members. */
   get size(): number {
     return this.inner.size;

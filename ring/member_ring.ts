@@ -25,6 +25,9 @@ export abstract class MemberRing implements Ring {
   readonly #members = new Map<string, RingNode>();
   #sorted: RingNode[] | undefined = [];
 
+  /** Members' weights set their shares. */
+  readonly weighted = true;
+
   /** Number of members. */
   get size(): number {
     return this.#members.size;

@@ -15,8 +15,8 @@ export interface RingNode {
   readonly ordinal: number;
   /**
    * Relative capacity, a positive finite number; default 1. Rings that support weights
-   * (ketama, Maglev, rendezvous) give a member a share of keys proportional to it; the
-   * slot ring ignores it.
+   * (ketama, Maglev, rendezvous: `weighted`) give a member a share of keys proportional to
+   * it; the slot ring ignores it.
    */
   readonly weight?: number;
 }
@@ -32,9 +32,11 @@ export interface RingNode {
 export interface Ring {
   /** Number of members. */
   readonly size: number;
+  /** Whether members' weights set their shares (false or absent: weights are ignored). */
+  readonly weighted?: boolean;
   /**
-   * Adds a member. Throws if its name is already present (the slot ring also refuses a taken
-   * ordinal, which places its virtual nodes), or `RingFullError` if it cannot be placed.
+   * Adds a member. Throws if its name is already present, or `RingFullError` if it cannot be
+   * placed.
    */
   add(node: RingNode): void;
   /** Removes a member by name; returns whether it was present. */

@@ -16,6 +16,8 @@ export interface Member {
   name: string;
   ordinal: number;
   url: string;
+  /** Its weight on a weighted ring; 1 when absent. */
+  weight?: number;
 }
 
 /** One membership message: the ring's members, numbered so that workers can acknowledge. */
@@ -107,7 +109,11 @@ export class MirroredCluster {
     for (const member of update.members) {
       if (this.#replicas.has(member.name)) continue;
       this.#leaving.delete(member.name);
-      this.#ring.add({ name: member.name, ordinal: member.ordinal });
+      this.#ring.add(
+        member.weight === undefined
+          ? { name: member.name, ordinal: member.ordinal }
+          : { name: member.name, ordinal: member.ordinal, weight: member.weight },
+      );
       this.#replicas.set(member.name, new MirroredReplica(member, this));
     }
   }

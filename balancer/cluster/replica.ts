@@ -99,6 +99,8 @@ export class Replica implements RouteTarget {
   readonly name: string;
   /** Server number on the ring; 0 for a spare until it is promoted. */
   ordinal: number;
+  /** Relative share of keys on a weighted ring (`/add`'s `weights`, `--backends`' `weight=`). */
+  weight = 1;
   /** A spare is started and health-checked but outside the ring and `/rep`. */
   spare: boolean;
   /** See {@linkcode ReplicaState}. */

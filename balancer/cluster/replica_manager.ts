@@ -16,7 +16,7 @@
  * @module
  */
 
-import { isLoadAware, type Ring, type RoutingKey } from "../../ring/mod.ts";
+import { isLoadAware, type Ring, type RingNode, type RoutingKey } from "../../ring/mod.ts";
 import type { HealthMonitor } from "./health.ts";
 import { type OutlierConfig, OutlierDetector, type TryOutcome } from "./outlier.ts";
 import { Replica, type ReplicaLinks, type ReplicaState, type RouteTarget } from "./replica.ts";
@@ -34,6 +34,11 @@ export interface ReplicaSnapshot {
   N: number;
   /** Hostnames, ordered by the replica's ordinal (a replacement takes its predecessor's place). */
   replicas: string[];
+  /**
+   * Weights other than 1, by hostname; absent when every weight is 1. Not part of the spec's
+   * `/rep` message: the admin API shows it beside it.
+   */
+  weights?: Record<string, number>;
 }
 
 /** The settings of the replica set the manager keeps (`--max-replicas`, `--spares`, …). */
@@ -121,6 +126,13 @@ export interface ReplicaCounts {
   drained: number;
 }
 
+/** A replica as a ring member: its name, ordinal and (when not 1) weight. */
+function nodeOf(replica: Replica): RingNode {
+  return replica.weight === 1
+    ? { name: replica.name, ordinal: replica.ordinal }
+    : { name: replica.name, ordinal: replica.ordinal, weight: replica.weight };
+}
+
 /**
  * Reconciles the replicas that run with the number wanted. All state changes happen
  * synchronously between awaits, so the admin API, health callbacks and process exits can
@@ -187,7 +199,7 @@ export class ReplicaManager {
         readmit: (replica) => {
           if (replica.state !== "ready" || this.#closed) return;
           try {
-            ring.add({ name: replica.name, ordinal: replica.ordinal });
+            ring.add(nodeOf(replica));
             this.#options.onRingChange?.();
             this.counts.readmitted++;
             logger.info("replica.readmitted", { name: replica.name });
@@ -216,18 +228,25 @@ export class ReplicaManager {
 
   /** The managed replicas (starting or serving), ordered by ordinal. Spares are not listed. */
   snapshot(): ReplicaSnapshot {
-    const replicas = this.#live(false)
-      .sort((a, b) => a.ordinal - b.ordinal || (a.name < b.name ? -1 : 1)) // (shared: ties)
-      .map((r) => r.name);
-    return { N: replicas.length, replicas };
+    const live = this.#live(false)
+      .sort((a, b) => a.ordinal - b.ordinal || (a.name < b.name ? -1 : 1)); // (shared: ties)
+    const replicas = live.map((r) => r.name);
+    const weighted = live.filter((r) => r.weight !== 1);
+    if (weighted.length === 0) return { N: replicas.length, replicas };
+    return {
+      N: replicas.length,
+      replicas,
+      weights: Object.fromEntries(weighted.map((r) => [r.name, r.weight])),
+    };
   }
 
   /** The ring's members with their URLs: what a data plane needs to route as this one does. */
-  members(): { name: string; ordinal: number; url: string }[] {
+  members(): { name: string; ordinal: number; url: string; weight?: number }[] {
     return this.#options.ring.nodes().map((node) => ({
       name: node.name,
       ordinal: node.ordinal,
       url: this.#replicas.get(node.name)?.url ?? "",
+      ...(node.weight !== undefined && node.weight !== 1 ? { weight: node.weight } : {}),
     }));
   }
 
@@ -305,9 +324,19 @@ export class ReplicaManager {
    * {@linkcode ReplicaRequestError}, changing nothing, when a name is in use or the total
    * would pass `maxReplicas`. Callers check the input's shape (see `admin_input.ts`).
    */
-  add(n: number, names: readonly string[] = []): Promise<ReplicaSnapshot> {
+  add(
+    n: number,
+    names: readonly string[] = [],
+    weights: readonly number[] = [],
+  ): Promise<ReplicaSnapshot> {
     return this.#serial(async () => {
       this.#assertOpen();
+      if (weights.some((w) => w !== 1) && this.#options.ring.weighted !== true) {
+        throw new ReplicaRequestError(
+          `Weights need a ring that uses them (--ring ketama, maglev or rendezvous); ` +
+            `this ring places every replica alike`,
+        );
+      }
       // Host names are case-insensitive, and `Server 1` and `Server-1` make the same
       // container name: either would be a clash.
       const inUse = new Set([...this.#replicas.keys()].map(hostKey));
@@ -325,7 +354,7 @@ export class ReplicaManager {
       }
       const desiredBefore = this.#desired;
       this.#desired += n;
-      const started = names.map((name) => this.#spawn(name, false, true));
+      const started = names.map((name, i) => this.#spawn(name, false, true, weights[i] ?? 1));
       for (let i = names.length; i < n; i++) started.push(this.#spawn(this.#randomName()));
       const results = await Promise.allSettled(started.map((r) => r.ready));
       const failed = results.filter((r): r is PromiseRejectedResult => r.status === "rejected");
@@ -414,7 +443,8 @@ export class ReplicaManager {
       // Shared replicas keep their labels' ordinals, so every balancer's ring agrees.
       const taken = !provider.shared && this.#live(false).some((r) => r.ordinal === spec.ordinal);
       const ordinal = spare ? 0 : spec.ordinal > 0 && !taken ? spec.ordinal : this.#freeOrdinal();
-      this.#take(spec.name, ordinal, spare, handle, spare ? "spare.adopted" : "replica.adopted");
+      const event = spare ? "spare.adopted" : "replica.adopted";
+      this.#take(spec.name, ordinal, spare, handle, event, spec.weight);
       if (!spare) adopted++;
     }
     this.#desired += adopted;
@@ -436,13 +466,21 @@ export class ReplicaManager {
     if (this.#closed || this.#replicas.has(spec.name) || spec.ordinal <= 0) return false;
     // A replacement of one that failed fills its place; anything else is one more.
     if (this.#live(false).length >= this.#desired) this.#desired++;
-    this.#take(spec.name, spec.ordinal, false, handle, "replica.joined");
+    this.#take(spec.name, spec.ordinal, false, handle, "replica.joined", spec.weight);
     return true;
   }
 
   /** Manages a replica that already runs: registered, watched, in the ring once it answers. */
-  #take(name: string, ordinal: number, spare: boolean, handle: ReplicaHandle, event: string) {
+  #take(
+    name: string,
+    ordinal: number,
+    spare: boolean,
+    handle: ReplicaHandle,
+    event: string,
+    weight = 1,
+  ) {
     const replica = this.#register(name, ordinal, spare);
+    replica.weight = weight;
     replica.started = Promise.resolve(handle);
     this.#attach(replica, handle);
     this.#options.logger.info(event, { name, ordinal, ...handle.describe });
@@ -491,16 +529,20 @@ export class ReplicaManager {
    * the client chose that turns out to be taken is given up (and the desired count with it);
    * a random one is replaced as any failed start.
    */
-  #spawn(name: string, spare = false, chosen = false): Replica {
+  #spawn(name: string, spare = false, chosen = false, weight = 1): Replica {
     const { provider, logger } = this.#options;
     const replica = this.#register(name, spare ? 0 : this.#freeOrdinal(), spare);
+    replica.weight = weight;
     logger.info(spare ? "spare.spawning" : "replica.spawning", {
       name,
       ordinal: replica.ordinal,
       provider: provider.kind,
     });
     this.counts.started++;
-    replica.started = provider.start({ name, ordinal: replica.ordinal }).then(
+    const spec = weight === 1
+      ? { name, ordinal: replica.ordinal }
+      : { name, ordinal: replica.ordinal, weight };
+    replica.started = provider.start(spec).then(
       (handle) => {
         this.#attach(replica, handle);
         return handle;
@@ -584,7 +626,7 @@ export class ReplicaManager {
       return;
     }
     try {
-      this.#options.ring.add({ name: replica.name, ordinal: replica.ordinal });
+      this.#options.ring.add(nodeOf(replica));
       this.#options.onRingChange?.();
     } catch (error) {
       // The ring refused it (full): it cannot serve, so it must not count as serving.
@@ -744,7 +786,7 @@ export class ReplicaManager {
     spare.spare = false;
     spare.ordinal = this.#freeOrdinal();
     try {
-      this.#options.ring.add({ name: spare.name, ordinal: spare.ordinal });
+      this.#options.ring.add(nodeOf(spare));
       this.#options.onRingChange?.();
     } catch (error) {
       this.#fail(spare, `cannot join the ring: ${errorMessage(error)}`);

@@ -503,9 +503,9 @@ const SETTINGS = {
     flag: "backends",
     env: "LB_BACKENDS",
     fallback: "",
-    arg: '"URL,name=URL,…"',
+    arg: '"URL,name=URL;weight=W,…"',
     help:
-      "with --provider static: the servers to route to, health-checked, never started or stopped",
+      "with --provider static: the servers to route to, health-checked, never started or stopped (;weight=W: share on a weighted ring)",
   },
   workers: {
     to: "listen",
@@ -939,6 +939,12 @@ export function parseConfig(
     }
     cluster.replicas = provider.backends.length;
     cluster.names = provider.backends.map((b) => b.name);
+    if (provider.backends.some((b) => (b.weight ?? 1) !== 1) && config.ring.algorithm === "spec") {
+      throw new ConfigError(
+        `${backendsWhat}: weights need --ring ketama, maglev or rendezvous ` +
+          `(the spec ring places every server alike)`,
+      );
+    }
     const capacity = ringCapacity(config.ring);
     if (cluster.replicas > capacity) {
       throw new ConfigError(

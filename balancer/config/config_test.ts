@@ -359,3 +359,22 @@ Deno.test("--provider swarm: replicas outlive the balancer unless told otherwise
     "vip",
   );
 });
+
+Deno.test("--backends weights: parsed, and refused with the spec ring, which ignores them", () => {
+  const c = config([
+    "--provider",
+    "static",
+    "--ring",
+    "maglev",
+    "--backends",
+    "a=http://127.0.0.1:1;weight=2",
+  ]);
+  assert.deepEqual(c.provider.backends, [{ name: "a", url: "http://127.0.0.1:1", weight: 2 }]);
+  assert.throws(
+    () => config(["--provider", "static", "--backends", "a=http://127.0.0.1:1;weight=2"]),
+    {
+      message: "--backends: weights need --ring ketama, maglev or rendezvous " +
+        "(the spec ring places every server alike)",
+    },
+  );
+});

@@ -17,8 +17,8 @@ import { failureBody, successBody } from "../../contract/mod.ts";
 export interface AdminBackend {
   /** The `/rep` message. */
   snapshot(): ReplicaSnapshot;
-  /** Adds replicas; see `ReplicaManager.add`. */
-  add(n: number, names: readonly string[]): Promise<ReplicaSnapshot>;
+  /** Adds replicas (the named ones with `weights`, in order); see `ReplicaManager.add`. */
+  add(n: number, names: readonly string[], weights?: readonly number[]): Promise<ReplicaSnapshot>;
   /** Removes replicas; see `ReplicaManager.remove`. */
   remove(n: number, names: readonly string[]): Promise<ReplicaSnapshot>;
 }
@@ -100,6 +100,15 @@ function bearerToken(header: string | undefined): string | undefined {
   return /^Bearer +([\x21-\x7e]+) *$/i.exec(header ?? "")?.[1];
 }
 
+/**
+ * The spec's `/rep` reply, byte for byte; weights other than 1, when any, in an extension field
+ * beside it (`"weights": {"S5": 2}`), so clients of the spec's shape see nothing new.
+ */
+function repBody({ weights, ...message }: ReplicaSnapshot) {
+  const body = successBody(message);
+  return weights ? { ...body, weights } : body;
+}
+
 /** What `GET /explain` answers: a key's explanation, or the `n` hottest keys. */
 export interface ExplainRoutes {
   /** Where the key with this query value goes, and why (`?key=K`). */
@@ -117,7 +126,7 @@ export function createAdminApp(backend: AdminBackend, options: AdminOptions): Ho
       c.json(failureBody(`Request body is larger than ${options.maxBodyBytes} bytes`), 413),
   });
 
-  app.get("/rep", (c) => c.json(successBody(backend.snapshot())));
+  app.get("/rep", (c) => c.json(repBody(backend.snapshot())));
 
   // What changes the replica set needs the token when one is set (checked in constant time,
   // so the time taken does not tell how much of a guess was right), then a free place in the
@@ -156,14 +165,14 @@ export function createAdminApp(backend: AdminBackend, options: AdminOptions): Ho
     if (options.scalingOff) return c.json(failureBody(options.scalingOff), 400);
     const checked = parseScaleRequest(await c.req.text(), kind, options.maxBatch);
     if (!checked.ok) return c.json(failureBody(checked.message), 400);
-    const { n, hostnames } = checked.value;
+    const { n, hostnames, weights } = checked.value;
     try {
       const snapshot = kind === "add"
-        ? await backend.add(n, hostnames)
+        ? await backend.add(n, hostnames, weights)
         : await backend.remove(n, hostnames);
       options.logger.info(`admin.${kind}`, { n, hostnames: hostnames.join(","), N: snapshot.N });
       await options.afterChange?.();
-      return c.json(successBody(snapshot));
+      return c.json(repBody(snapshot));
     } catch (error) {
       if (error instanceof ReplicaRequestError) return c.json(failureBody(error.message), 400);
       if (error instanceof ReplicaStartError) {

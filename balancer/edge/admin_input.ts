@@ -11,6 +11,8 @@ export interface ScaleRequest {
   n: number;
   /** The named ones, at most `n`, no duplicates. */
   hostnames: string[];
+  /** `/add` only (an extension): the named ones' weights, in order; absent ones are 1. */
+  weights: number[];
 }
 
 /** The result of a check: the value, or the message for a 400 reply. */
@@ -27,7 +29,13 @@ const SPEC_TOO_MANY_NAMES: Record<ScaleKind, string> = {
   rm: "Length of hostname list is more than removable instances",
 };
 
-const KNOWN_FIELDS = new Set(["n", "hostnames"]);
+const KNOWN_FIELDS: Record<ScaleKind, ReadonlySet<string>> = {
+  add: new Set(["n", "hostnames", "weights"]),
+  rm: new Set(["n", "hostnames"]),
+};
+
+/** Largest weight `/add` takes: a replica with 100× another's share is already extreme. */
+export const MAX_WEIGHT = 100;
 
 /** Shows a JSON value in an error message, shortened. */
 function show(value: unknown): string {
@@ -59,9 +67,10 @@ export function parseScaleRequest(
     return fail(`Request body must be a JSON object, like ${example}`);
   }
   const record = body as Record<string, unknown>;
-  const unknown = Object.keys(record).find((key) => !KNOWN_FIELDS.has(key));
+  const unknown = Object.keys(record).find((key) => !KNOWN_FIELDS[kind].has(key));
   if (unknown !== undefined) {
-    return fail(`Unknown field '${unknown}': the body takes 'n' and 'hostnames'`);
+    const takes = kind === "add" ? "'n', 'hostnames' and 'weights'" : "'n' and 'hostnames'";
+    return fail(`Unknown field '${unknown}': the body takes ${takes}`);
   }
   const n = record.n;
   // The spec's own message wins whenever it applies, whatever else is wrong.
@@ -90,5 +99,17 @@ export function parseScaleRequest(
   const lower = hostnames.map((name) => name.toLowerCase());
   const duplicate = hostnames.find((name, index) => lower.indexOf(name.toLowerCase()) !== index);
   if (duplicate !== undefined) return fail(`Hostname '${duplicate}' is listed more than once`);
-  return { ok: true, value: { n, hostnames: hostnames as string[] } };
+  const weights = record.weights ?? [];
+  if (
+    !Array.isArray(weights) ||
+    !weights.every((w) => typeof w === "number" && Number.isFinite(w) && w > 0 && w <= MAX_WEIGHT)
+  ) {
+    return fail(
+      `'weights' must be a list of numbers above 0 and at most ${MAX_WEIGHT}, got ${show(weights)}`,
+    );
+  }
+  if (weights.length > hostnames.length) {
+    return fail(`'weights' has ${weights.length} values for ${hostnames.length} hostnames`);
+  }
+  return { ok: true, value: { n, hostnames: hostnames as string[], weights: weights as number[] } };
 }

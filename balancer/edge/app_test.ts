@@ -1057,3 +1057,58 @@ test("a membership change is measured: keys moved against the ideal, in /metrics
     else assert.ok(moved > 0 && moved < 0.1, `spec moved ${moved}`);
   }
 });
+
+test("weights (an extension): /add's weights set shares on every weighted ring, within ±10 % over 100,000 keys; /rep shows them beside the spec's message", async () => {
+  for (const algorithm of ["maglev", "ketama", "rendezvous"]) {
+    await using t = await setup(["--ring", algorithm]);
+    const added = await t.request(
+      "/add",
+      t.json({ n: 2, hostnames: ["S4", "S5"], weights: [2, 3] }),
+    );
+    assert.equal(added.status, 200, await added.clone().text());
+    const rep = await (await t.request("/rep")).text();
+    assert.equal(
+      rep,
+      '{"message":{"N":5,"replicas":["Server 1","Server 2","Server 3","S4","S5"]},' +
+        '"status":"successful","weights":{"S4":2,"S5":3}}',
+    );
+    const counts = new Map<string, number>();
+    for (let key = 0; key < 100_000; key++) {
+      const owner = t.balancer.ring.lookup(100_000 + key * 7)!;
+      counts.set(owner, (counts.get(owner) ?? 0) + 1);
+    }
+    const weights: Record<string, number> = {
+      "Server 1": 1,
+      "Server 2": 1,
+      "Server 3": 1,
+      S4: 2,
+      S5: 3,
+    };
+    const shares: string[] = [];
+    for (const [name, weight] of Object.entries(weights)) {
+      const share = counts.get(name)! / 100_000;
+      const ideal = weight / 8;
+      shares.push(`${name} ${share.toFixed(4)}/${ideal}`);
+      assert.ok(
+        Math.abs(share - ideal) / ideal < 0.1,
+        `${algorithm}, ${name}: ${share} for ${ideal}`,
+      );
+    }
+    if (front === "serve") console.log(`weights, ${algorithm}: ${shares.join(", ")}`);
+    // Removing the weighted ones: /rep is the spec's shape again, byte for byte.
+    await t.request("/rm", { method: "DELETE", body: '{"n":2,"hostnames":["S4","S5"]}' });
+    assert.equal(await t.rep(), REP_3);
+  }
+});
+
+test("weights on the spec ring (which places every server alike): a 400 saying which rings use them", async () => {
+  await using t = await setup();
+  const res = await t.request("/add", t.json({ n: 1, hostnames: ["S4"], weights: [2] }));
+  assert.equal(res.status, 400);
+  assert.deepEqual(await res.json(), {
+    message: "<Error> Weights need a ring that uses them (--ring ketama, maglev or rendezvous); " +
+      "this ring places every replica alike",
+    status: "failure",
+  });
+  assert.equal(await t.rep(), REP_3);
+});

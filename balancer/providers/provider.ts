@@ -25,6 +25,8 @@ export interface ReplicaSpec {
   readonly name: string;
   /** The replica's stable server number (for rings that use one). */
   readonly ordinal: number;
+  /** Its relative share of keys (weighted rings); 1 when absent. */
+  readonly weight?: number;
 }
 
 /** How a replica ended. */

@@ -21,17 +21,33 @@ export interface StaticBackend {
   readonly name: string;
   /** Base URL without a trailing slash, e.g. `http://127.0.0.1:18081`. */
   readonly url: string;
+  /** Its share of keys on a weighted ring (`;weight=3`); 1 when absent. */
+  readonly weight?: number;
 }
 
 /**
- * Parses `--backends`: comma-separated `URL` or `name=URL` items. A URL is `http://host:port`
- * (or `https://`), without a path; its name, a DNS label, defaults to its host and port with
- * other characters as `-` (`127-0-0-1-18081`). Throws `Error` with a
- * one-line message on a bad item or a repeated name or URL.
+ * Parses `--backends`: comma-separated `URL` or `name=URL` items, each optionally followed by
+ * `;weight=W` (a number above 0, at most 100). A URL is `http://host:port` (or `https://`),
+ * without a path; its name, a DNS label, defaults to its host and port with other characters
+ * as `-` (`127-0-0-1-18081`). Throws `Error` with a one-line message on a bad item or a
+ * repeated name or URL.
  */
 export function parseBackends(text: string): StaticBackend[] {
   const backends: StaticBackend[] = [];
-  for (const raw of text.split(",").map((item) => item.trim()).filter(Boolean)) {
+  for (const item of text.split(",").map((item) => item.trim()).filter(Boolean)) {
+    const [raw, ...options] = item.split(";").map((part) => part.trim());
+    let weight: number | undefined;
+    for (const option of options) {
+      const match = /^weight=([0-9]+(?:\.[0-9]+)?)$/.exec(option);
+      const value = Number(match?.[1]);
+      if (!match || !(value > 0) || value > 100) {
+        throw new Error(
+          `'${option}' in '${item}': expected weight=W, a number above 0, at most 100`,
+        );
+      }
+      if (weight !== undefined) throw new Error(`'${item}' gives its weight twice`);
+      weight = value;
+    }
     const eq = raw.indexOf("=");
     const hasName = eq > 0 && !raw.slice(0, eq).includes("/");
     const urlText = hasName ? raw.slice(eq + 1).trim() : raw;
@@ -62,7 +78,7 @@ export function parseBackends(text: string): StaticBackend[] {
     const base = `${url.protocol}//${url.host}`;
     if (backends.some((b) => b.name === name)) throw new Error(`backend name '${name}' twice`);
     if (backends.some((b) => b.url === base)) throw new Error(`backend ${base} twice`);
-    backends.push({ name, url: base });
+    backends.push(weight === undefined ? { name, url: base } : { name, url: base, weight });
   }
   return backends;
 }

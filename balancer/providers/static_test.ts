@@ -257,3 +257,32 @@ Deno.test("static backends: /add of one that is down answers 503 after --start-t
     await Promise.all([a.server.shutdown(), b.server.shutdown().catch(() => {})]);
   }
 });
+
+Deno.test("parseBackends: ;weight=W after an item; a bad or repeated weight is a one-line error", () => {
+  assert.deepEqual(parseBackends("a=http://127.0.0.1:1;weight=3, http://127.0.0.1:2; weight=0.5"), [
+    { name: "a", url: "http://127.0.0.1:1", weight: 3 },
+    { name: "127-0-0-1-2", url: "http://127.0.0.1:2", weight: 0.5 },
+  ]);
+  for (
+    const [text, message] of [
+      [
+        "a=http://127.0.0.1:1;weight=0",
+        "'weight=0' in 'a=http://127.0.0.1:1;weight=0': expected weight=W, a number above 0, at most 100",
+      ],
+      [
+        "a=http://127.0.0.1:1;w=2",
+        "'w=2' in 'a=http://127.0.0.1:1;w=2': expected weight=W, a number above 0, at most 100",
+      ],
+      [
+        "a=http://127.0.0.1:1;weight=101",
+        "'weight=101' in 'a=http://127.0.0.1:1;weight=101': expected weight=W, a number above 0, at most 100",
+      ],
+      [
+        "a=http://127.0.0.1:1;weight=2;weight=3",
+        "'a=http://127.0.0.1:1;weight=2;weight=3' gives its weight twice",
+      ],
+    ]
+  ) {
+    assert.throws(() => parseBackends(text), { message }, text);
+  }
+});

@@ -38,6 +38,8 @@ export const LABELS = {
   hostname: "ringlb.hostname",
   /** The replica's ordinal on the ring. */
   ordinal: "ringlb.ordinal",
+  /** The replica's weight, when not 1 (`/add`'s `weights`). */
+  weight: "ringlb.weight",
   /** On a promotion note (a volume): the promoted container's id. */
   container: "ringlb.container",
   /** On a removal note (a volume, shared replicas): the id of the container removed on purpose. */
@@ -110,6 +112,17 @@ export function containerName(hostname: string): string {
   let name = hostname.replace(/[^a-zA-Z0-9_.-]/g, "-").replace(/^[^a-zA-Z0-9]+/, "");
   if (name.length < 2) name = `${name || "replica"}-0`;
   return name;
+}
+
+/** The weight label of a replica whose weight is not 1 (none otherwise). */
+export function weightLabel(weight: number | undefined): Record<string, string> {
+  return weight === undefined || weight === 1 ? {} : { [LABELS.weight]: String(weight) };
+}
+
+/** A replica's weight from its labels: 1 when absent or not a usable number. */
+export function weightFromLabels(labels: Readonly<Record<string, string>>): number {
+  const weight = Number(labels[LABELS.weight] ?? 1);
+  return Number.isFinite(weight) && weight > 0 ? weight : 1;
 }
 
 /**
@@ -380,6 +393,7 @@ export class DockerProvider implements Provider {
         [LABELS.role]: "replica",
         [LABELS.hostname]: spec.name,
         [LABELS.ordinal]: String(spec.ordinal),
+        ...weightLabel(spec.weight),
       },
       HostConfig: { NetworkMode: network },
       NetworkingConfig: { EndpointsConfig: { [network]: { Aliases: [name] } } },
@@ -457,7 +471,11 @@ export class DockerProvider implements Provider {
       const note = notes.get(summary.Id);
       notes.delete(summary.Id);
       adopted.push({
-        spec: { name: hostname, ordinal: Number(labels[LABELS.ordinal]) || note?.ordinal || 0 },
+        spec: {
+          name: hostname,
+          ordinal: Number(labels[LABELS.ordinal]) || note?.ordinal || 0,
+          weight: weightFromLabels(labels),
+        },
         handle,
         created: info.Created,
       });
@@ -748,7 +766,8 @@ export class DockerProvider implements Provider {
       container,
       this,
     );
-    if (this.#joins?.({ spec: { name: hostname, ordinal }, handle })) this.#handles.set(id, handle);
+    const spec = { name: hostname, ordinal, weight: weightFromLabels(labels) };
+    if (this.#joins?.({ spec, handle })) this.#handles.set(id, handle);
   }
 
   async #sweep(): Promise<void> {

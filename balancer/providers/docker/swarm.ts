@@ -24,7 +24,13 @@ import {
   type ServiceCreate,
   type ServiceInspect,
 } from "./client.ts";
-import { LABELS, ownContainerOn, REPLICA_COMMAND } from "./provider.ts";
+import {
+  LABELS,
+  ownContainerOn,
+  REPLICA_COMMAND,
+  weightFromLabels,
+  weightLabel,
+} from "./provider.ts";
 import { delay, errorMessage, type Logger, withDefaults } from "../../support/mod.ts";
 import {
   type AdoptedReplica,
@@ -270,6 +276,7 @@ export class SwarmProvider implements Provider {
       [LABELS.role]: "replica",
       [LABELS.hostname]: spec.name,
       [LABELS.ordinal]: String(spec.ordinal),
+      ...weightLabel(spec.weight),
     };
     const body: ServiceCreate = {
       Name: name,
@@ -393,7 +400,11 @@ export class SwarmProvider implements Provider {
     }
     if (!hostname) return undefined;
     return {
-      spec: { name: hostname, ordinal: Number(labels[LABELS.ordinal]) || 0 },
+      spec: {
+        name: hostname,
+        ordinal: Number(labels[LABELS.ordinal]) || 0,
+        weight: weightFromLabels(labels),
+      },
       handle: this.#handleOf(hostname, service.ID, service.Spec.Name),
     };
   }
