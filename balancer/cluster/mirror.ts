@@ -64,6 +64,11 @@ class MirroredReplica implements RouteTarget {
     this.#mirror.load?.release(this.name);
   }
 
+  /** Workers route by the ring only (`--balance hash`): answers are not timed. */
+  readonly timed = false;
+
+  answered(): void {}
+
   report(outcome: TryOutcome): void {
     this.#mirror.report(this.name, outcome);
   }

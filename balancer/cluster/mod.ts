@@ -15,6 +15,14 @@ export {
   type TryOutcome,
 } from "./outlier.ts";
 export { Replica, type ReplicaState, type RouteTarget } from "./replica.ts";
+export {
+  BALANCE_POLICIES,
+  type BalancePolicy,
+  costOf,
+  EWMA_DECAY_MS,
+  PeakEwma,
+  pickTwo,
+} from "./balance.ts";
 export { type Member, type MembershipUpdate, MirroredCluster } from "./mirror.ts";
 export {
   type ReplicaCounts,

@@ -10,6 +10,7 @@ import type { LoadAwareRing } from "../../ring/mod.ts";
 import type { Abort, Timer } from "../support/mod.ts";
 import type { ReplicaHandle } from "../providers/mod.ts";
 import { OutlierState, type TryOutcome } from "./outlier.ts";
+import { PeakEwma } from "./balance.ts";
 
 /** What the proxy needs of a replica it sends a request to. */
 export interface RouteTarget {
@@ -35,6 +36,10 @@ export interface RouteTarget {
   leave(): void;
   /** How a try on this replica went (outlier detection counts the failures). */
   report(outcome: TryOutcome): void;
+  /** Whether the proxy should time its answers (`--balance p2c-ewma`): then `answered`. */
+  readonly timed: boolean;
+  /** Its answer's head came `latencyMs` after the request went out, at `now`. */
+  answered(latencyMs: number, now: number): void;
 }
 
 /**
@@ -49,6 +54,8 @@ export interface ReplicaLinks {
   load?: LoadAwareRing;
   /** The outlier detector, told how every try went. */
   report(replica: Replica, outcome: TryOutcome): void;
+  /** Whether answers are timed for a latency-aware policy. */
+  timed?: boolean;
 }
 
 /**
@@ -101,6 +108,10 @@ export class Replica implements RouteTarget {
   ordinal: number;
   /** Relative share of keys on a weighted ring (`/add`'s `weights`, `--backends`' `weight=`). */
   weight = 1;
+  /** Its time to answer, for `--balance p2c-ewma`. */
+  readonly latency: PeakEwma = new PeakEwma();
+  /** Whether the proxy times its answers. */
+  readonly timed: boolean;
   /** A spare is started and health-checked but outside the ring and `/rep`. */
   spare: boolean;
   /** See {@linkcode ReplicaState}. */
@@ -138,6 +149,7 @@ export class Replica implements RouteTarget {
     this.ordinal = ordinal;
     this.spare = spare;
     this.#links = links;
+    this.timed = links.timed === true;
     const { promise, resolve, reject } = Promise.withResolvers<void>();
     promise.catch(() => {}); // a background respawn has no one awaiting it
     this.ready = promise;
@@ -196,6 +208,10 @@ export class Replica implements RouteTarget {
 
   report(outcome: TryOutcome): void {
     this.#links.report(this, outcome);
+  }
+
+  answered(latencyMs: number, now: number): void {
+    this.latency.observe(latencyMs, now);
   }
 
   /**

@@ -20,6 +20,7 @@ import { isLoadAware, type Ring, type RingNode, type RoutingKey } from "../../ri
 import type { HealthMonitor } from "./health.ts";
 import { type OutlierConfig, OutlierDetector, type TryOutcome } from "./outlier.ts";
 import { Replica, type ReplicaLinks, type ReplicaState, type RouteTarget } from "./replica.ts";
+import { type BalancePolicy, pickTwo } from "./balance.ts";
 import { errorMessage, type Logger, type Timer, withDefaults } from "../support/mod.ts";
 import {
   type AdoptedReplica,
@@ -51,6 +52,8 @@ export interface ReplicaSetConfig {
   drainTimeoutMs?: number;
   /** Warm spares to keep. Default 0. */
   spares?: number;
+  /** How requests are spread: by the key's ring (`hash`, default) or by load. */
+  balance?: BalancePolicy;
 }
 
 /** Options of a {@linkcode ReplicaManager}. */
@@ -175,6 +178,7 @@ export class ReplicaManager {
       {
         random: Math.random,
         spares: 0,
+        balance: "hash" as BalancePolicy,
         drainTimeoutMs: 10_000,
         heartbeatIntervalMs: 500,
         onRingChange: () => {},
@@ -193,14 +197,14 @@ export class ReplicaManager {
         eject: (replica) => {
           this.counts.outlierEjected++;
           const removed = ring.remove(replica.name);
-          this.#options.onRingChange?.();
+          this.#ringChanged();
           return removed;
         },
         readmit: (replica) => {
           if (replica.state !== "ready" || this.#closed) return;
           try {
             ring.add(nodeOf(replica));
-            this.#options.onRingChange?.();
+            this.#ringChanged();
             this.counts.readmitted++;
             logger.info("replica.readmitted", { name: replica.name });
           } catch (error) {
@@ -213,6 +217,7 @@ export class ReplicaManager {
     this.#links = {
       load: isLoadAware(ring) ? ring : undefined,
       report: (replica, outcome) => outliers.report(replica, outcome),
+      timed: this.#options.balance === "p2c-ewma",
     };
   }
 
@@ -292,6 +297,22 @@ export class ReplicaManager {
     return [...this.#replicas.values()].filter((r) => r.spare === spare);
   }
 
+  /** The ring's members as replica objects, for the load-aware policies (rebuilt on change). */
+  #serving?: Replica[];
+
+  #servingNow(): Replica[] {
+    this.#serving ??= this.#options.ring.nodes()
+      .map((node) => this.#replicas.get(node.name))
+      .filter((r): r is Replica => r?.handle !== undefined);
+    return this.#serving;
+  }
+
+  /** The ring's members changed: the serving list is stale; whoever listens is told. */
+  #ringChanged(): void {
+    this.#serving = undefined;
+    this.#options.onRingChange();
+  }
+
   /** Number of replicas in the ring (serving). */
   get serving(): number {
     return this.#options.ring.size;
@@ -302,6 +323,10 @@ export class ReplicaManager {
    * They are the long-lived replica objects themselves, not wrappers made per request.
    */
   route(key: RoutingKey, n: number): RouteTarget[] {
+    const { balance } = this.#options;
+    if (balance !== "hash") {
+      return pickTwo(this.#servingNow(), n, balance, this.#options.random, performance.now());
+    }
     const targets: RouteTarget[] = [];
     if (n === 1) {
       // (The common case, without the ring's list: `lookup` is `lookupN(key, 1)[0]`.)
@@ -627,7 +652,7 @@ export class ReplicaManager {
     }
     try {
       this.#options.ring.add(nodeOf(replica));
-      this.#options.onRingChange?.();
+      this.#ringChanged();
     } catch (error) {
       // The ring refused it (full): it cannot serve, so it must not count as serving.
       this.#fail(replica, `cannot join the ring: ${errorMessage(error)}`);
@@ -673,7 +698,7 @@ export class ReplicaManager {
     this.#outliers.forget(replica);
     if (replica.state === "ready") {
       ring.remove(replica.name);
-      this.#options.onRingChange?.();
+      this.#ringChanged();
       replica.state = "starting";
       logger.warn("replica.down", { name: replica.name, reason });
       this.counts.ejected++;
@@ -718,7 +743,7 @@ export class ReplicaManager {
     clearTimeout(replica.startTimer);
     this.#outliers.forget(replica);
     replica.markFailed(new ReplicaStartError(`replica '${replica.name}' was stopped`));
-    if (this.#options.ring.remove(replica.name)) this.#options.onRingChange?.();
+    if (this.#options.ring.remove(replica.name)) this.#ringChanged();
     this.#options.health.unwatch(replica.name);
     this.#replicas.delete(replica.name);
     this.#options.logger[level]("replica.stopping", { name: replica.name, why });
@@ -787,7 +812,7 @@ export class ReplicaManager {
     spare.ordinal = this.#freeOrdinal();
     try {
       this.#options.ring.add(nodeOf(spare));
-      this.#options.onRingChange?.();
+      this.#ringChanged();
     } catch (error) {
       this.#fail(spare, `cannot join the ring: ${errorMessage(error)}`);
       return;

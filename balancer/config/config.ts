@@ -18,7 +18,12 @@ import { ConfigError, parsePort } from "../../contract/mod.ts";
 import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from "../support/mod.ts";
 import { parseBackends, type StaticBackend } from "../providers/mod.ts";
 import type { DockerConfig, EndpointMode } from "../providers/docker/mod.ts";
-import type { HealthConfig, OutlierConfig, ReplicaSetConfig } from "../cluster/mod.ts";
+import {
+  BALANCE_POLICIES,
+  type HealthConfig,
+  type OutlierConfig,
+  type ReplicaSetConfig,
+} from "../cluster/mod.ts";
 import type { ProxyConfig } from "../proxy/mod.ts";
 import type { AdminConfig } from "../edge/mod.ts";
 
@@ -481,6 +486,15 @@ const SETTINGS = {
     arg: "N|auto",
     help: "spec ring: slots (auto: 512); maglev: table size, a prime (auto: 65537)",
   },
+  balance: {
+    to: "cluster",
+    flag: "balance",
+    env: "LB_BALANCE",
+    fallback: "hash",
+    arg: "hash|p2c-ewma|least-request",
+    help:
+      "hash: by the key's ring (affinity); p2c-ewma / least-request: the less loaded of two replicas drawn at random (no affinity)",
+  },
   boundedLoad: {
     to: "ring",
     flag: "bounded-load",
@@ -786,6 +800,7 @@ export function parseConfig(
       startTimeoutMs: int(SETTINGS.startTimeoutMs),
       drainTimeoutMs: int(SETTINGS.drainTimeoutMs),
       spares: 0,
+      balance: oneOf(str(SETTINGS.balance), BALANCE_POLICIES, "--balance"),
       keepReplicas: false, // below: auto depends on the provider
     },
     health: {
@@ -840,6 +855,16 @@ export function parseConfig(
   };
   const { listen, cluster, proxy, provider } = config;
   const { docker } = provider;
+  if (cluster.balance !== "hash" && config.ring.boundedLoad !== undefined) {
+    throw new ConfigError(
+      `--bounded-load goes with --balance hash: --balance ${cluster.balance} spreads by load already`,
+    );
+  }
+  if (cluster.balance !== "hash" && listen.workers > 1) {
+    throw new ConfigError(
+      `--balance ${cluster.balance} needs --workers 1: workers route by the ring they are sent`,
+    );
+  }
   if (!listen.host) throw new ConfigError(`--host must not be empty`);
   if (Boolean(listen.tlsCert) !== Boolean(listen.tlsKey)) {
     throw new ConfigError(`--tls-cert and --tls-key go together: give both or neither`);

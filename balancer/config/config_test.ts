@@ -41,6 +41,7 @@ Deno.test("defaults: every setting's default, grouped by the component that gets
       startTimeoutMs: 10_000,
       drainTimeoutMs: 10_000,
       spares: 0,
+      balance: "hash",
       keepReplicas: false,
     },
     health: { intervalMs: 500, timeoutMs: 300, failThreshold: 2 },
@@ -240,6 +241,7 @@ Deno.test("every setting lands in the group its table row says (docs/configurati
     vnodes: ["5"],
     "ring-size": ["1024"],
     "bounded-load": ["on"],
+    balance: ["p2c-ewma"],
     provider: ["docker"],
     backends: ["http://127.0.0.1:2", "--provider", "static", "--backends", "http://127.0.0.1:1"],
     workers: ["2", "--provider", "static", "--backends", "http://127.0.0.1:1"],
@@ -375,6 +377,32 @@ Deno.test("--backends weights: parsed, and refused with the spec ring, which ign
     {
       message: "--backends: weights need --ring ketama, maglev or rendezvous " +
         "(the spec ring places every server alike)",
+    },
+  );
+});
+
+Deno.test("--balance: one of the policies; the load-aware ones without --bounded-load or workers", () => {
+  assert.equal(config(["--balance", "least-request"]).cluster.balance, "least-request");
+  assert.throws(() => config(["--balance", "random"]), {
+    message: "--balance must be one of hash, p2c-ewma, least-request, got 'random'",
+  });
+  assert.throws(() => config(["--balance", "p2c-ewma", "--bounded-load", "on"]), {
+    message: "--bounded-load goes with --balance hash: --balance p2c-ewma spreads by load already",
+  });
+  assert.throws(
+    () =>
+      config([
+        "--balance",
+        "least-request",
+        "--workers",
+        "2",
+        "--provider",
+        "static",
+        "--backends",
+        "http://127.0.0.1:1",
+      ]),
+    {
+      message: "--balance least-request needs --workers 1: workers route by the ring they are sent",
     },
   );
 });

@@ -640,6 +640,10 @@ export function createProxy(
         });
         if (clock) timeouts.delete(clock);
         target.report(res.status < 500 ? "success" : "http_5xx");
+        if (target.timed) {
+          const answeredAt = performance.now();
+          target.answered(answeredAt - now, answeredAt);
+        }
         if (res.status === 404) {
           if (res.body instanceof ReadableStream) await res.body.cancel();
           return { ...failureAnswer(400, unknownEndpoint(path)), replica: target.name };

@@ -298,6 +298,14 @@ class TestTarget implements RouteTarget {
   report(outcome: TryOutcome): void {
     this.outcomes.push(outcome);
   }
+
+  /** Answer times the proxy reported, ms (when `timed`). */
+  readonly latencies: number[] = [];
+  timed = false;
+
+  answered(latencyMs: number): void {
+    this.latencies.push(latencyMs);
+  }
 }
 
 /**

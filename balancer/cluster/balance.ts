@@ -1,0 +1,93 @@
+/**
+ * Load-aware choice for traffic with no affinity (`--balance p2c-ewma|least-request`): the
+ * power of two choices. Two serving replicas are drawn at random and the one with the lower cost
+ * gets the request — nearly as good as asking every replica, at the cost of two (Mitzenmacher;
+ * Envoy's `least_request`, Finagle's and Linkerd's balancers).
+ *
+ * - `least-request`: cost = requests in flight.
+ * - `p2c-ewma`: cost = a "peak EWMA" of the replica's time to answer × (requests in flight + 1).
+ *   A slower answer than the average replaces it at once (the peak), a faster one pulls it down
+ *   with a 2 s time constant; and while no answer comes, the estimate decays with that constant,
+ *   so a replica that was slow and got no traffic for it is tried again and gets its share back
+ *   once it answers fast.
+ *
+ * @module
+ */
+
+/** How requests are spread: by the key's ring (`hash`), or by load. */
+export type BalancePolicy = "hash" | "p2c-ewma" | "least-request";
+
+/** The load-aware policies. */
+export const BALANCE_POLICIES: readonly BalancePolicy[] = ["hash", "p2c-ewma", "least-request"];
+
+/**
+ * Decay time constant of the latency estimate, ms. Finagle and Linkerd use 10 s; 2 s here, so
+ * that a replica that was slow, and got no requests for it, is tried again within seconds
+ * (a 100 ms estimate against 2 ms neighbours decays below theirs in about 8 s).
+ */
+export const EWMA_DECAY_MS = 2_000;
+
+/**
+ * A replica's latency estimate (peak EWMA). `observe` and `cost` take the caller's clock so
+ * that a request reads it once.
+ */
+export class PeakEwma {
+  /** The estimate, ms; 0 until the first answer (a new replica looks fast: it gets tried). */
+  #ewma = 0;
+  #stamp = 0;
+
+  /** An answer took `latencyMs`, seen at `now`. */
+  observe(latencyMs: number, now: number): void {
+    const latency = Math.max(latencyMs, 0);
+    if (latency > this.#ewma) this.#ewma = latency;
+    else {
+      const w = Math.exp(-Math.max(now - this.#stamp, 0) / EWMA_DECAY_MS);
+      this.#ewma = this.#ewma * w + latency * (1 - w);
+    }
+    this.#stamp = now;
+  }
+
+  /** The estimate at `now`: decayed for the time since the last answer. */
+  estimate(now: number): number {
+    return this.#ewma * Math.exp(-Math.max(now - this.#stamp, 0) / EWMA_DECAY_MS);
+  }
+}
+
+/** What a load-aware choice reads of a replica. */
+export interface Balanced {
+  /** Requests in flight to it. */
+  readonly inFlight: number;
+  /** Its latency estimate. */
+  readonly latency: PeakEwma;
+}
+
+/** The cost of sending one more request to `replica` under `policy`, at `now`. */
+export function costOf(policy: BalancePolicy, replica: Balanced, now: number): number {
+  if (policy === "least-request") return replica.inFlight;
+  return replica.latency.estimate(now) * (replica.inFlight + 1);
+}
+
+/**
+ * Chooses among `serving` by the power of two choices: the cheaper of two drawn at random
+ * (ties to the first). With `n > 1`, the rest follow from the cheapest up (fail-overs).
+ */
+export function pickTwo<T extends Balanced>(
+  serving: readonly T[],
+  n: number,
+  policy: BalancePolicy,
+  random: () => number,
+  now: number,
+): T[] {
+  if (serving.length <= 1 || n < 1) return serving.slice(0, Math.max(n, 0));
+  const i = Math.floor(random() * serving.length);
+  let j = Math.floor(random() * (serving.length - 1));
+  if (j >= i) j++;
+  const [a, b] = [serving[i], serving[j]];
+  const first = costOf(policy, b, now) < costOf(policy, a, now) ? b : a;
+  if (n === 1) return [first];
+  const rest = serving.filter((r) => r !== first)
+    .map((r) => ({ r, cost: costOf(policy, r, now) }))
+    .sort((x, y) => x.cost - y.cost)
+    .map((x) => x.r);
+  return [first, ...rest].slice(0, n);
+}
