@@ -94,10 +94,22 @@ export class BoundedLoadRing implements LoadAwareRing {
     return this.#spillovers;
   }
 
+  /**
+   * Slow start: the share of the cap a member may use now (0 < share ≤ 1), or none (all of
+   * it). A member that just joined gets a small share that grows, so it is not flooded.
+   */
+  capShare?: (name: string) => number;
+
+  /** Whether `name` is under its cap (the ring's, scaled by its slow-start share). */
+  #under(name: string, cap: number): boolean {
+    const share = this.capShare?.(name) ?? 1;
+    return this.load(name) < (share >= 1 ? cap : Math.max(1, Math.ceil(cap * share)));
+  }
+
   /** The first member in the key's ring order that is under the cap. */
   lookup(key: RoutingKey): string | undefined {
     const owner = this.inner.lookup(key);
-    if (owner === undefined || this.load(owner) < this.cap) return owner;
+    if (owner === undefined || this.#under(owner, this.cap)) return owner;
     const chosen = this.lookupN(key, 1)[0];
     if (chosen !== owner) this.#spillovers++;
     return chosen;
@@ -113,10 +125,10 @@ export class BoundedLoadRing implements LoadAwareRing {
     // Ask the inner ring for a little more than needed, and for all only when every member
     // in that prefix is at the cap (rare: the average fits under the cap by definition).
     let order = this.inner.lookupN(key, Math.min(size, Math.max(n, 1) + 2));
-    let chosen = order.findIndex((name) => this.load(name) < cap);
+    let chosen = order.findIndex((name) => this.#under(name, cap));
     if (chosen < 0 && order.length < size) {
       order = this.inner.lookupN(key, size);
-      chosen = order.findIndex((name) => this.load(name) < cap);
+      chosen = order.findIndex((name) => this.#under(name, cap));
     }
     if (chosen > 0) order.unshift(...order.splice(chosen, 1));
     return order.slice(0, Math.max(0, n));

@@ -59,6 +59,17 @@ export interface Balanced {
   readonly inFlight: number;
   /** Its latency estimate. */
   readonly latency: PeakEwma;
+  /** Slow start: the share of its traffic it may take now (0 < share ≤ 1); 1 when absent. */
+  share?(now: number): number;
+}
+
+/**
+ * Slow start's share at `sinceMs` after a replica began serving, over `slowStartMs`: from 10 %
+ * (Envoy's default minimum) up to all of it, linearly. 1 when slow start is off.
+ */
+export function slowStartShare(sinceMs: number, slowStartMs: number): number {
+  if (slowStartMs <= 0 || sinceMs >= slowStartMs) return 1;
+  return Math.max(0.1, Math.max(sinceMs, 0) / slowStartMs);
 }
 
 /** The cost of sending one more request to `replica` under `policy`, at `now`. */
@@ -83,7 +94,14 @@ export function pickTwo<T extends Balanced>(
   let j = Math.floor(random() * (serving.length - 1));
   if (j >= i) j++;
   const [a, b] = [serving[i], serving[j]];
-  const first = costOf(policy, b, now) < costOf(policy, a, now) ? b : a;
+  // A replica in slow start stays in the draw only with its share's probability (a new one
+  // looks idle and fast: without this it would win every draw at once).
+  const shareA = a.share?.(now) ?? 1;
+  const shareB = b.share?.(now) ?? 1;
+  let first: T;
+  if (shareA < 1 && random() >= shareA) first = b;
+  else if (shareB < 1 && random() >= shareB) first = a;
+  else first = costOf(policy, b, now) < costOf(policy, a, now) ? b : a;
   if (n === 1) return [first];
   const rest = serving.filter((r) => r !== first)
     .map((r) => ({ r, cost: costOf(policy, r, now) }))

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { costOf, EWMA_DECAY_MS, PeakEwma, pickTwo } from "./balance.ts";
-import { mulberry32 } from "../../ring/mod.ts";
+import { costOf, EWMA_DECAY_MS, PeakEwma, pickTwo, slowStartShare } from "./balance.ts";
+import { BoundedLoadRing, MaglevRing, mulberry32 } from "../../ring/mod.ts";
 
 Deno.test("peak EWMA: a slow answer counts at once, fast ones pull it down, silence decays it", () => {
   const e = new PeakEwma();
@@ -65,4 +65,40 @@ Deno.test("least-request spreads a burst evenly; p2c-ewma keeps most requests of
   const counts = busy.map((r) => r.inFlight);
   // (Two choices, not all three: the one not drawn can lag a little, never far.)
   assert.ok(Math.max(...counts) - Math.min(...counts) <= 3, counts.join(","));
+});
+
+Deno.test("slow start: the share ramps from 10 % to all over the time; a ramping replica wins few draws", () => {
+  assert.equal(slowStartShare(0, 0), 1, "off");
+  assert.equal(slowStartShare(0, 10_000), 0.1);
+  assert.equal(slowStartShare(5_000, 10_000), 0.5);
+  assert.equal(slowStartShare(10_000, 10_000), 1);
+  const random = mulberry32(11);
+  const make = (share: number) => ({
+    inFlight: 0,
+    latency: new PeakEwma(),
+    share: () => share,
+    got: 0,
+  });
+  const replicas = [make(1), make(1), make(0.1)];
+  for (let i = 0; i < 9000; i++) pickTwo(replicas, 1, "least-request", random, 0)[0].got++;
+  // Equal costs: a full one wins half its draws; the ramping one a tenth of that.
+  assert.ok(replicas[2].got < 9000 * 0.1, `the new one got ${replicas[2].got} of 9000`);
+  assert.ok(replicas[2].got > 0, "but some");
+});
+
+Deno.test("slow start with bounded loads: a ramping member's cap is its share of the ring's", () => {
+  const ring = new BoundedLoadRing(new MaglevRing(), 0.25);
+  for (const name of ["a", "b", "c", "d"]) ring.add({ name, ordinal: 1 });
+  ring.capShare = (name) => name === "d" ? 0.1 : 1;
+  // Load everyone to 8 in flight: the cap is ⌈1.25 × 33 / 4⌉ = 11 for a, b, c; d's is 2.
+  for (const name of ["a", "b", "c"]) for (let i = 0; i < 8; i++) ring.acquire(name);
+  ring.acquire("d");
+  ring.acquire("d");
+  const dKeys = Array.from({ length: 2000 }, (_, i) => i).filter((k) =>
+    ring.inner.lookup(k) === "d"
+  );
+  assert.ok(dKeys.length > 0);
+  for (const key of dKeys) assert.notEqual(ring.lookup(key), "d", "d is at its slow-start cap");
+  ring.capShare = undefined;
+  assert.equal(ring.lookup(dKeys[0]), "d", "no slow start: under the ring's cap");
 });

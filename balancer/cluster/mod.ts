@@ -22,6 +22,7 @@ export {
   EWMA_DECAY_MS,
   PeakEwma,
   pickTwo,
+  slowStartShare,
 } from "./balance.ts";
 export { type Member, type MembershipUpdate, MirroredCluster } from "./mirror.ts";
 export {

@@ -10,7 +10,7 @@ import type { LoadAwareRing } from "../../ring/mod.ts";
 import type { Abort, Timer } from "../support/mod.ts";
 import type { ReplicaHandle } from "../providers/mod.ts";
 import { OutlierState, type TryOutcome } from "./outlier.ts";
-import { PeakEwma } from "./balance.ts";
+import { PeakEwma, slowStartShare } from "./balance.ts";
 
 /** What the proxy needs of a replica it sends a request to. */
 export interface RouteTarget {
@@ -56,6 +56,8 @@ export interface ReplicaLinks {
   report(replica: Replica, outcome: TryOutcome): void;
   /** Whether answers are timed for a latency-aware policy. */
   timed?: boolean;
+  /** Slow start: how long a replica's share ramps up after it begins serving, ms; 0: off. */
+  slowStartMs?: number;
 }
 
 /**
@@ -112,6 +114,8 @@ export class Replica implements RouteTarget {
   readonly latency: PeakEwma = new PeakEwma();
   /** Whether the proxy times its answers. */
   readonly timed: boolean;
+  /** When it last began serving (joined or rejoined the ring), `performance.now()`. */
+  servingSince = Number.NEGATIVE_INFINITY;
   /** A spare is started and health-checked but outside the ring and `/rep`. */
   spare: boolean;
   /** See {@linkcode ReplicaState}. */
@@ -212,6 +216,11 @@ export class Replica implements RouteTarget {
 
   answered(latencyMs: number, now: number): void {
     this.latency.observe(latencyMs, now);
+  }
+
+  /** Slow start: the share of its traffic it may take at `now` (1 once ramped up, or off). */
+  share(now: number): number {
+    return slowStartShare(now - this.servingSince, this.#links.slowStartMs ?? 0);
   }
 
   /**

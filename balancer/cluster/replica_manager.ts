@@ -16,7 +16,13 @@
  * @module
  */
 
-import { isLoadAware, type Ring, type RingNode, type RoutingKey } from "../../ring/mod.ts";
+import {
+  BoundedLoadRing,
+  isLoadAware,
+  type Ring,
+  type RingNode,
+  type RoutingKey,
+} from "../../ring/mod.ts";
 import type { HealthMonitor } from "./health.ts";
 import { type OutlierConfig, OutlierDetector, type TryOutcome } from "./outlier.ts";
 import { Replica, type ReplicaLinks, type ReplicaState, type RouteTarget } from "./replica.ts";
@@ -54,6 +60,12 @@ export interface ReplicaSetConfig {
   spares?: number;
   /** How requests are spread: by the key's ring (`hash`, default) or by load. */
   balance?: BalancePolicy;
+  /**
+   * Slow start, ms (0: off): a replica that begins serving (new, or back in the ring) takes a
+   * share of its traffic that ramps from 10 % to all of it over this time — through the
+   * two-choice draw (`--balance p2c-ewma|least-request`) or its bounded-load cap.
+   */
+  slowStartMs?: number;
 }
 
 /** Options of a {@linkcode ReplicaManager}. */
@@ -179,6 +191,7 @@ export class ReplicaManager {
         random: Math.random,
         spares: 0,
         balance: "hash" as BalancePolicy,
+        slowStartMs: 0,
         drainTimeoutMs: 10_000,
         heartbeatIntervalMs: 500,
         onRingChange: () => {},
@@ -204,6 +217,7 @@ export class ReplicaManager {
           if (replica.state !== "ready" || this.#closed) return;
           try {
             ring.add(nodeOf(replica));
+            replica.servingSince = performance.now();
             this.#ringChanged();
             this.counts.readmitted++;
             logger.info("replica.readmitted", { name: replica.name });
@@ -218,7 +232,11 @@ export class ReplicaManager {
       load: isLoadAware(ring) ? ring : undefined,
       report: (replica, outcome) => outliers.report(replica, outcome),
       timed: this.#options.balance === "p2c-ewma",
+      slowStartMs: this.#options.slowStartMs,
     };
+    if (this.#options.slowStartMs > 0 && ring instanceof BoundedLoadRing) {
+      ring.capShare = (name) => this.#replicas.get(name)?.share(performance.now()) ?? 1;
+    }
   }
 
   /** Number of replicas wanted. */
@@ -652,6 +670,7 @@ export class ReplicaManager {
     }
     try {
       this.#options.ring.add(nodeOf(replica));
+      replica.servingSince = performance.now();
       this.#ringChanged();
     } catch (error) {
       // The ring refused it (full): it cannot serve, so it must not count as serving.
@@ -812,6 +831,7 @@ export class ReplicaManager {
     spare.ordinal = this.#freeOrdinal();
     try {
       this.#options.ring.add(nodeOf(spare));
+      spare.servingSince = performance.now();
       this.#ringChanged();
     } catch (error) {
       this.#fail(spare, `cannot join the ring: ${errorMessage(error)}`);

@@ -495,6 +495,18 @@ const SETTINGS = {
     help:
       "hash: by the key's ring (affinity); p2c-ewma / least-request: the less loaded of two replicas drawn at random (no affinity)",
   },
+  slowStartMs: {
+    to: "cluster",
+    flag: "slow-start",
+    env: "LB_SLOW_START_MS",
+    fallback: "0",
+    arg: "MS",
+    help:
+      "a replica that begins serving takes 10 % of its share, rising to all of it over this time (with --balance p2c-ewma|least-request, or --bounded-load); 0: off",
+    min: 0,
+    max: 600_000,
+    unit: "ms",
+  },
   boundedLoad: {
     to: "ring",
     flag: "bounded-load",
@@ -801,6 +813,7 @@ export function parseConfig(
       drainTimeoutMs: int(SETTINGS.drainTimeoutMs),
       spares: 0,
       balance: oneOf(str(SETTINGS.balance), BALANCE_POLICIES, "--balance"),
+      slowStartMs: int(SETTINGS.slowStartMs),
       keepReplicas: false, // below: auto depends on the provider
     },
     health: {
@@ -858,6 +871,14 @@ export function parseConfig(
   if (cluster.balance !== "hash" && config.ring.boundedLoad !== undefined) {
     throw new ConfigError(
       `--bounded-load goes with --balance hash: --balance ${cluster.balance} spreads by load already`,
+    );
+  }
+  if (
+    cluster.slowStartMs > 0 && cluster.balance === "hash" && config.ring.boundedLoad === undefined
+  ) {
+    throw new ConfigError(
+      `--slow-start needs a way to hold a new replica back: --balance p2c-ewma or ` +
+        `least-request, or --bounded-load (a plain hash ring gives a replica its keys at once)`,
     );
   }
   if (cluster.balance !== "hash" && listen.workers > 1) {

@@ -42,6 +42,7 @@ Deno.test("defaults: every setting's default, grouped by the component that gets
       drainTimeoutMs: 10_000,
       spares: 0,
       balance: "hash",
+      slowStartMs: 0,
       keepReplicas: false,
     },
     health: { intervalMs: 500, timeoutMs: 300, failThreshold: 2 },
@@ -242,6 +243,7 @@ Deno.test("every setting lands in the group its table row says (docs/configurati
     "ring-size": ["1024"],
     "bounded-load": ["on"],
     balance: ["p2c-ewma"],
+    "slow-start": ["5000", "--bounded-load", "on"],
     provider: ["docker"],
     backends: ["http://127.0.0.1:2", "--provider", "static", "--backends", "http://127.0.0.1:1"],
     workers: ["2", "--provider", "static", "--backends", "http://127.0.0.1:1"],
@@ -404,5 +406,20 @@ Deno.test("--balance: one of the policies; the load-aware ones without --bounded
     {
       message: "--balance least-request needs --workers 1: workers route by the ring they are sent",
     },
+  );
+});
+
+Deno.test("--slow-start: with a load-aware policy or bounded loads, not with a plain hash ring", () => {
+  assert.equal(
+    config(["--slow-start", "5000", "--balance", "least-request"]).cluster.slowStartMs,
+    5000,
+  );
+  assert.throws(
+    () => config(["--slow-start", "5000"]),
+    /--slow-start needs a way to hold a new replica back/,
+  );
+  assert.throws(
+    () => config(["--slow-start", "soon", "--bounded-load", "on"]),
+    /--slow-start must be an integer/,
   );
 });

@@ -1113,3 +1113,31 @@ test("weights on the spec ring (which places every server alike): a 400 saying w
   });
   assert.equal(await t.rep(), REP_3);
 });
+
+test("--slow-start with --balance least-request: a replica that just joined takes a small share, then its full one", async () => {
+  await using t = await setup(["--balance", "least-request", "--slow-start", "1500"]);
+  // The first three ramp up too, from the start: wait that out (slow start is a matter of time).
+  await new Promise((resolve) => setTimeout(resolve, 1_600));
+  const added = await t.request("/add", t.json({ n: 1, hostnames: ["S4"] }));
+  assert.equal(added.status, 200);
+  for (const name of ["Server 1", "Server 2", "Server 3", "S4"]) {
+    t.cluster.get(name).faults.delayMs = 50; // requests stay in flight, so loads differ
+  }
+  const shareOfS4 = async () => {
+    const answers = await Promise.all(
+      Array.from({ length: 80 }, async (_, i) => {
+        const body: { message: string } = await (await t.request(`/home?id=${i}`)).json();
+        return body.message;
+      }),
+    );
+    return answers.filter((message) => message === "Hello from Server: S4").length / 80;
+  };
+  const early = await shareOfS4();
+  await new Promise((resolve) => setTimeout(resolve, 1_600));
+  const later = await shareOfS4();
+  if (front === "serve") {
+    console.log(`slow start: S4's share just joined ${early}, ramped ${later}`);
+  }
+  assert.ok(early < 0.15, `just joined: ${early}`);
+  assert.ok(later > 0.18, `ramped up: ${later}`);
+});
