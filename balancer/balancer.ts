@@ -205,7 +205,10 @@ export function createBalancer(config: BalancerConfig, deps: BalancerDeps): Bala
     random: deps.random,
     respawns: () => deps.provider.respawns !== false,
     metrics: { proxy: proxyMetrics, render },
-    onKey: (key, now) => hot.observe(key, now),
+    // Keys clients sent (strings); a request without one gets a random number, not counted.
+    onKey: (key, now) => {
+      if (typeof key === "string") hot.observe(key, now);
+    },
     explain: {
       key: (value) => explainKey(explaining, keyOf(value)),
       top: (n) => hotKeys(explaining, n),

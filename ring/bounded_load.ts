@@ -100,6 +100,11 @@ export class BoundedLoadRing implements LoadAwareRing {
    */
   capShare?: (name: string) => number;
 
+  /** Whether `name` may take one more request now: under its cap, slow start included. */
+  underCap(name: string): boolean {
+    return this.#under(name, this.cap);
+  }
+
   /** Whether `name` is under its cap (the ring's, scaled by its slow-start share). */
   #under(name: string, cap: number): boolean {
     const share = this.capShare?.(name) ?? 1;

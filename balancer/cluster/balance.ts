@@ -36,6 +36,17 @@ export class PeakEwma {
   #ewma = 0;
   #stamp = 0;
 
+  /**
+   * A try failed or timed out after `elapsedMs`: the estimate is at least that (a replica that
+   * hangs or fails slowly must not look fast). A fast failure lowers nothing.
+   */
+  penalize(elapsedMs: number, now: number): void {
+    if (elapsedMs > this.estimate(now)) {
+      this.#ewma = elapsedMs;
+      this.#stamp = now;
+    }
+  }
+
   /** An answer took `latencyMs`, seen at `now`. */
   observe(latencyMs: number, now: number): void {
     const latency = Math.max(latencyMs, 0);
@@ -72,10 +83,16 @@ export function slowStartShare(sinceMs: number, slowStartMs: number): number {
   return Math.max(0.1, Math.max(sinceMs, 0) / slowStartMs);
 }
 
+/**
+ * A floor under the latency estimate, ms: without it, a replica with no answers yet (an
+ * estimate of 0) would cost nothing however many requests it holds.
+ */
+export const LATENCY_FLOOR_MS = 1;
+
 /** The cost of sending one more request to `replica` under `policy`, at `now`. */
 export function costOf(policy: BalancePolicy, replica: Balanced, now: number): number {
   if (policy === "least-request") return replica.inFlight;
-  return replica.latency.estimate(now) * (replica.inFlight + 1);
+  return (replica.latency.estimate(now) + LATENCY_FLOOR_MS) * (replica.inFlight + 1);
 }
 
 /**
@@ -99,7 +116,11 @@ export function pickTwo<T extends Balanced>(
   const shareA = a.share?.(now) ?? 1;
   const shareB = b.share?.(now) ?? 1;
   let first: T;
-  if (shareA < 1 && random() >= shareA) first = b;
+  if (shareA < 1 && shareB < 1) {
+    // Both ramping (replicas that started together): costs weighed by shares, not chance.
+    const costA = (costOf(policy, a, now) + 1) / shareA;
+    first = (costOf(policy, b, now) + 1) / shareB < costA ? b : a;
+  } else if (shareA < 1 && random() >= shareA) first = b;
   else if (shareB < 1 && random() >= shareB) first = a;
   else first = costOf(policy, b, now) < costOf(policy, a, now) ? b : a;
   if (n === 1) return [first];

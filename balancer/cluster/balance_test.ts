@@ -41,7 +41,12 @@ Deno.test("power of two choices: the cheaper of the two drawn; fail-overs by cos
           const picked = pickTwo(replicas, n, policy, mulberry32(seed), 0);
           assert.equal(picked.length, Math.min(n, replicas.length));
           assert.equal(new Set(picked).size, picked.length);
-          // The first is at most the cost of the median: it beat another drawn at random.
+          // The first beat (or tied) another one drawn: never the strictly dearest of all.
+          if (replicas.length > 1) {
+            const first = costOf(policy, picked[0], 0);
+            assert.ok(replicas.some((r) => r !== picked[0] && costOf(policy, r, 0) >= first));
+          }
+          // Fail-overs from the cheapest up.
           const costs = picked.slice(1).map((r) => costOf(policy, r, 0));
           for (let i = 1; i < costs.length; i++) assert.ok(costs[i - 1] <= costs[i]);
         }
@@ -101,4 +106,36 @@ Deno.test("slow start with bounded loads: a ramping member's cap is its share of
   for (const key of dKeys) assert.notEqual(ring.lookup(key), "d", "d is at its slow-start cap");
   ring.capShare = undefined;
   assert.equal(ring.lookup(dKeys[0]), "d", "no slow start: under the ring's cap");
+});
+
+Deno.test("p2c-ewma: a replica with no answer yet is not free (its requests in flight count); a slow failure is not fast", () => {
+  const random = mulberry32(3);
+  const fresh = { inFlight: 50, latency: new PeakEwma(), got: 0 };
+  const warm = () => {
+    const latency = new PeakEwma();
+    latency.observe(5, 0);
+    return { inFlight: 0, latency, got: 0 };
+  };
+  const replicas = [fresh, warm(), warm()];
+  for (let i = 0; i < 3000; i++) pickTwo(replicas, 1, "p2c-ewma", random, 0)[0].got++;
+  assert.equal(fresh.got, 0, "50 in flight and no answer yet: never cheaper than an idle one");
+  const hung = new PeakEwma();
+  hung.observe(2, 0);
+  hung.penalize(15_000, 100); // a try that timed out
+  assert.ok(hung.estimate(100) >= 15_000);
+  hung.penalize(1, 200); // a fast failure lowers nothing
+  assert.ok(hung.estimate(200) > 14_000);
+});
+
+Deno.test("slow start, all ramping together (a balancer's first replicas): costs still decide", () => {
+  const random = mulberry32(5);
+  const make = (inFlight: number) => ({
+    inFlight,
+    latency: new PeakEwma(),
+    share: () => 0.2,
+    got: 0,
+  });
+  const replicas = [make(50), make(0), make(0)];
+  for (let i = 0; i < 3000; i++) pickTwo(replicas, 1, "least-request", random, 0)[0].got++;
+  assert.equal(replicas[0].got, 0, "the busy one loses every draw");
 });

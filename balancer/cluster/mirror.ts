@@ -69,6 +69,8 @@ class MirroredReplica implements RouteTarget {
 
   answered(): void {}
 
+  failed(): void {}
+
   report(outcome: TryOutcome): void {
     this.#mirror.report(this.name, outcome);
   }

@@ -40,6 +40,8 @@ export interface RouteTarget {
   readonly timed: boolean;
   /** Its answer's head came `latencyMs` after the request went out, at `now`. */
   answered(latencyMs: number, now: number): void;
+  /** A try on it failed or timed out `elapsedMs` after it went out, at `now`. */
+  failed(elapsedMs: number, now: number): void;
 }
 
 /**
@@ -216,6 +218,10 @@ export class Replica implements RouteTarget {
 
   answered(latencyMs: number, now: number): void {
     this.latency.observe(latencyMs, now);
+  }
+
+  failed(elapsedMs: number, now: number): void {
+    this.latency.penalize(elapsedMs, now);
   }
 
   /** Slow start: the share of its traffic it may take at `now` (1 once ramped up, or off). */

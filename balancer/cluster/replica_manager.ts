@@ -175,6 +175,8 @@ export class ReplicaManager {
   };
   #respawnTimer?: Timer;
   #admin: Promise<unknown> = Promise.resolve();
+  /** Weights of failed replicas, for their replacements, in order. */
+  readonly #pendingWeights: number[] = [];
 
   /**
    * False for providers whose replicas are not ours to replace (static backends, swarm
@@ -523,7 +525,8 @@ export class ReplicaManager {
     weight = 1,
   ) {
     const replica = this.#register(name, ordinal, spare);
-    replica.weight = weight;
+    // (A ring that ignores weights shows none: /rep would claim shares it does not give.)
+    replica.weight = this.#options.ring.weighted === true ? weight : 1;
     replica.started = Promise.resolve(handle);
     this.#attach(replica, handle);
     this.#options.logger.info(event, { name, ordinal, ...handle.describe });
@@ -703,6 +706,8 @@ export class ReplicaManager {
       new ReplicaStartError(`replica '${replica.name}' failed to start: ${reason}`),
     );
     this.#retire(replica, wasReady ? `ejected: ${reason}` : `failed to start: ${reason}`, "warn");
+    // Its replacement (a promoted spare, or a new replica) gets its weight.
+    if (!replica.spare) this.#pendingWeights.push(replica.weight);
     this.#promoteSpares(); // at once: a warm spare does not wait for any spawn backoff
     this.#scheduleReconcile();
   }
@@ -818,8 +823,10 @@ export class ReplicaManager {
     let startingSpares = this.#live(true).filter((r) => r.state === "starting").length;
     for (; live < target; live++) {
       if (startingSpares > 0) startingSpares--;
-      else this.#spawn(this.#randomName());
+      else this.#spawn(this.#randomName(), false, false, this.#pendingWeights.shift() ?? 1);
     }
+    // Replacements no longer wanted (an /rm meanwhile) leave no weight behind.
+    if (live >= target && startingSpares === 0) this.#pendingWeights.length = 0;
     for (let spares = this.#live(true).length; spares < this.#options.spares; spares++) {
       this.#spawn(this.#randomName(), true);
     }
@@ -829,6 +836,7 @@ export class ReplicaManager {
   #promote(spare: Replica): void {
     spare.spare = false;
     spare.ordinal = this.#freeOrdinal();
+    spare.weight = this.#pendingWeights.shift() ?? 1;
     try {
       this.#options.ring.add(nodeOf(spare));
       spare.servingSince = performance.now();
@@ -845,7 +853,7 @@ export class ReplicaManager {
     });
     const { provider, logger } = this.#options;
     if (spare.handle && provider.promoted) {
-      provider.promoted(spare.handle, spare.ordinal).catch((error) =>
+      provider.promoted(spare.handle, spare.ordinal, spare.weight).catch((error) =>
         logger.warn("replica.promotion_not_recorded", {
           name: spare.name,
           reason: errorMessage(error),

@@ -6,7 +6,7 @@
  */
 
 import assert from "node:assert/strict";
-import { SlotRing } from "../../ring/mod.ts";
+import { MaglevRing, SlotRing } from "../../ring/mod.ts";
 import { HealthMonitor } from "./health.ts";
 import {
   ReplicaManager,
@@ -650,4 +650,24 @@ Deno.test("manager, following another balancer (shared Docker replicas): a faile
   t.cluster.lead();
   await waitFor(() => t.cluster.started.length === 4, "C replaced by this balancer");
   assert.equal(t.manager.snapshot().N, 4);
+});
+
+Deno.test("manager: a failed replica's replacement keeps its weight, whether a new replica or a promoted spare", async () => {
+  for (const spares of [0, 1]) {
+    await using t = await setup([], { ring: new MaglevRing(), spares });
+    await t.manager.add(3, ["A", "B", "C"], [3, 1, 2]);
+    if (spares) {
+      await waitFor(
+        () => t.manager.spares().length === 1 && t.cluster.alive().length === 4,
+        "a spare",
+      );
+    }
+    if (spares) await waitFor(() => t.events("spare.ready").length === 1, "the spare warm");
+    t.cluster.get("A").kill();
+    await waitFor(() => t.manager.snapshot().N === 3 && !t.manager.has("A"), "A replaced");
+    await waitFor(() => t.ring.size === 3, "the replacement serving");
+    const weights = t.ring.nodes().map((n) => n.weight ?? 1).sort();
+    assert.deepEqual(weights, [1, 2, 3], `spares ${spares}: the replacement has A's weight`);
+    assert.deepEqual(Object.values(t.manager.snapshot().weights ?? {}).sort(), [2, 3]);
+  }
 });

@@ -881,6 +881,11 @@ export function parseConfig(
         `least-request, or --bounded-load (a plain hash ring gives a replica its keys at once)`,
     );
   }
+  if (cluster.slowStartMs > 0 && listen.workers > 1) {
+    throw new ConfigError(
+      `--slow-start needs --workers 1: workers route by the ring they are sent, without it`,
+    );
+  }
   if (cluster.balance !== "hash" && listen.workers > 1) {
     throw new ConfigError(
       `--balance ${cluster.balance} needs --workers 1: workers route by the ring they are sent`,

@@ -216,6 +216,20 @@ export function createAdminApp(backend: AdminBackend, options: AdminOptions): Ho
   if (explain) {
     // Behind the token like /metrics: it shows the keys clients send.
     app.get("/explain", authorize, (c) => {
+      const queries = c.req.queries();
+      const odd = Object.entries(queries).find(([name, values]) =>
+        !(name === "key" || name === "top") || values.length !== 1
+      );
+      if (odd) {
+        return c.json(
+          failureBody(
+            `'${odd[0]}' ${
+              odd[1].length > 1 ? "is given twice" : "is not a parameter"
+            }: give one of ?key=K or ?top=N`,
+          ),
+          400,
+        );
+      }
       const key = c.req.query("key");
       const top = c.req.query("top");
       if ((key === undefined) === (top === undefined)) {

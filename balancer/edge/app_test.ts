@@ -1027,6 +1027,8 @@ test("GET /explain: one of key or top, well formed; behind the admin token; GET 
       ["?top=0", "'top' must be an integer from 1 to 100, got '0'"],
       ["?top=101", "'top' must be an integer from 1 to 100, got '101'"],
       ["?key=" + "x".repeat(201), "'key' must be 1 to 200 visible ASCII characters"],
+      ["?key=1&key=2", "'key' is given twice: give one of ?key=K or ?top=N"],
+      ["?key=1&verbose=1", "'verbose' is not a parameter: give one of ?key=K or ?top=N"],
     ]
   ) {
     const res = await t.request(`/explain${query}`, auth);

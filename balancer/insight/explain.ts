@@ -85,7 +85,8 @@ export function explainKey(sources: ExplainSources, key: RoutingKey): KeyExplana
     name,
     state: states.get(name)?.state ?? "unknown",
     inFlight: states.get(name)?.inFlight ?? 0,
-    atBound: load(name) >= cap,
+    // (Slow start included: a member ramping up has a smaller cap.)
+    atBound: ring instanceof BoundedLoadRing ? !ring.underCap(name) : false,
   }));
   // (lookupN, not lookup: a bounded ring's lookup counts a spillover, and this is no request.)
   const routedTo = ring.lookupN(key, 1)[0] ?? null;
@@ -94,7 +95,9 @@ export function explainKey(sources: ExplainSources, key: RoutingKey): KeyExplana
   if (owner === null) why = "the ring is empty: no replica serves";
   else if (routedTo === owner) why = "its owner on the ring";
   else {
-    why = `its owner '${owner}' is at its bound (${cap} in flight): the next in order under it`;
+    why = `its owner '${owner}' is at its bound (${
+      load(owner)
+    } in flight; the cap is ${cap}, less while it ramps up in slow start): the next in order under it`;
   }
   const now = (sources.now ?? (() => performance.now()))();
   const hot = sources.hot?.top(Number.MAX_SAFE_INTEGER, now).find((k) => k.key === key) ?? null;

@@ -129,7 +129,7 @@ export interface Provider {
    * A started spare became a replica with this ordinal. Providers that can should record
    * it with the replica, for `adopt` to report after a restart. Optional.
    */
-  promoted?(handle: ReplicaHandle, ordinal: number): Promise<void>;
+  promoted?(handle: ReplicaHandle, ordinal: number, weight?: number): Promise<void>;
   /** Releases the provider's own resources; replicas are left as they are. Optional. */
   close?(): Promise<void>;
   /**

@@ -665,6 +665,10 @@ export function createProxy(
         if (raw.signal.aborted) return failureAnswer(499, "Client closed the request");
         // The client stopped sending its (streamed) body: not the replica's fault.
         if (clientStalled) return failureAnswer(408, `Request body: ${clientStalled.message}`);
+        if (target.timed) {
+          const failedAt = performance.now();
+          target.failed(failedAt - now, failedAt);
+        }
         if (timedOut) {
           // A try the deadline cut short says little about the replica: the deadline ran out.
           if (tryMs < responseTimeoutMs) {

@@ -306,6 +306,10 @@ class TestTarget implements RouteTarget {
   answered(latencyMs: number): void {
     this.latencies.push(latencyMs);
   }
+
+  failed(elapsedMs: number): void {
+    this.latencies.push(-elapsedMs);
+  }
 }
 
 /**

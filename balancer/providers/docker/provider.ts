@@ -122,7 +122,7 @@ export function weightLabel(weight: number | undefined): Record<string, string> 
 /** A replica's weight from its labels: 1 when absent or not a usable number. */
 export function weightFromLabels(labels: Readonly<Record<string, string>>): number {
   const weight = Number(labels[LABELS.weight] ?? 1);
-  return Number.isFinite(weight) && weight > 0 ? weight : 1;
+  return Number.isFinite(weight) && weight > 0 && weight <= 100 ? weight : 1;
 }
 
 /**
@@ -438,11 +438,15 @@ export class DockerProvider implements Provider {
     const { client, network, logger } = this.#options;
     const adopted: (AdoptedReplica & { created: string })[] = [];
     // Promotion notes: container id → ordinal.
-    const notes = new Map<string, { volume: string; ordinal: number }>();
+    const notes = new Map<string, { volume: string; ordinal: number; weight: number }>();
     for (const volume of await client.listVolumes([`${LABELS.owner}=${this.#options.owner}`])) {
       const id = volume.Labels?.[LABELS.container];
       if (id) {
-        notes.set(id, { volume: volume.Name, ordinal: Number(volume.Labels?.[LABELS.ordinal]) });
+        notes.set(id, {
+          volume: volume.Name,
+          ordinal: Number(volume.Labels?.[LABELS.ordinal]),
+          weight: weightFromLabels(volume.Labels ?? {}),
+        });
       }
     }
     for (const summary of await client.listContainers(this.ownLabels)) {
@@ -474,7 +478,8 @@ export class DockerProvider implements Provider {
         spec: {
           name: hostname,
           ordinal: Number(labels[LABELS.ordinal]) || note?.ordinal || 0,
-          weight: weightFromLabels(labels),
+          // A promoted spare's weight is on its note (container labels cannot change).
+          weight: note ? note.weight : weightFromLabels(labels),
         },
         handle,
         created: info.Created,
@@ -491,13 +496,14 @@ export class DockerProvider implements Provider {
    * Records a spare's promotion. Container labels cannot change, so the note is an empty
    * volume whose labels name the container and its ordinal; `adopt` reads it back.
    */
-  async promoted(handle: ReplicaHandle, ordinal: number): Promise<void> {
+  async promoted(handle: ReplicaHandle, ordinal: number, weight?: number): Promise<void> {
     const { client, owner } = this.#options;
     const id = (handle as ContainerHandle).id;
     await client.createVolume(this.#noteName(id), {
       [LABELS.owner]: owner,
       [LABELS.container]: id,
       [LABELS.ordinal]: String(ordinal),
+      ...weightLabel(weight),
     });
   }
 
@@ -742,14 +748,16 @@ export class DockerProvider implements Provider {
     const note = notes.find((v) => v.Name === volume);
     const id = note?.Labels?.[LABELS.container];
     const ordinal = Number(note?.Labels?.[LABELS.ordinal]);
-    if (id && !this.#handles.has(id) && ordinal > 0) await this.#appeared(id, ordinal);
+    if (id && !this.#handles.has(id) && ordinal > 0) {
+      await this.#appeared(id, ordinal, weightFromLabels(note?.Labels ?? {}));
+    }
   }
 
   /**
    * Shared replicas: a running replica container this balancer did not start (another one's
    * `/add`, the reconciler's replacement) is offered to the manager, with its ordinal.
    */
-  async #appeared(id: string, ordinal?: number): Promise<void> {
+  async #appeared(id: string, ordinal?: number, weight?: number): Promise<void> {
     const { client, network } = this.#options;
     const info = await client.inspectContainer(id);
     const labels = info.Config.Labels ?? {};
@@ -766,7 +774,7 @@ export class DockerProvider implements Provider {
       container,
       this,
     );
-    const spec = { name: hostname, ordinal, weight: weightFromLabels(labels) };
+    const spec = { name: hostname, ordinal, weight: weight ?? weightFromLabels(labels) };
     if (this.#joins?.({ spec, handle })) this.#handles.set(id, handle);
   }
 
