@@ -22,7 +22,14 @@ import { delay, errorMessage, type Logger } from "./support/mod.ts";
 import type { Provider } from "./providers/mod.ts";
 import { MAX_TRIES, type ProxyAnswer, type ProxyRequest, routingKeyOf } from "./proxy/mod.ts";
 import { createDashboard, EventLog } from "./dashboard/mod.ts";
-import { explainKey, type ExplainSources, HotKeys, hotKeys, KeyMovement } from "./insight/mod.ts";
+import {
+  explainKey,
+  type ExplainSources,
+  HotKeys,
+  hotKeys,
+  type HotKeysOptions,
+  KeyMovement,
+} from "./insight/mod.ts";
 
 /** What a balancer is built from besides its config. */
 export interface BalancerDeps {
@@ -48,6 +55,8 @@ export interface BalancerDeps {
   workersSynced?: () => Promise<void>;
   /** A control plane's: what its workers' proxies counted, as they last sent it. */
   workerMetrics?: () => ProxySnapshot[];
+  /** The hot-key sketch's settings (tests count every request: `{ sampleEvery: 1 }`). */
+  hotKeys?: HotKeysOptions;
 }
 
 /** A wired balancer. Nothing runs until `start()`. */
@@ -175,7 +184,7 @@ export function createBalancer(config: BalancerConfig, deps: BalancerDeps): Bala
       request.origin.startsWith("http://") ? http1.upstream(request) : viaFetch(request)
     : viaFetch;
   // The hottest keys over the last minute, counted as requests are routed (~0.1-0.25 µs each).
-  const hot = new HotKeys();
+  const hot = new HotKeys(deps.hotKeys);
   const explaining: ExplainSources = {
     ring,
     ringKind: describeRing(config.ring),

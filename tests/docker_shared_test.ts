@@ -16,6 +16,7 @@ import { DockerClient, LABELS } from "../balancer/providers/docker/mod.ts";
 import { engineProblem, run } from "./engine.ts";
 import {
   inCI,
+  ownersOf,
   rep,
   type RunningBalancer,
   startBalancer,
@@ -28,23 +29,6 @@ const { test, ready } = suiteTest("shared docker suite", ["env", "net", "read", 
 const CI = inCI();
 const problem = ready ? await engineProblem() : undefined;
 if (problem && !CI) console.log(`shared docker suite skipped: ${problem}`);
-
-/** Every key's replica through one balancer: `GET /home?id=K`, 16 requests at a time. */
-async function ownersOf(url: string, keys: readonly number[]): Promise<string[]> {
-  const owners = new Array<string>(keys.length);
-  let next = 0;
-  const loop = async () => {
-    while (next < keys.length) {
-      const i = next++;
-      const res = await fetch(`${url}/home?id=${keys[i]}`);
-      const body = await res.json();
-      assert.equal(res.status, 200, `key ${keys[i]}: ${JSON.stringify(body)}`);
-      owners[i] = body.message.replace("Hello from Server: ", "");
-    }
-  };
-  await Promise.all(Array.from({ length: 16 }, loop));
-  return owners;
-}
 
 /** How many replicas serve (`ringlb_replica_up` 1) through a balancer. */
 async function serving(url: string): Promise<number> {

@@ -283,6 +283,26 @@ export async function steadyLoad(
   return report;
 }
 
+/**
+ * Which replica answers each key through one balancer: `GET /home?id=K`, 16 at a time
+ * (loopback, bounded by the keys given). Throws on any answer but a 200.
+ */
+export async function ownersOf(url: string, keys: readonly number[]): Promise<string[]> {
+  const owners = new Array<string>(keys.length);
+  let next = 0;
+  const loop = async () => {
+    while (next < keys.length) {
+      const i = next++;
+      const res = await fetch(`${url}/home?id=${keys[i]}`);
+      const body = await res.json();
+      if (res.status !== 200) throw new Error(`key ${keys[i]}: ${JSON.stringify(body)}`);
+      owners[i] = body.message.replace("Hello from Server: ", "");
+    }
+  };
+  await Promise.all(Array.from({ length: 16 }, loop));
+  return owners;
+}
+
 /** `GET /rep`'s message. */
 export async function rep(baseUrl: string): Promise<{ N: number; replicas: string[] }> {
   const res = await fetch(`${baseUrl}/rep`, { signal: AbortSignal.timeout(5_000) });

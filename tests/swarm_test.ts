@@ -15,7 +15,7 @@
 import assert from "node:assert/strict";
 import { DockerClient, LABELS } from "../balancer/providers/docker/mod.ts";
 import { engineProblem, freePort, run } from "./engine.ts";
-import { inCI, newReport, rep, steadyLoad, suiteTest, waitFor } from "./helpers.ts";
+import { inCI, newReport, ownersOf, rep, steadyLoad, suiteTest, waitFor } from "./helpers.ts";
 
 const { test, ready } = suiteTest("swarm suite", ["env", "net", "read", "run", "write"]);
 const CI = inCI();
@@ -28,23 +28,6 @@ const IMAGE = "ringlb-swarm-test:latest";
 /** On the balancer containers this suite runs, for cleanup. */
 const TEST_LABEL = "ringlb.test=swarm";
 const KILLS = 10;
-
-/** Every key's replica through one balancer: `GET /home?id=K`, 16 requests at a time. */
-async function ownersOf(url: string, keys: readonly number[]): Promise<string[]> {
-  const owners = new Array<string>(keys.length);
-  let next = 0;
-  const loop = async () => {
-    while (next < keys.length) {
-      const i = next++;
-      const res = await fetch(`${url}/home?id=${keys[i]}`);
-      const body = await res.json();
-      assert.equal(res.status, 200, `key ${keys[i]}: ${JSON.stringify(body)}`);
-      owners[i] = body.message.replace("Hello from Server: ", "");
-    }
-  };
-  await Promise.all(Array.from({ length: 16 }, loop));
-  return owners;
-}
 
 /** `ringlb_replica_up` of one replica, from a balancer's `/metrics`. */
 async function up(url: string, replica: string): Promise<number | undefined> {

@@ -45,6 +45,7 @@ async function setup(flags: string[] = []) {
     provider: cluster,
     logger: silentLogger,
     fetch: cluster.fetch,
+    hotKeys: { sampleEvery: 1 }, // exact counts to assert on
   });
   await balancer.start();
   let request = (path: string, init?: RequestInit) => balancer.app.request(path, init);

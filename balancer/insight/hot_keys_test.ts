@@ -52,7 +52,7 @@ Deno.test("Space-Saving: strings and numbers are different keys; capacity must b
 });
 
 Deno.test("hot keys: a sliding window of two halves; rates over the time they cover; stale halves dropped", () => {
-  const hot = new HotKeys({ capacity: 8, windowMs: 10_000 });
+  const hot = new HotKeys({ capacity: 8, windowMs: 10_000, sampleEvery: 1 });
   for (let i = 0; i < 50; i++) hot.observe("hot", 1_000 + i * 10);
   for (let i = 0; i < 5; i++) hot.observe(`cold${i}`, 2_000);
   let top = hot.top(3, 3_000);
@@ -71,4 +71,13 @@ Deno.test("hot keys: a sliding window of two halves; rates over the time they co
   assert.deepEqual(top.map((k) => [k.key, k.count]), [["new", 2]]);
   // Nothing for two halves: nothing is hot.
   assert.deepEqual(hot.top(10, 30_000), []);
+});
+
+Deno.test("hot keys, sampled: one request in N counted, counts scaled back up", () => {
+  const hot = new HotKeys({ capacity: 8, windowMs: 10_000, sampleEvery: 4 });
+  for (let i = 0; i < 400; i++) hot.observe(i % 4 === 0 ? "cold" : "hot", 1_000 + i);
+  const top = hot.top(2, 2_000);
+  const count = (key: string) => top.find((k) => k.key === key)?.count ?? 0;
+  assert.equal(count("hot") + count("cold"), 400, "scaled back to the requests seen");
+  assert.throws(() => new HotKeys({ sampleEvery: 0 }), RangeError);
 });

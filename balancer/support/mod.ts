@@ -19,4 +19,12 @@ export {
 export { Abort } from "./abort.ts";
 export { Deadlines, type Expiring } from "./deadlines.ts";
 export { pooledCopy } from "./pooled_copy.ts";
-export { delay, errorMessage, readLines, rootMessage, type Timer, withDefaults } from "./util.ts";
+export {
+  delay,
+  errorMessage,
+  readLines,
+  rootMessage,
+  SerialQueue,
+  type Timer,
+  withDefaults,
+} from "./util.ts";

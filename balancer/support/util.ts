@@ -63,3 +63,21 @@ export async function* readLines(stream: ReadableStream<Uint8Array>): AsyncGener
   }
   if (buffered) yield buffered;
 }
+
+/** Work run one piece at a time, in the order it was given; a failure is reported, then the next runs. */
+export class SerialQueue {
+  #tail: Promise<void> = Promise.resolve();
+
+  /** @param onError Told of each piece that failed. */
+  constructor(readonly onError: (error: unknown) => void) {}
+
+  /** Runs `work` after everything given before it. */
+  run(work: () => Promise<void> | void): void {
+    this.#tail = this.#tail.then(work).catch(this.onError);
+  }
+
+  /** Resolves once everything given so far has run. */
+  get idle(): Promise<void> {
+    return this.#tail;
+  }
+}

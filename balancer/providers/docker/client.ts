@@ -6,7 +6,7 @@
  * @module
  */
 
-import { readLines, rootMessage } from "../../support/mod.ts";
+import { delay, readLines, rootMessage } from "../../support/mod.ts";
 
 /** Oldest API version this client speaks (Docker Engine 20.10). */
 export const MIN_API_VERSION = "1.41";
@@ -427,6 +427,35 @@ export class DockerClient {
       }
     } catch (error) {
       if (!signal.aborted) throw error;
+    }
+  }
+
+  /**
+   * Follows events matching `filters` until `signal` aborts: reconnects with a backoff (100 ms
+   * doubling to 5 s) when the stream ends or breaks, tells `lost` why, and calls `reconnected`
+   * each time a stream opens again after the first (what happened meanwhile was not seen).
+   * Resolves once `signal` aborts.
+   */
+  async follow(
+    filters: Readonly<Record<string, readonly string[]>>,
+    onEvent: (event: DockerEvent) => void,
+    signal: AbortSignal,
+    hooks: { reconnected(): void; lost(reason: string, failures: number): void },
+  ): Promise<void> {
+    let failures = 0;
+    let connections = 0;
+    while (!signal.aborted) {
+      try {
+        await this.events(filters, onEvent, signal, () => {
+          if (connections++ > 0) hooks.reconnected();
+          failures = 0;
+        });
+      } catch (error) {
+        if (signal.aborted) break;
+        failures++;
+        hooks.lost(rootMessage(error), failures);
+      }
+      await delay(Math.min(100 * 2 ** failures, 5_000), signal);
     }
   }
 

@@ -17,7 +17,7 @@ import {
   DockerError,
   type DockerEvent,
 } from "./client.ts";
-import { delay, errorMessage, type Logger, withDefaults } from "../../support/mod.ts";
+import { delay, errorMessage, type Logger, SerialQueue, withDefaults } from "../../support/mod.ts";
 import { DockerLease } from "./lease.ts";
 import {
   type AdoptedReplica,
@@ -114,6 +114,11 @@ export function containerName(hostname: string): string {
   return name;
 }
 
+/** The label filters that select an owner's replicas (containers or swarm services). */
+export function ownerLabels(owner: string): string[] {
+  return [`${LABELS.owner}=${owner}`, `${LABELS.role}=replica`];
+}
+
 /** The weight label of a replica whose weight is not 1 (none otherwise). */
 export function weightLabel(weight: number | undefined): Record<string, string> {
   return weight === undefined || weight === 1 ? {} : { [LABELS.weight]: String(weight) };
@@ -195,8 +200,13 @@ export class DockerProvider implements Provider {
   #leading = true;
   #joins?: (found: AdoptedReplica) => boolean;
   #onLeading?: () => void;
-  /** Event work in arrival order (see `#enqueue`). */
-  #queue: Promise<void> = Promise.resolve();
+  /**
+   * Event work, one piece at a time in the events' order (a promotion or a replacement must
+   * not be joined before the death it follows has been handled).
+   */
+  readonly #queue = new SerialQueue((error) =>
+    this.#options.logger.warn("docker.event_failed", { reason: errorMessage(error) })
+  );
   /** Shared replicas, following: the periodic lease attempt. */
   #retrying?: Promise<void>;
 
@@ -236,7 +246,7 @@ export class DockerProvider implements Provider {
   watchJoins(listener: (found: AdoptedReplica) => boolean): void {
     this.#joins = listener;
     // Replicas started between `adopt` and now found no listener at their events.
-    if (this.#options.shared) this.#enqueue(() => this.#joinRunning());
+    if (this.#options.shared) this.#queue.run(() => this.#joinRunning());
   }
 
   /** See {@linkcode Provider.onLeading}. */
@@ -246,7 +256,7 @@ export class DockerProvider implements Provider {
 
   /** The label filters that select this balancer's replicas. */
   get ownLabels(): string[] {
-    return [`${LABELS.owner}=${this.#options.owner}`, `${LABELS.role}=replica`];
+    return ownerLabels(this.#options.owner);
   }
 
   /**
@@ -294,7 +304,7 @@ export class DockerProvider implements Provider {
         const signal = this.#events.signal;
         while (!signal.aborted) {
           await delay(15_000, signal).catch(() => {});
-          if (!signal.aborted && !this.#leading) this.#enqueue(() => this.#tryLead());
+          if (!signal.aborted && !this.#leading) this.#queue.run(() => this.#tryLead());
         }
       })();
     }
@@ -370,7 +380,7 @@ export class DockerProvider implements Provider {
   async close(): Promise<void> {
     this.#events.abort();
     this.#lease?.release();
-    await Promise.all([this.#watching, this.#retrying, this.#queue]);
+    await Promise.all([this.#watching, this.#retrying, this.#queue.idle]);
     this.#options.client.close();
   }
 
@@ -623,47 +633,21 @@ export class DockerProvider implements Provider {
   }
 
   /**
-   * Follows `die` events of our containers; reconnects with a backoff when the stream ends
-   * or breaks, and after every reconnection checks the containers it knows, so a death
-   * while the stream was down is not missed.
+   * Follows the events of this owner's containers (deaths; with shared replicas also starts,
+   * the lease, and notes) for as long as the provider is open; after every reconnection the
+   * known containers are checked, so a death while the stream was down is not missed.
    */
-  async #watchEvents(): Promise<void> {
-    const { client, logger } = this.#options;
-    const signal = this.#events.signal;
-    let failures = 0;
-    let connections = 0;
-    while (!signal.aborted) {
-      try {
-        // Shared replicas: the lease container and promotion notes (volumes) matter too, and
-        // they carry other labels (volume events none), so the owner is checked on this side.
-        await client.events(
-          this.#options.shared
-            ? { type: ["container", "volume"] }
-            : { type: ["container"], label: this.ownLabels },
-          (event) => this.#onEvent(event),
-          signal,
-          () => {
-            if (connections++ > 0) this.#enqueue(() => this.#sweep());
-            failures = 0;
-          },
-        );
-      } catch (error) {
-        if (signal.aborted) break;
-        failures++;
-        logger.warn("docker.events_lost", { reason: errorMessage(error), failures });
-      }
-      await delay(Math.min(100 * 2 ** failures, 5_000), signal);
-    }
-  }
-
-  /**
-   * Runs event work one piece at a time, in the events' order (a promotion must not be joined
-   * before the death it follows has been handled).
-   */
-  #enqueue(work: () => Promise<void>): void {
-    this.#queue = this.#queue.then(work).catch((error) =>
-      this.#options.logger.warn("docker.event_failed", { reason: errorMessage(error) })
-    );
+  #watchEvents(): Promise<void> {
+    const { client, logger, shared } = this.#options;
+    // Shared replicas: the lease container and promotion notes (volumes) matter too, and they
+    // carry other labels (volume events none), so the owner is checked on this side.
+    const filters: Record<string, string[]> = shared
+      ? { type: ["container", "volume"] }
+      : { type: ["container"], label: this.ownLabels };
+    return client.follow(filters, (event) => this.#onEvent(event), this.#events.signal, {
+      reconnected: () => this.#queue.run(() => this.#sweep()),
+      lost: (reason, failures) => logger.warn("docker.events_lost", { reason, failures }),
+    });
   }
 
   #onEvent(event: DockerEvent): void {
@@ -673,24 +657,24 @@ export class DockerProvider implements Provider {
       if (event.Action !== "create") return;
       // A promotion note: the reconciler made a spare a replica, which followers now take.
       if (event.Actor.ID.startsWith(`${owner}-promoted-`)) {
-        this.#enqueue(() => this.#promotionNoted(event.Actor.ID));
+        this.#queue.run(() => this.#promotionNoted(event.Actor.ID));
       }
       // A removal note: another balancer's /rm is about to stop that replica. Let it go now,
       // before its heartbeats fail, so that it is not taken for a failure and replaced.
       if (event.Actor.ID.startsWith(`${owner}-removed-`)) {
         const prefix = event.Actor.ID.slice(`${owner}-removed-`.length);
-        this.#enqueue(() => Promise.resolve(this.#removedElsewhere(prefix)));
+        this.#queue.run(() => Promise.resolve(this.#removedElsewhere(prefix)));
       }
       return;
     }
     if (attributes.name === this.#lease?.name && event.Action === "destroy") {
-      this.#enqueue(() => this.#tryLead());
+      this.#queue.run(() => this.#tryLead());
       return;
     }
     if (attributes[LABELS.owner] !== owner || attributes[LABELS.role] !== "replica") return;
     if (event.Action === "start") {
       if (this.#options.shared && !this.#handles.has(event.Actor.ID)) {
-        this.#enqueue(() => this.#appeared(event.Actor.ID));
+        this.#queue.run(() => this.#appeared(event.Actor.ID));
       }
       return;
     }
@@ -709,7 +693,7 @@ export class DockerProvider implements Provider {
       return;
     }
     // Removed on purpose by another balancer (a note says so: one fewer wanted), or failed.
-    this.#enqueue(async () => {
+    this.#queue.run(async () => {
       const removed = await this.#removedOnPurpose(handle.id).catch(() => false);
       handle.ended(
         removed ? { ...exit, description: "removed by another balancer", removed } : exit,

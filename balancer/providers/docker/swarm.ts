@@ -27,11 +27,12 @@ import {
 import {
   LABELS,
   ownContainerOn,
+  ownerLabels,
   REPLICA_COMMAND,
   weightFromLabels,
   weightLabel,
 } from "./provider.ts";
-import { delay, errorMessage, type Logger, withDefaults } from "../../support/mod.ts";
+import { delay, errorMessage, type Logger, SerialQueue, withDefaults } from "../../support/mod.ts";
 import {
   type AdoptedReplica,
   HostnameConflictError,
@@ -156,8 +157,13 @@ export class SwarmProvider implements Provider {
   readonly #handles = new Map<string, ServiceHandle>();
   readonly #events = new AbortController();
   #joins?: (found: AdoptedReplica) => boolean;
-  /** Event work in arrival order (see `#enqueue`). */
-  #queue: Promise<void> = Promise.resolve();
+  /**
+   * Event work, one piece at a time in the events' order (a promotion or a replacement must
+   * not be joined before the death it follows has been handled).
+   */
+  readonly #queue = new SerialQueue((error) =>
+    this.#options.logger.warn("swarm.event_failed", { reason: errorMessage(error) })
+  );
   #ready?: Promise<void>;
   #watching?: Promise<void>;
 
@@ -181,7 +187,7 @@ export class SwarmProvider implements Provider {
 
   /** The label filters that select this owner's replicas. */
   get ownLabels(): string[] {
-    return [`${LABELS.owner}=${this.#options.owner}`, `${LABELS.role}=replica`];
+    return ownerLabels(this.#options.owner);
   }
 
   /**
@@ -351,7 +357,7 @@ export class SwarmProvider implements Provider {
    */
   watchJoins(listener: (found: AdoptedReplica) => boolean): void {
     this.#joins = listener;
-    this.#enqueue(() => this.#sweep());
+    this.#queue.run(() => this.#sweep());
   }
 
   /**
@@ -427,46 +433,27 @@ export class SwarmProvider implements Provider {
   }
 
   /**
-   * Follows container events (a task died) and service events (created or removed by
-   * another balancer); reconnects with a backoff, and after every reconnection compares the
-   * services with what it knows, so nothing that happened meanwhile is missed.
+   * Follows container events (a task died) and service events (created or removed by another
+   * balancer); after every reconnection the services are compared with what is known, so
+   * nothing that happened meanwhile is missed.
    */
-  async #watchEvents(): Promise<void> {
+  #watchEvents(): Promise<void> {
     const { client, logger } = this.#options;
-    const signal = this.#events.signal;
-    let failures = 0;
-    let connections = 0;
     // Service events carry no labels, so they cannot be filtered by owner on the engine's
     // side; container events can, but one stream for both keeps their order.
     const filters = { type: ["container", "service"] };
-    while (!signal.aborted) {
-      try {
-        await client.events(filters, (event) => this.#onEvent(event), signal, () => {
-          if (connections++ > 0) this.#enqueue(() => this.#sweep());
-          failures = 0;
-        });
-      } catch (error) {
-        if (signal.aborted) break;
-        failures++;
-        logger.warn("swarm.events_lost", { reason: errorMessage(error), failures });
-      }
-      await delay(Math.min(100 * 2 ** failures, 5_000), signal);
-    }
-  }
-
-  /** Runs event work one piece at a time, in the events' order (a join before its removal). */
-  #enqueue(work: () => Promise<void> | void): void {
-    this.#queue = this.#queue.then(work).catch((error) =>
-      this.#options.logger.warn("swarm.event_failed", { reason: errorMessage(error) })
-    );
+    return client.follow(filters, (event) => this.#onEvent(event), this.#events.signal, {
+      reconnected: () => this.#queue.run(() => this.#sweep()),
+      lost: (reason, failures) => logger.warn("swarm.events_lost", { reason, failures }),
+    });
   }
 
   #onEvent(event: DockerEvent): void {
     if (event.Type === "service") {
       const id = event.Actor.ID;
-      if (event.Action === "create") this.#enqueue(() => this.#appeared(id));
+      if (event.Action === "create") this.#queue.run(() => this.#appeared(id));
       else if (event.Action === "remove") {
-        this.#enqueue(() => this.#gone(id, "service removed", true));
+        this.#queue.run(() => this.#gone(id, "service removed", true));
       }
       return;
     }
