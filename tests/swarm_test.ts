@@ -261,7 +261,11 @@ test({
         30_000,
       ).catch(() => {});
       await client.removeNetwork(NETWORK).catch(() => {});
-      if (joinedSwarm) await docker("swarm", "leave", "--force").catch(() => "");
+      if (joinedSwarm) {
+        await docker("swarm", "leave", "--force").catch(() => "");
+        // `swarm init` made the gateway bridge for overlay networks; leaving does not remove it.
+        await docker("network", "rm", "docker_gwbridge").catch(() => "");
+      }
       client.close();
     }
   },
