@@ -316,6 +316,19 @@ export class DockerClient {
     }
   }
 
+  /**
+   * Rejects with a one-line `DockerError` (404) when the replica image is not in the engine;
+   * `build` says how to build it.
+   */
+  async requireImage(name: string, build: string): Promise<void> {
+    if (!(await this.hasImage(name))) {
+      throw new DockerError(
+        404,
+        `replica image '${name}' is not in the engine: build it first (${build})`,
+      );
+    }
+  }
+
   /** Inspects a network; `undefined` when there is none of that name. */
   async inspectNetwork(name: string): Promise<NetworkInspect | undefined> {
     try {

@@ -273,13 +273,7 @@ export class DockerProvider implements Provider {
     const { client, network, owner, logger, image } = this.#options;
     await client.ping();
     const version = await client.apiVersion();
-    if (!(await client.hasImage(image))) {
-      throw new DockerError(
-        404,
-        `replica image '${image}' is not in the engine: build it first ` +
-          `(docker compose build, or docker build -t ${image} .)`,
-      );
-    }
+    await client.requireImage(image, `docker compose build, or docker build -t ${image} .`);
     const found = await client.inspectNetwork(network);
     if (!found) {
       await client.createNetwork(network, { [LABELS.owner]: owner });

@@ -220,13 +220,7 @@ export class SwarmProvider implements Provider {
           `manager (run the balancer on a manager node)`,
       );
     }
-    if (!(await client.hasImage(image))) {
-      throw new DockerError(
-        404,
-        `replica image '${image}' is not in the engine: build it first ` +
-          `(docker build -t ${image} .)`,
-      );
-    }
+    await client.requireImage(image, `docker build -t ${image} .`);
     let found = await client.inspectNetwork(network);
     if (!found) {
       await client.createNetwork(network, { [LABELS.owner]: owner }, "overlay");
