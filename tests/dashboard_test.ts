@@ -60,7 +60,7 @@ test("dashboard in Chromium: live replicas, a killed one replaced, the key box, 
     assert.equal(await page.textContent("#n"), "3");
 
     // Kill one replica's process: the page shows it going, and a replacement coming up.
-    const victim = [...lb.replicas()].find(([, id]) => id === "Server 2");
+    const victim = [...lb.replicas()].find(([, id]) => id === "2");
     assert.ok(victim, "Server 2's process");
     killQuietly(victim[0], "SIGKILL");
     await page.waitForFunction(

@@ -9,7 +9,12 @@
  */
 
 import assert from "node:assert/strict";
-import { containerName, DockerClient, LABELS } from "../balancer/providers/docker/mod.ts";
+import {
+  containerName,
+  DockerClient,
+  LABELS,
+  serverIdInEnv,
+} from "../balancer/providers/docker/mod.ts";
 import { engineProblem, freePort, run } from "./engine.ts";
 import { inCI, newReport, rep, startBalancer, steadyLoad, suiteTest, waitFor } from "./helpers.ts";
 
@@ -123,33 +128,61 @@ test({
           assert.equal(info.Config.Labels?.[LABELS.owner], owner);
           assert.equal(info.Config.Labels?.[LABELS.role], "replica");
           assert.equal(info.Config.Labels?.[LABELS.hostname], "Server 2");
-          assert.ok(info.Config.Env?.includes("SERVER_ID=Server 2"));
+          assert.ok(info.Config.Env?.includes("SERVER_ID=2"), "its server number, as the seed");
           assert.ok(info.NetworkSettings.Networks[network].Aliases?.includes("Server-2"));
+          // The seed's replies; the spare already answers as the number it will serve under.
+          const report = await steadyLoad(url, () => false, { maxRequests: 200 });
+          assert.deepEqual([...report.byReplica.keys()].sort(), ["1", "2", "3"]);
+          const ids = (await ours()).map((c) => c.Id);
+          const serverIds = await Promise.all(
+            ids.map(async (id) => serverIdInEnv((await client.inspectContainer(id)).Config.Env)),
+          );
+          assert.deepEqual(serverIds.sort(), ["1", "2", "3", "4"]);
         },
       );
 
       await t.step("/add and /rm create and remove real containers", async () => {
+        // `server_1` is a container name but not a DNS name: Docker's resolver answers it.
         const added = await fetch(`${url}/add`, {
           method: "POST",
-          body: '{"n":2,"hostnames":["S5"]}',
+          body: '{"n":3,"hostnames":["S5","server_1"]}',
         });
         assert.equal(added.status, 200);
         const { message } = await added.json();
-        assert.equal(message.N, 5);
+        assert.equal(message.N, 6);
         const s5 = await client.inspectContainer("S5");
         assert.equal(s5.State.Running, true);
         assert.equal(s5.Config.Labels?.[LABELS.hostname], "S5");
         assert.ok(s5.NetworkSettings.Networks[network].Aliases?.includes("S5"));
+        assert.ok(s5.Config.Env?.includes("SERVER_ID=5"), "numbered after the spare's 4");
+        const underscore = await client.inspectContainer("server_1");
+        assert.ok(underscore.NetworkSettings.Networks[network].Aliases?.includes("server_1"));
+        assert.ok(underscore.Config.Env?.includes("SERVER_ID=6"));
         const random = message.replicas.find((n: string) => n.startsWith("replica-"));
         assert.equal((await client.inspectContainer(random)).State.Running, true);
-
+        // The balancer (a container on the network) reaches server_1 by that name: its keys
+        // are answered by it.
+        const logs = await run(["docker", "logs", (await balancerId())!]);
+        assert.match(logs, /replica\.ready name=server_1 [^\n]*url=http:\/\/server_1:5000/);
+        const report = await steadyLoad(url, () => false, { maxRequests: 300 });
+        assert.deepEqual(report.failures, []);
+        // The spec ring routes no key to server 6 (its narrow arc): with server_1 left alone,
+        // every key goes to it, by that name.
+        const others = message.replicas.filter((name: string) => name !== "server_1");
         const removed = await fetch(`${url}/rm`, {
           method: "DELETE",
-          body: '{"n":2,"hostnames":["S5"]}',
+          body: JSON.stringify({ n: others.length, hostnames: others }),
         });
         assert.equal(removed.status, 200);
-        assert.equal((await removed.json()).message.N, 3);
+        assert.deepEqual((await removed.json()).message.replicas, ["server_1"]);
         await assert.rejects(client.inspectContainer("S5"), /No such container/);
+        assert.deepEqual(await (await fetch(`${url}/home?id=123456`)).json(), {
+          message: "Hello from Server: 6",
+          status: "successful",
+        });
+        const refilled = await fetch(`${url}/add`, { method: "POST", body: '{"n":2}' });
+        assert.equal(refilled.status, 200);
+        assert.equal((await refilled.json()).message.N, 3);
         assert.equal((await ours()).length, 4, "3 replicas and the spare");
 
         // `balancer` is the compose service's alias on the network: by that name the
@@ -174,8 +207,11 @@ test({
             maxMs: 15_000,
             report: progress,
           });
-          const victim = (await rep(url)).replicas[2];
-          await waitFor(() => (progress.byReplica.get(victim) ?? 0) > 0, "traffic reaches it");
+          const victim = (await rep(url)).replicas[1]; // server 2: the spec ring gives it keys, not server 6
+          const victimId = serverIdInEnv(
+            (await client.inspectContainer(containerName(victim))).Config.Env,
+          )!;
+          await waitFor(() => (progress.byReplica.get(victimId) ?? 0) > 0, "traffic reaches it");
           const killedAt = performance.now();
           await client.killContainer(containerName(victim));
           await waitFor(
@@ -208,7 +244,7 @@ test({
         async () => {
           // A second promotion, in another place of the ring: both must keep their places.
           await waitFor(async () => (await ours()).length === 4, "3 replicas and 1 spare", 10_000);
-          const second = (await rep(url)).replicas[0]; // after [2]: an unlabelled heuristic would swap them
+          const second = (await rep(url)).replicas[0]; // after [1]: an unlabelled heuristic would swap them
           await client.killContainer(containerName(second));
           await waitFor(async () => !(await rep(url)).replicas.includes(second), "replaced", 5_000);
           // Steady state: the spare started after the last kill is running.

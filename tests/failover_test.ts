@@ -40,28 +40,31 @@ async function engineAnswers(): Promise<boolean> {
 test("kill -9 of a replica under steady GETs: no client error, N = 3 again within 3 s", async () => {
   await using lb = await startBalancer();
   assert.deepEqual((await rep(lb.url)).replicas, SPEC_NAMES);
-  const [victim, name] = [...lb.replicas()].find(([, id]) => id === "Server 2")!;
+  // Replicas answer as their server numbers, as the seed's do.
+  assert.deepEqual([...lb.replicas().values()].sort(), ["1", "2", "3"]);
+  const [victim] = [...lb.replicas()].find(([, id]) => id === "2")!;
 
   let healed = false;
   let healMs = 0;
   const progress = newReport();
   const load = steadyLoad(lb.url, () => healed, { concurrency: 4, maxMs: 8_000, report: progress });
-  await waitFor(() => (progress.byReplica.get("Server 2") ?? 0) > 0, "traffic reaches Server 2");
+  await waitFor(() => (progress.byReplica.get("2") ?? 0) > 0, "traffic reaches Server 2");
   const killedAt = performance.now();
   Deno.kill(victim, "SIGKILL");
   await waitFor(
     async () => {
       const { N, replicas } = await rep(lb.url);
-      const back = N === 3 && !replicas.includes(name) &&
-        [...lb.replicas().values()].filter((id) => !SPEC_NAMES.includes(id)).length === 1;
+      const back = N === 3 && !replicas.includes("Server 2") && lb.replicas().size === 3 &&
+        !lb.replicas().has(victim);
       if (back) healMs = performance.now() - killedAt;
       return back;
     },
     "N = 3 with a new replica",
     3_000,
   );
-  // The replacement took Server 2's place (ordinal 2) on the ring: a key it owns reaches it.
+  // The replacement took Server 2's place: its number (so its reply), and its slots on the ring.
   const replacement = (await rep(lb.url)).replicas[1];
+  assert.deepEqual([...lb.replicas().values()].sort(), ["1", "2", "3"]);
   const ring = new SlotRing();
   ["Server 1", replacement, "Server 3"].forEach((name, i) => ring.add({ name, ordinal: i + 1 }));
   const id = [...Array(1000).keys()].map((i) => 100_000 + i).find((k) =>
@@ -70,7 +73,8 @@ test("kill -9 of a replica under steady GETs: no client error, N = 3 again withi
   await waitFor(
     async () => {
       const res = await fetch(`${lb.url}/home?id=${id}`);
-      return (await res.json()).message === `Hello from Server: ${replacement}`;
+      // (Server 2's process is gone: this reply is the replacement's.)
+      return (await res.json()).message === `Hello from Server: 2`;
     },
     "the replacement answers its keys",
     3_000,
@@ -92,7 +96,7 @@ test("a replica whose heartbeats fail is ejected, stopped and replaced", async (
   // FAULT_SIGNALS reaches the replicas through the balancer's environment: SIGUSR1 toggles
   // heartbeat failure in a running replica.
   await using lb = await startBalancer([], { FAULT_SIGNALS: "1" });
-  const [pid] = [...lb.replicas()].find(([, id]) => id === "Server 3")!;
+  const [pid] = [...lb.replicas()].find(([, id]) => id === "3")!; // Server 3
   Deno.kill(pid, "SIGUSR1");
   await waitFor(async () => !(await rep(lb.url)).replicas.includes("Server 3"), "ejected", 5_000);
   await waitFor(() => !isAlive(pid), "the ejected replica's process ended", 7_000);
@@ -103,8 +107,8 @@ test("a replica whose heartbeats fail is ejected, stopped and replaced", async (
   assert.deepEqual(report.failures, []);
 });
 
-test("/add starts real processes with the given names; /rm stops them", async () => {
-  await using lb = await startBalancer();
+test("/add starts real processes with the given names; /rm stops them (--replica-id name)", async () => {
+  await using lb = await startBalancer(["--replica-id", "name"]);
   const added = await fetch(`${lb.url}/add`, {
     method: "POST",
     body: JSON.stringify({ n: 2, hostnames: ["S5"] }),

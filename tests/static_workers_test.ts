@@ -214,7 +214,7 @@ test("--workers 2 with local processes: the control plane starts a replica /add 
         assert.equal(a, b, `${path}: alike`);
         seen.add(JSON.parse(a).message);
       }
-      assert.ok(seen.has("Hello from Server: S9"), [...seen].join(", "));
+      assert.ok(seen.has("Hello from Server: 3"), [...seen].join(", ")); // S9, numbered 3
       assert.equal(
         JSON.parse(await viaWorker.get("/rep")).message.N,
         3,

@@ -30,7 +30,7 @@ for (const front of ["socket", "serve"]) {
     const home = await fetch(`${lb.url}/home?id=1`, { client });
     assert.equal(home.status, 200);
     assert.deepEqual(await home.json(), {
-      message: "Hello from Server: Server 1",
+      message: "Hello from Server: 1",
       status: "successful",
     });
     const rep = await fetch(`${lb.url}/rep`, { client });

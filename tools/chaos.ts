@@ -92,9 +92,10 @@ async function main(): Promise<void> {
   if (values.slow && provider !== "process") fail("--slow works with --provider process only");
 
   const owner = `ringlb-chaos-${Deno.pid}`;
+  // Replicas answer as their hostnames: the process killer finds them by SERVER_ID.
   const flags = provider === "docker"
     ? ["--provider", "docker", "--docker-network", owner, "--docker-owner", owner]
-    : [];
+    : ["--replica-id", "name"];
   console.log(
     `chaos: ${provider} replicas, ${rate} req/s for ${durationS} s, a kill every ${killInterval} ms`,
   );

@@ -73,9 +73,10 @@ async function main(): Promise<void> {
     Deno.exit(2);
   }
   const owner = `ringlb-heal-${Deno.pid}`;
+  // (Replicas answer as their hostnames: the process killer finds them by SERVER_ID.)
   const dockerFlags = values.docker
     ? ["--provider", "docker", "--docker-network", owner, "--docker-owner", owner]
-    : [];
+    : ["--replica-id", "name"];
   await using lb = await startBalancer([...dockerFlags, ...positionals.map(String)]);
   const killer = values.docker ? dockerKiller(owner) : processKiller(lb);
   const n = (await rep(lb.url)).N;

@@ -27,6 +27,7 @@ export {
 export { type Member, type MembershipUpdate, MirroredCluster } from "./mirror.ts";
 export {
   type ReplicaCounts,
+  type ReplicaIdentity,
   ReplicaManager,
   type ReplicaManagerOptions,
   ReplicaRequestError,

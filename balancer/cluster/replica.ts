@@ -108,7 +108,8 @@ export class Ejection {
 export class Replica implements RouteTarget {
   /** Hostname; never changes. */
   readonly name: string;
-  /** Server number on the ring; 0 for a spare until it is promoted. */
+  /** Server number on the ring. A spare's is the one it will serve under (`--replica-id
+   * number`), or 0 until it is promoted. */
   ordinal: number;
   /** Relative share of keys on a weighted ring (`/add`'s `weights`, `--backends`' `weight=`). */
   weight = 1;
@@ -146,7 +147,7 @@ export class Replica implements RouteTarget {
 
   /**
    * @param name Hostname.
-   * @param ordinal Server number (0 for a spare).
+   * @param ordinal Server number (a spare: the one it will serve under, or 0 when not yet known).
    * @param spare Whether it starts as a warm spare.
    * @param links The ring's load counting and the outlier detector.
    */

@@ -33,6 +33,7 @@ import {
   HostnameConflictError,
   type Provider,
   type ReplicaHandle,
+  type ReplicaSpec,
 } from "../providers/mod.ts";
 
 /** The `/rep` message: how many replicas are managed, and their hostnames. */
@@ -48,6 +49,12 @@ export interface ReplicaSnapshot {
   weights?: Record<string, number>;
 }
 
+/**
+ * What a started replica answers as, its `SERVER_ID` (`--replica-id`): its server number (the
+ * seed's `Hello from Server: 1`, and the spec ring's `i`), or its hostname.
+ */
+export type ReplicaIdentity = "number" | "name";
+
 /** The settings of the replica set the manager keeps (`--max-replicas`, `--spares`, …). */
 export interface ReplicaSetConfig {
   /** Most replicas `add` may bring the total to. */
@@ -58,6 +65,12 @@ export interface ReplicaSetConfig {
   drainTimeoutMs?: number;
   /** Warm spares to keep. Default 0. */
   spares?: number;
+  /**
+   * What replicas answer as (`SERVER_ID`); default `number`. A replica's `SERVER_ID` cannot
+   * change once it runs, so with `number` a spare is numbered when it starts and is promoted
+   * under that number.
+   */
+  replicaId?: ReplicaIdentity;
   /** How requests are spread: by the key's ring (`hash`, default) or by load. */
   balance?: BalancePolicy;
   /**
@@ -192,6 +205,7 @@ export class ReplicaManager {
       {
         random: Math.random,
         spares: 0,
+        replicaId: "number" as ReplicaIdentity,
         balance: "hash" as BalancePolicy,
         slowStartMs: 0,
         drainTimeoutMs: 10_000,
@@ -456,6 +470,7 @@ export class ReplicaManager {
    */
   async adopt(): Promise<number> {
     const { provider, logger, spares } = this.#options;
+    const byNumber = this.#options.replicaId === "number";
     const found = (await provider.adopt?.()) ?? [];
     // Replicas started as such carry their ordinal, and so do promoted spares whose
     // provider recorded the promotion. Unnumbered ones were spares: should a promotion have
@@ -486,8 +501,27 @@ export class ReplicaManager {
         continue;
       }
       // Shared replicas keep their labels' ordinals, so every balancer's ring agrees.
-      const taken = !provider.shared && this.#live(false).some((r) => r.ordinal === spec.ordinal);
-      const ordinal = spare ? 0 : spec.ordinal > 0 && !taken ? spec.ordinal : this.#freeOrdinal();
+      const taken = !provider.shared && this.#ordinalTaken(spec.ordinal);
+      // A spare, or a promotion that went unrecorded: the number it answers as, if free.
+      const itsNumber = byNumber ? this.#freeNumberOf(spec) : 0;
+      const ordinal = spare
+        ? itsNumber
+        : spec.ordinal > 0 && !taken
+        ? spec.ordinal
+        : itsNumber || this.#freeOrdinal();
+      // A SERVER_ID cannot change: one that is not what this balancer would give (another
+      // --replica-id before, a number now taken) is kept by a replica, which serves; a spare
+      // is cheaper to start again.
+      const serverId = byNumber ? String(ordinal) : spec.name;
+      if (spec.serverId !== undefined && spec.serverId !== serverId) {
+        const fields = { name: spec.name, has: spec.serverId, wants: serverId, ...handle.describe };
+        if (spare) {
+          logger.warn("spare.not_adopted", { ...fields, why: "its SERVER_ID" });
+          await handle.stop();
+          continue;
+        }
+        logger.warn("replica.server_id_kept", fields);
+      }
       const event = spare ? "spare.adopted" : "replica.adopted";
       this.#take(spec.name, ordinal, spare, handle, event, spec.weight);
       if (!spare) adopted++;
@@ -577,7 +611,9 @@ export class ReplicaManager {
    */
   #spawn(name: string, spare = false, chosen = false, weight = 1): Replica {
     const { provider, logger } = this.#options;
-    const replica = this.#register(name, spare ? 0 : this.#freeOrdinal(), spare);
+    const numbered = this.#options.replicaId === "number";
+    // A numbered spare holds its number from the start: its SERVER_ID cannot change later.
+    const replica = this.#register(name, spare && !numbered ? 0 : this.#freeOrdinal(), spare);
     replica.weight = weight;
     logger.info(spare ? "spare.spawning" : "replica.spawning", {
       name,
@@ -585,9 +621,12 @@ export class ReplicaManager {
       provider: provider.kind,
     });
     this.counts.started++;
-    const spec = weight === 1
-      ? { name, ordinal: replica.ordinal }
-      : { name, ordinal: replica.ordinal, weight };
+    const spec = {
+      name,
+      ordinal: spare ? 0 : replica.ordinal, // (a spare is not numbered in the ring yet)
+      serverId: numbered ? String(replica.ordinal) : name,
+      ...(weight === 1 ? {} : { weight }),
+    };
     replica.started = provider.start(spec).then(
       (handle) => {
         this.#attach(replica, handle);
@@ -832,10 +871,26 @@ export class ReplicaManager {
     }
   }
 
-  /** A warm spare becomes a replica: it takes the lowest free ordinal and joins the ring. */
+  /**
+   * A warm spare becomes a replica and joins the ring: under the number it was started with
+   * (`--replica-id number`), else the lowest free ordinal.
+   */
   #promote(spare: Replica): void {
     spare.spare = false;
-    spare.ordinal = this.#freeOrdinal();
+    if (!(spare.ordinal > 0) || this.#ordinalTaken(spare.ordinal, spare)) {
+      const started = spare.ordinal;
+      spare.ordinal = 0; // (so its own number does not count as taken)
+      spare.ordinal = this.#freeOrdinal();
+      // Its number was taken meanwhile (a shared replica numbered elsewhere): it still answers
+      // as the number it was started with.
+      if (started > 0) {
+        this.#options.logger.warn("replica.server_id_kept", {
+          name: spare.name,
+          has: String(started),
+          wants: String(spare.ordinal),
+        });
+      }
+    }
     spare.weight = this.#pendingWeights.shift() ?? 1;
     try {
       this.#options.ring.add(nodeOf(spare));
@@ -862,12 +917,27 @@ export class ReplicaManager {
     }
   }
 
-  /** The lowest ordinal (1, 2, …) no managed replica holds. */
+  /** The lowest ordinal (1, 2, …) no managed replica holds, nor a numbered spare. */
   #freeOrdinal(): number {
-    const taken = new Set(this.#live(false).map((r) => r.ordinal));
+    const taken = new Set([...this.#replicas.values()].map((r) => r.ordinal));
     let ordinal = 1;
     while (taken.has(ordinal)) ordinal++;
     return ordinal;
+  }
+
+  /**
+   * The number a found replica answers as (its `SERVER_ID`) when no one holds it, else 0 (it
+   * cannot serve under it).
+   */
+  #freeNumberOf(spec: ReplicaSpec): number {
+    const number = Number(spec.serverId);
+    const held = [...this.#replicas.values()].some((r) => r.ordinal === number);
+    return Number.isSafeInteger(number) && number > 0 && !held ? number : 0;
+  }
+
+  /** Whether a serving or starting replica other than `except` holds `ordinal`. */
+  #ordinalTaken(ordinal: number, except?: Replica): boolean {
+    return this.#live(false).some((r) => r !== except && r.ordinal === ordinal);
   }
 
   /** A fresh hostname: `replica-` and six base-36 characters (then `-2`, `-3`… if taken). */

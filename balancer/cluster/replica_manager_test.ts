@@ -265,6 +265,41 @@ Deno.test("manager: an adopted replica whose number is taken gets a free one", a
   assert.deepEqual([...owners].sort(), ["A", "B"], "two numbers: both own keys");
 });
 
+Deno.test("manager: adopt() keeps a spare's number (its SERVER_ID), and replaces a spare whose number is taken", async () => {
+  await using t = await setup([], { spares: 2 });
+  await t.cluster.leave({ name: "A", ordinal: 1, serverId: "1" });
+  await t.cluster.leave({ name: "B", ordinal: 2, serverId: "2" });
+  await t.cluster.leave({ name: "S", ordinal: 0, serverId: "3" });
+  await t.cluster.leave({ name: "T", ordinal: 0, serverId: "1" }); // A's: cannot serve as 1
+  assert.equal(await t.manager.adopt(), 2);
+  assert.deepEqual(t.manager.spares(), ["S"], "T is not kept");
+  assert.deepEqual(t.events("spare.adopted").map((r) => r.fields.name), ["S"]);
+  assert.equal(t.cluster.get("T").alive, false, "T was stopped");
+  assert.deepEqual(t.events("spare.not_adopted").map((r) => `${r.fields.name}: ${r.fields.has}`), [
+    "T: 1",
+  ]);
+  // A fresh spare for T's place, numbered past S.
+  await waitFor(() => t.manager.spares().length === 2, "a fresh spare");
+  const fresh = t.manager.spares().find((name) => name !== "S")!;
+  assert.equal(t.cluster.get(fresh).serverId, "4");
+  await waitFor(() => t.ring.size === 2, "A and B serve");
+  await waitFor(() => t.cluster.get("S").received.includes("GET /heartbeat"), "S is warm");
+  t.cluster.get("A").kill();
+  await waitFor(() => t.manager.has("S"), "S promoted");
+  assert.deepEqual(t.cluster.promotions, ["S=3"], "under the number it answers as");
+});
+
+Deno.test("manager: an adopted replica answering as something else is kept, and the difference logged", async () => {
+  await using t = await setup([]);
+  await t.cluster.leave({ name: "A", ordinal: 1, serverId: "A" }); // started with --replica-id name
+  assert.equal(await t.manager.adopt(), 1);
+  await waitFor(() => t.ring.size === 1, "A serves");
+  assert.deepEqual(
+    t.events("replica.server_id_kept").map((r) => `${r.fields.has} for ${r.fields.wants}`),
+    ["A for 1"],
+  );
+});
+
 Deno.test("manager: a replica the ring cannot hold is failed, not counted as serving", async () => {
   // 16 slots and 9 virtual nodes each: a second replica does not fit.
   await using t = await setup(["A"], { ring: new SlotRing({ slots: 16, virtualNodes: 9 }) });
@@ -279,9 +314,14 @@ Deno.test("manager: a promoted spare's new number is recorded with the provider;
   await waitFor(() => t.manager.spares().length === 1, "a spare");
   const [spare] = t.manager.spares();
   await waitFor(() => t.cluster.get(spare).received.includes("GET /heartbeat"), "warm");
+  // Numbered (the default): the spare answers as 3 from its start, and is promoted as 3.
+  assert.equal(t.cluster.get(spare).serverId, "3");
   t.cluster.get("A").kill();
   await waitFor(() => t.manager.has(spare), "promoted");
-  assert.deepEqual(t.cluster.promotions, [`${spare}=1`], "it took A's number");
+  assert.deepEqual(t.cluster.promotions, [`${spare}=3`], "it kept its number");
+  // The next spare takes the lowest number free: A's.
+  await waitFor(() => t.manager.spares().length === 1, "a new spare");
+  assert.equal(t.cluster.get(t.manager.spares()[0]).serverId, "1");
 
   t.cluster.failPromotions = true;
   await waitFor(
@@ -293,6 +333,27 @@ Deno.test("manager: a promoted spare's new number is recorded with the provider;
   t.cluster.get("B").kill();
   await waitFor(() => t.manager.has(next), "promoted anyway");
   await waitFor(() => t.events("replica.promotion_not_recorded").length === 1, "logged");
+});
+
+Deno.test("manager: with --replica-id name, replicas answer as their hostnames and a spare takes the number of the one it replaces", async () => {
+  await using t = await setup(["A", "B"], { spares: 1, replicaId: "name" });
+  await waitFor(() => t.manager.spares().length === 1, "a spare");
+  const [spare] = t.manager.spares();
+  assert.deepEqual([t.cluster.get("A").serverId, t.cluster.get(spare).serverId], ["A", spare]);
+  await waitFor(() => t.cluster.get(spare).received.includes("GET /heartbeat"), "warm");
+  t.cluster.get("A").kill();
+  await waitFor(() => t.manager.has(spare), "promoted");
+  assert.deepEqual(t.cluster.promotions, [`${spare}=1`], "it took A's number");
+});
+
+Deno.test("manager: replicas answer as their server numbers, /add's too; a number is reused once free", async () => {
+  await using t = await setup(["A", "B", "C"]);
+  assert.deepEqual(["A", "B", "C"].map((n) => t.cluster.get(n).serverId), ["1", "2", "3"]);
+  await t.manager.add(1, ["D"]);
+  assert.equal(t.cluster.get("D").serverId, "4");
+  await t.manager.remove(1, ["B"]);
+  await t.manager.add(1, ["E"]);
+  assert.equal(t.cluster.get("E").serverId, "2", "B's number, free again");
 });
 
 Deno.test("manager: random names that collide get a numeric suffix", async () => {

@@ -553,6 +553,15 @@ const SETTINGS = {
     help: "warm spares, 0 to 10, promoted when a replica fails",
     shown: "auto: 1 with docker, 0 with process",
   },
+  replicaId: {
+    to: "cluster",
+    flag: "replica-id",
+    env: "LB_REPLICA_ID",
+    fallback: "number",
+    arg: "number|name",
+    help:
+      "what a started replica answers /home as (its SERVER_ID): its server number, `Hello from Server: 1` as the seed, or its hostname",
+  },
   dockerImage: {
     to: "provider",
     flag: "docker-image",
@@ -812,6 +821,7 @@ export function parseConfig(
       startTimeoutMs: int(SETTINGS.startTimeoutMs),
       drainTimeoutMs: int(SETTINGS.drainTimeoutMs),
       spares: 0,
+      replicaId: oneOf(str(SETTINGS.replicaId), ["number", "name"], "--replica-id"),
       balance: oneOf(str(SETTINGS.balance), BALANCE_POLICIES, "--balance"),
       slowStartMs: int(SETTINGS.slowStartMs),
       keepReplicas: false, // below: auto depends on the provider

@@ -21,8 +21,13 @@ export type Checked<T> = { ok: true; value: T } | { ok: false; message: string }
 /** Which endpoint a body is for: the two differ in one spec message and in name rules. */
 export type ScaleKind = "add" | "rm";
 
-/** A DNS label (RFC 1123): what a replica's hostname must be to be reachable by name. */
-export const DNS_LABEL = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
+/**
+ * What a replica's hostname may be: what Docker takes as a container name (letters, digits,
+ * `_`, `.`, `-`, starting with a letter or digit), at most 63 characters as a DNS label. Not
+ * every such name is a DNS name (`server_1`): Docker's resolver answers it all the same, as
+ * the container's name and alias.
+ */
+export const REPLICA_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
 
 const SPEC_TOO_MANY_NAMES: Record<ScaleKind, string> = {
   add: "Length of hostname list is more than newly added instances",
@@ -45,7 +50,7 @@ function show(value: unknown): string {
 
 /**
  * Checks the text of an `/add` or `/rm` body. `maxBatch` caps `n`. For `/add` every
- * hostname must be a DNS label; for `/rm` any string is accepted (the manager checks that
+ * hostname must match {@linkcode REPLICA_NAME}; for `/rm` any string is accepted (the manager checks that
  * it names a replica, which may be one of the spec's `Server 1` style names).
  */
 export function parseScaleRequest(
@@ -88,10 +93,10 @@ export function parseScaleRequest(
   }
   if (hostnames.length > n) return fail(SPEC_TOO_MANY_NAMES[kind]);
   for (const name of hostnames) {
-    if (kind === "add" && !DNS_LABEL.test(name)) {
+    if (kind === "add" && !REPLICA_NAME.test(name)) {
       return fail(
-        `Hostname ${show(name)} is not a valid DNS label ` +
-          `(1-63 letters, digits or '-', not starting or ending with '-')`,
+        `Hostname ${show(name)} is not a valid container name ` +
+          `(1-63 letters, digits, '_', '.' or '-', starting with a letter or digit)`,
       );
     }
     if (kind === "rm" && name.length === 0) return fail(`Hostnames must not be empty`);

@@ -27,8 +27,12 @@ function test(name: string, fn: () => Promise<void>): void {
 /** A balancer over an in-memory cluster; `flags` as on the command line. */
 async function setup(flags: string[] = []) {
   const parsed = parseConfig(
-    // (No admin rate limit unless a test sets one: tests send many /add and /rm at once.)
+    // (No admin rate limit unless a test sets one: tests send many /add and /rm at once.
+    // Replies name the replica's hostname, so a test reads where a request went; the seed's
+    // numbered replies have their own tests.)
     [
+      "--replica-id",
+      "name",
       "--heartbeat-interval",
       "20",
       "--heartbeat-timeout",
@@ -120,6 +124,14 @@ test("POST /add: fewer hostnames than n, the rest get random names", async () =>
   assert.equal(body.message.N, 5);
   assert.equal(body.message.replicas[3], "S5");
   assert.match(body.message.replicas[4], /^replica-[0-9a-z]{6}$/);
+});
+
+test("POST /add: hostnames are what Docker takes as container names (server_1, web.2)", async () => {
+  await using t = await setup();
+  const max = "a".repeat(63);
+  const res = await t.request("/add", t.json({ n: 3, hostnames: ["server_1", "web.2", max] }));
+  assert.equal(res.status, 200);
+  assert.deepEqual((await res.json()).message.replicas.slice(3), ["server_1", "web.2", max]);
 });
 
 test("POST /add: hostnames longer than n is the spec's 400", async () => {
@@ -221,9 +233,10 @@ const BAD_ADD: [string, unknown, RegExp][] = [
   ["n huge", { n: 1e9 }, /'n' must be at most 50/],
   ["hostnames not a list", { n: 1, hostnames: "S5" }, /'hostnames' must be a list of strings/],
   ["hostnames with a number", { n: 2, hostnames: ["S5", 7] }, /list of strings/],
-  ["a hostname not a DNS label", { n: 1, hostnames: ["bad name"] }, /not a valid DNS label/],
-  ["a hostname ending in -", { n: 1, hostnames: ["s5-"] }, /not a valid DNS label/],
-  ["a 64-character hostname", { n: 1, hostnames: ["a".repeat(64)] }, /not a valid DNS label/],
+  ["a hostname with a space", { n: 1, hostnames: ["bad name"] }, /not a valid container name/],
+  ["a hostname starting with _", { n: 1, hostnames: ["_s5"] }, /not a valid container name/],
+  ["a hostname with a /", { n: 1, hostnames: ["s/5"] }, /not a valid container name/],
+  ["a 64-character hostname", { n: 1, hostnames: ["a".repeat(64)] }, /not a valid container name/],
   ["a duplicate hostname", { n: 2, hostnames: ["S5", "S5"] }, /listed more than once/],
   ["a hostname in use", { n: 1, hostnames: ["S1"] }, /^<Error> Hostname 'S1' is already in use$/],
   ["an unknown field", { n: 1, hostname: ["S5"] }, /Unknown field 'hostname'/],
@@ -556,6 +569,28 @@ test("spares: a warm spare is outside /rep and the ring, and replaces a dead rep
     t.balancer.manager.route(7, 3).map((r) => r.name).sort(),
     ["Server 1", "Server 3", spare].sort(),
   );
+});
+
+test("the seed's replies (--replica-id number, the default): 'Hello from Server: 1', and a spare serves under its own number", async () => {
+  await using t = await setup(["--replica-id", "number", "--spares", "1"]);
+  const answers = new Set<string>();
+  for (let id = 100_000; id < 100_300; id++) {
+    answers.add(await (await t.request(`/home?id=${id}`)).text());
+  }
+  const reply = (n: number) => `{"message":"Hello from Server: ${n}","status":"successful"}`;
+  assert.deepEqual([...answers].sort(), [reply(1), reply(2), reply(3)]);
+  assert.equal(await t.rep(), REP_3, "/rep lists hostnames, as the spec says");
+  await waitFor(() => t.balancer.manager.spares().length === 1, "a spare is started");
+  const [spare] = t.balancer.manager.spares();
+  await waitFor(() => t.cluster.get(spare).received.includes("GET /heartbeat"), "warm");
+  t.cluster.get("Server 2").kill();
+  await waitFor(() => t.balancer.manager.has(spare), "the spare is promoted");
+  assert.deepEqual(t.balancer.manager.snapshot().replicas, ["Server 1", "Server 3", spare]);
+  const after = new Set<string>();
+  for (let id = 100_000; id < 100_300; id++) {
+    after.add(await (await t.request(`/home?id=${id}`)).text());
+  }
+  assert.deepEqual([...after].sort(), [reply(1), reply(3), reply(4)]);
 });
 
 test("spares: /rm never removes a spare; a dead spare is replaced", async () => {

@@ -4,7 +4,7 @@
  * @module
  */
 
-export { DNS_LABEL } from "./admin_input.ts";
+export { REPLICA_NAME } from "./admin_input.ts";
 export { type AdminConfig, type ExplainRoutes } from "./admin.ts";
 export { ADMIN_PATHS, type BalancerApp, createBalancerApp } from "./app.ts";
 export { SocketFront, type SocketFrontOptions } from "./socket_front.ts";

@@ -12,5 +12,6 @@ export {
   type ReplicaExit,
   type ReplicaHandle,
   type ReplicaSpec,
+  serverIdOf,
 } from "./provider.ts";
 export { parseBackends, type StaticBackend, StaticProvider } from "./static.ts";

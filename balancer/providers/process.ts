@@ -14,7 +14,13 @@ import {
   type Timer,
   withDefaults,
 } from "../support/mod.ts";
-import type { Provider, ReplicaExit, ReplicaHandle, ReplicaSpec } from "./provider.ts";
+import {
+  type Provider,
+  type ReplicaExit,
+  type ReplicaHandle,
+  type ReplicaSpec,
+  serverIdOf,
+} from "./provider.ts";
 
 /** Options of a {@linkcode ProcessProvider}. */
 export interface ProcessProviderOptions {
@@ -86,7 +92,7 @@ export class ProcessProvider implements Provider {
         ...this.#options.env,
         PORT: "0",
         HOST: host,
-        SERVER_ID: spec.name,
+        SERVER_ID: serverIdOf(spec),
         EXIT_ON_STDIN_EOF: "1",
       },
       stdin: "piped",

@@ -21,12 +21,23 @@ export class HostnameConflictError extends Error {
 
 /** What to start. */
 export interface ReplicaSpec {
-  /** The replica's hostname; becomes its `SERVER_ID`. */
+  /** The replica's hostname. */
   readonly name: string;
-  /** The replica's stable server number (for rings that use one). */
+  /** The replica's stable server number (for rings that use one); 0 for a spare. */
   readonly ordinal: number;
   /** Its relative share of keys (weighted rings); 1 when absent. */
   readonly weight?: number;
+  /**
+   * What it answers as, its `SERVER_ID` (see {@linkcode serverIdOf}): its server number
+   * (`--replica-id number`; a spare's is the number it will serve under) or its hostname.
+   * On a replica found running, what it was started with, when the provider can tell.
+   */
+  readonly serverId?: string;
+}
+
+/** A replica's `SERVER_ID`: the spec's `serverId`, or its hostname when that is absent. */
+export function serverIdOf(spec: ReplicaSpec): string {
+  return spec.serverId ?? spec.name;
 }
 
 /** How a replica ended. */

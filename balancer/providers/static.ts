@@ -6,7 +6,7 @@
  * @module
  */
 
-import { DNS_LABEL } from "../edge/mod.ts";
+import { REPLICA_NAME } from "../edge/mod.ts";
 import {
   HostnameConflictError,
   type Provider,
@@ -28,7 +28,7 @@ export interface StaticBackend {
 /**
  * Parses `--backends`: comma-separated `URL` or `name=URL` items, each optionally followed by
  * `;weight=W` (a number above 0, at most 100). A URL is `http://host:port` (or `https://`),
- * without a path; its name, a DNS label, defaults to its host and port with other characters
+ * without a path; its name (letters, digits, `_`, `.`, `-`) defaults to its host and port with other characters
  * as `-` (`127-0-0-1-18081`). Throws `Error` with a one-line message on a bad item or a
  * repeated name or URL.
  */
@@ -64,15 +64,15 @@ export function parseBackends(text: string): StaticBackend[] {
       throw new Error(`'${urlText}' must have no path or query: requests keep their own`);
     }
     if (url.username || url.password) throw new Error(`'${urlText}' must not hold credentials`);
-    // Names are DNS labels, like every replica's (so /rm and /add can name them); an unnamed
+    // Names follow the rule of every replica's (so /rm and /add can name them); an unnamed
     // backend is called after its host and port: 127.0.0.1:18081 → 127-0-0-1-18081.
     const name = hasName
       ? raw.slice(0, eq).trim()
       : url.host.toLowerCase().replace(/[^a-z0-9-]+/g, "-").replace(/^-+|-+$/g, "");
-    if (!DNS_LABEL.test(name)) {
+    if (!REPLICA_NAME.test(name)) {
       throw new Error(
-        `backend name '${name}' must be a DNS label (1-63 letters, digits or '-', ` +
-          `not starting or ending with '-')`,
+        `backend name '${name}' must be 1-63 letters, digits, '_', '.' or '-', ` +
+          `starting with a letter or digit`,
       );
     }
     const base = `${url.protocol}//${url.host}`;

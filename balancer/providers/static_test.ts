@@ -20,7 +20,8 @@ Deno.test("parseBackends: URLs and name=URL items, with one-line errors", () => 
   assert.throws(() => parseBackends("http://u:p@h:1"), /credentials/);
   assert.throws(() => parseBackends("a=http://h:1,a=http://h:2"), /backend name 'a' twice/);
   assert.throws(() => parseBackends("http://h:1,b=http://h:1"), /backend http:\/\/h:1 twice/);
-  assert.throws(() => parseBackends("web_1=http://h:1"), /'web_1' must be a DNS label/);
+  assert.throws(() => parseBackends("web 1=http://h:1"), /'web 1' must be 1-63 letters/);
+  assert.equal(parseBackends("web_1=http://h:1")[0].name, "web_1");
 });
 
 Deno.test("--provider static: the backends are the replicas; bad combinations refused", () => {

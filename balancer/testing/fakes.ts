@@ -17,12 +17,15 @@ import {
   type ReplicaExit,
   type ReplicaHandle,
   type ReplicaSpec,
+  serverIdOf,
 } from "../providers/mod.ts";
 
 /** One in-memory replica. */
 export interface FakeReplica {
   /** Hostname. */
   readonly name: string;
+  /** What it answers as (`SERVER_ID`). */
+  readonly serverId: string;
   /** Its app; replace to change behaviour. */
   app: Hono;
   /** Its faults, live. */
@@ -142,7 +145,8 @@ export class FakeCluster implements Provider {
     const faults: Faults = { heartbeatFail: this.startUnhealthy, delayMs: 0 };
     const replica: FakeReplica = {
       name: spec.name,
-      app: createServerApp({ id: spec.name, faults }),
+      serverId: serverIdOf(spec),
+      app: createServerApp({ id: serverIdOf(spec), faults }),
       faults,
       alive: true,
       received: [],

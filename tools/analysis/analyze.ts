@@ -94,7 +94,8 @@ async function httpRuns(meta: RunMeta, requests: number, ns: number[]): Promise<
         console.error(`analyze: ${what}: ${reply.failed} failed, e.g. ${reply.errors[0]}`);
       }
       const counts: Record<string, number> = {};
-      for (let k = 1; k <= n; k++) counts[`Server ${k}`] = reply.counts[`Server ${k}`] ?? 0;
+      // Replicas answer as their server numbers (`Hello from Server: 2` is `Server 2`).
+      for (let k = 1; k <= n; k++) counts[`Server ${k}`] = reply.counts[String(k)] ?? 0;
       // A reply from any other replica (a replacement after a crash) spoils the count.
       const counted = Object.values(counts).reduce((a, b) => a + b, 0);
       const strays = requests - reply.failed - counted;

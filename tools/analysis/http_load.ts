@@ -8,7 +8,7 @@
 
 /** What the replies said. */
 export interface ReplyCount {
-  /** Answers per replica name, from `"Hello from Server: <name>"`. */
+  /** Answers per replica, from `"Hello from Server: <ID>"` (its `SERVER_ID`: its number). */
   counts: Record<string, number>;
   /** Requests that failed (network error, non-200, or an unexpected body). */
   failed: number;

@@ -159,7 +159,11 @@ export interface ServiceCreate {
 export interface ServiceInspect {
   ID: string;
   CreatedAt: string;
-  Spec: { Name: string; Labels?: Record<string, string> | null };
+  Spec: {
+    Name: string;
+    Labels?: Record<string, string> | null;
+    TaskTemplate?: { ContainerSpec?: { Env?: string[] | null } };
+  };
 }
 
 /** Part of `GET /info` that says whether this engine manages a swarm. */

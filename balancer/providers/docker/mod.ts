@@ -12,5 +12,6 @@ export {
   DockerProvider,
   type DockerReach,
   LABELS,
+  serverIdInEnv,
 } from "./provider.ts";
 export { type EndpointMode, serviceName, type SwarmConfig, SwarmProvider } from "./swarm.ts";

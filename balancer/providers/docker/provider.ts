@@ -11,6 +11,7 @@
  * @module
  */
 
+import { lookup } from "node:dns/promises";
 import {
   type ContainerCreate,
   type DockerClient,
@@ -26,6 +27,7 @@ import {
   type ReplicaExit,
   type ReplicaHandle,
   type ReplicaSpec,
+  serverIdOf,
 } from "../mod.ts";
 
 /** Label keys on every container the balancer creates. */
@@ -78,7 +80,11 @@ export interface DockerProviderOptions extends Partial<DockerConfig> {
   logger: Logger;
   /** This machine's hostname (a container's is its short id). Default: read /etc/hostname. */
   hostname?: () => Promise<string>;
-  /** IPv4 addresses of a name, for the `name` reach. Default `Deno.resolveDns(name, "A")`. */
+  /**
+   * IPv4 addresses of a name, for the `name` reach. Default: the system resolver
+   * (`getaddrinfo`, as connections resolve it). Not `Deno.resolveDns`, which refuses names
+   * Docker's resolver answers, such as `server_1`.
+   */
   resolve?: (name: string) => Promise<string[]>;
   /** Port replicas listen on. Default 5000. */
   port?: number;
@@ -112,6 +118,11 @@ export function containerName(hostname: string): string {
   let name = hostname.replace(/[^a-zA-Z0-9_.-]/g, "-").replace(/^[^a-zA-Z0-9]+/, "");
   if (name.length < 2) name = `${name || "replica"}-0`;
   return name;
+}
+
+/** The `SERVER_ID` in a container's environment (`KEY=value` entries), if set. */
+export function serverIdInEnv(env: readonly string[] | null | undefined): string | undefined {
+  return env?.find((entry) => entry.startsWith("SERVER_ID="))?.slice("SERVER_ID=".length);
 }
 
 /** The label filters that select an owner's replicas (containers or swarm services). */
@@ -218,7 +229,8 @@ export class DockerProvider implements Provider {
       owner: "ringlb",
       reach: "auto" as DockerReach,
       hostname: async () => (await Deno.readTextFile("/etc/hostname")).trim(),
-      resolve: (name: string) => Deno.resolveDns(name, "A"),
+      resolve: async (name: string) =>
+        (await lookup(name, { all: true, family: 4 })).map((found) => found.address),
       port: 5000,
       command: REPLICA_COMMAND,
       user: "deno",
@@ -389,7 +401,7 @@ export class DockerProvider implements Provider {
       User: user,
       Env: [
         ...Object.entries(env).map(([k, v]) => `${k}=${v}`),
-        `SERVER_ID=${spec.name}`,
+        `SERVER_ID=${serverIdOf(spec)}`,
         `PORT=${port}`,
       ],
       Labels: {
@@ -484,6 +496,7 @@ export class DockerProvider implements Provider {
           ordinal: Number(labels[LABELS.ordinal]) || note?.ordinal || 0,
           // A promoted spare's weight is on its note (container labels cannot change).
           weight: note ? note.weight : weightFromLabels(labels),
+          serverId: serverIdInEnv(info.Config.Env),
         },
         handle,
         created: info.Created,

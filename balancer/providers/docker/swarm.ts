@@ -29,6 +29,7 @@ import {
   ownContainerOn,
   ownerLabels,
   REPLICA_COMMAND,
+  serverIdInEnv,
   weightFromLabels,
   weightLabel,
 } from "./provider.ts";
@@ -40,6 +41,7 @@ import {
   type ReplicaExit,
   type ReplicaHandle,
   type ReplicaSpec,
+  serverIdOf,
 } from "../mod.ts";
 
 /**
@@ -288,7 +290,7 @@ export class SwarmProvider implements Provider {
           User: user,
           Env: [
             ...Object.entries(env).map(([k, v]) => `${k}=${v}`),
-            `SERVER_ID=${spec.name}`,
+            `SERVER_ID=${serverIdOf(spec)}`,
             `PORT=${port}`,
           ],
           Labels: labels,
@@ -404,6 +406,7 @@ export class SwarmProvider implements Provider {
         name: hostname,
         ordinal: Number(labels[LABELS.ordinal]) || 0,
         weight: weightFromLabels(labels),
+        serverId: serverIdInEnv(service.Spec.TaskTemplate?.ContainerSpec?.Env),
       },
       handle: this.#handleOf(hostname, service.ID, service.Spec.Name),
     };
