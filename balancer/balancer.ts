@@ -243,6 +243,9 @@ export function createBalancer(config: BalancerConfig, deps: BalancerDeps): Bala
     async start() {
       lag.start();
       await deps.provider.init?.();
+      // (`adopt` tops the spares up on a 0 ms timer; `add` below numbers the replicas before it
+      // fires, with no macrotask between, so they are 1..N and a numbered spare N+1: the
+      // app suite's seed-reply test checks it.)
       const adopted = await manager.adopt();
       if (adopted > 0) logger.info("balancer.adopted", { replicas: adopted });
       const missing = cluster.replicas - adopted;

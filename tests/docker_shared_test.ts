@@ -59,6 +59,9 @@ test({
       `--docker-network=${owner}`,
       `--docker-owner=${owner}`,
       "--docker-image=ringlb-test:latest",
+      // Replies name the replica: two added at once on the two balancers can share a number,
+      // and the agreement checks must tell them apart.
+      "--replica-id=name",
     ];
     const started: RunningBalancer[] = [];
     const running = async () =>

@@ -181,6 +181,17 @@ test({
         );
         assert.equal(await client.inspectService("S5"), undefined, "its service is removed");
         assert.deepEqual(await ownersOf(a, keys), await ownersOf(b, keys));
+
+        // `server_1` makes the service name `server-1`: the one `Server 1` has (swarm names
+        // are case-insensitive). Refused, with the replica that has it named.
+        const clash = await fetch(`${a}/add`, {
+          method: "POST",
+          body: '{"n":1,"hostnames":["server_1"]}',
+        });
+        const said = await clash.json();
+        assert.equal(clash.status, 400, JSON.stringify(said));
+        assert.match(said.message, /service name 'server-1' is already replica 'Server 1''s/);
+        assert.equal((await rep(a)).N, 3);
       });
 
       await t.step(

@@ -121,7 +121,11 @@ export class ReplicaStartError extends Error {
   }
 }
 
-/** What makes two hostnames the same host: case, and characters a DNS label cannot hold. */
+/**
+ * What makes two hostnames the same host: case, and characters a container name cannot hold
+ * (`Server 1` and `Server-1` make the same container name). (Swarm service names are stricter:
+ * `server_1` and `server-1` make the same one, which the swarm provider refuses to share.)
+ */
 export function hostKey(name: string): string {
   return name.toLowerCase().replace(/[^a-z0-9_.-]/g, "-");
 }
@@ -546,6 +550,14 @@ export class ReplicaManager {
     // A replacement of one that failed fills its place; anything else is one more.
     if (this.#live(false).length >= this.#desired) this.#desired++;
     this.#take(spec.name, spec.ordinal, false, handle, "replica.joined", spec.weight);
+    // Another balancer numbered it without seeing this one's spares (they are the
+    // reconciler's alone): a spare started under that number could only serve under another,
+    // answering as a number it does not have. It is replaced by one with a free number.
+    for (const spare of this.#live(true)) {
+      if (spare.ordinal !== spec.ordinal) continue;
+      this.#retire(spare, `its number went to '${spec.name}'`, "info", false, true);
+      this.#scheduleReconcile();
+    }
     return true;
   }
 

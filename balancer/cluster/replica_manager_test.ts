@@ -289,6 +289,18 @@ Deno.test("manager: adopt() keeps a spare's number (its SERVER_ID), and replaces
   assert.deepEqual(t.cluster.promotions, ["S=3"], "under the number it answers as");
 });
 
+Deno.test("manager: adopt() in numbered mode: a spare answering as its hostname is replaced; a promotion that went unrecorded keeps its number", async () => {
+  await using t = await setup([], { spares: 1 });
+  await t.cluster.leave({ name: "A", ordinal: 1, serverId: "1" });
+  await t.cluster.leave({ name: "P", ordinal: 0, serverId: "5" }); // promoted, not recorded
+  await t.cluster.leave({ name: "N", ordinal: 0, serverId: "N" }); // a spare of --replica-id name
+  assert.equal(await t.manager.adopt(), 2);
+  assert.equal(t.cluster.get("N").alive, false, "N stopped");
+  assert.deepEqual(t.manager.spares(), [], "N is not kept as the spare");
+  await waitFor(() => t.ring.size === 2, "A and P serve");
+  assert.deepEqual(t.ring.nodes().map((n) => `${n.name}=${n.ordinal}`).sort(), ["A=1", "P=5"]);
+});
+
 Deno.test("manager: an adopted replica answering as something else is kept, and the difference logged", async () => {
   await using t = await setup([]);
   await t.cluster.leave({ name: "A", ordinal: 1, serverId: "A" }); // started with --replica-id name
@@ -711,6 +723,21 @@ Deno.test("manager, following another balancer (shared Docker replicas): a faile
   t.cluster.lead();
   await waitFor(() => t.cluster.started.length === 4, "C replaced by this balancer");
   assert.equal(t.manager.snapshot().N, 4);
+});
+
+Deno.test("manager, reconciling shared replicas: a replica another balancer numbered like this one's spare takes the number; the spare is replaced", async () => {
+  await using t = await setup(["A", "B", "C"], { spares: 1 });
+  await waitFor(() => t.manager.spares().length === 1, "a spare");
+  const [spare] = t.manager.spares();
+  assert.equal(t.cluster.get(spare).serverId, "4");
+  // Another balancer's /add: it does not see this one's spares, so it numbered S5 4 too.
+  assert.equal(await t.cluster.appear({ name: "S5", ordinal: 4, serverId: "4" }), true);
+  await waitFor(() => !t.cluster.get(spare).alive, "the spare holding 4 is stopped");
+  await waitFor(
+    () => t.manager.spares().length === 1 && t.manager.spares()[0] !== spare,
+    "a fresh spare",
+  );
+  assert.equal(t.cluster.get(t.manager.spares()[0]).serverId, "5");
 });
 
 Deno.test("manager: a failed replica's replacement keeps its weight, whether a new replica or a promoted spare", async () => {

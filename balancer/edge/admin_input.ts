@@ -29,6 +29,17 @@ export type ScaleKind = "add" | "rm";
  */
 export const REPLICA_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
 
+/**
+ * Whether a URL would read `name` as an IPv4 address rather than a host name: its last label
+ * is a number (`web.2`, `7`, `0x1f`; WHATWG URL's "ends in a number"). A replica is reached
+ * by its name, so such a name could never be.
+ */
+export function readAsAddress(name: string): boolean {
+  const labels = name.split(".");
+  if (labels.length > 1 && labels.at(-1) === "") labels.pop();
+  return /^(?:[0-9]+|0[xX][0-9a-fA-F]*)$/.test(labels.at(-1)!);
+}
+
 const SPEC_TOO_MANY_NAMES: Record<ScaleKind, string> = {
   add: "Length of hostname list is more than newly added instances",
   rm: "Length of hostname list is more than removable instances",
@@ -97,6 +108,11 @@ export function parseScaleRequest(
       return fail(
         `Hostname ${show(name)} is not a valid container name ` +
           `(1-63 letters, digits, '_', '.' or '-', starting with a letter or digit)`,
+      );
+    }
+    if (kind === "add" && readAsAddress(name)) {
+      return fail(
+        `Hostname ${show(name)} ends in a number: a URL would read it as an IPv4 address`,
       );
     }
     if (kind === "rm" && name.length === 0) return fail(`Hostnames must not be empty`);

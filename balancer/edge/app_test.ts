@@ -126,12 +126,15 @@ test("POST /add: fewer hostnames than n, the rest get random names", async () =>
   assert.match(body.message.replicas[4], /^replica-[0-9a-z]{6}$/);
 });
 
-test("POST /add: hostnames are what Docker takes as container names (server_1, web.2)", async () => {
+test("POST /add: hostnames are what Docker takes as container names (server_1, web.v2)", async () => {
   await using t = await setup();
   const max = "a".repeat(63);
-  const res = await t.request("/add", t.json({ n: 3, hostnames: ["server_1", "web.2", max] }));
+  const res = await t.request("/add", t.json({ n: 3, hostnames: ["server_1", "web.v2", max] }));
   assert.equal(res.status, 200);
-  assert.deepEqual((await res.json()).message.replicas.slice(3), ["server_1", "web.2", max]);
+  assert.deepEqual((await res.json()).message.replicas.slice(3), ["server_1", "web.v2", max]);
+  // One container name: the same host.
+  const clash = await t.request("/add", t.json({ n: 1, hostnames: ["Server-1"] }));
+  assert.match((await clash.json()).message, /Hostname 'Server-1' is already in use/);
 });
 
 test("POST /add: hostnames longer than n is the spec's 400", async () => {
@@ -237,6 +240,9 @@ const BAD_ADD: [string, unknown, RegExp][] = [
   ["a hostname starting with _", { n: 1, hostnames: ["_s5"] }, /not a valid container name/],
   ["a hostname with a /", { n: 1, hostnames: ["s/5"] }, /not a valid container name/],
   ["a 64-character hostname", { n: 1, hostnames: ["a".repeat(64)] }, /not a valid container name/],
+  ["a hostname ending in a number", { n: 1, hostnames: ["web.2"] }, /ends in a number/],
+  ["a hostname that is a number", { n: 1, hostnames: ["7"] }, /ends in a number/],
+  ["a hostname ending in a hex number", { n: 1, hostnames: ["a.0x1f"] }, /ends in a number/],
   ["a duplicate hostname", { n: 2, hostnames: ["S5", "S5"] }, /listed more than once/],
   ["a hostname in use", { n: 1, hostnames: ["S1"] }, /^<Error> Hostname 'S1' is already in use$/],
   ["an unknown field", { n: 1, hostname: ["S5"] }, /Unknown field 'hostname'/],

@@ -36,7 +36,7 @@ export const LABELS = {
   owner: "ringlb.owner",
   /** Always `replica`. */
   role: "ringlb.role",
-  /** The replica's hostname (its `SERVER_ID`). */
+  /** The replica's hostname (`/rep`'s name for it; its `SERVER_ID` with `--replica-id name`). */
   hostname: "ringlb.hostname",
   /** The replica's ordinal on the ring. */
   ordinal: "ringlb.ordinal",

@@ -309,8 +309,21 @@ export class SwarmProvider implements Provider {
       if (!(error instanceof DockerError && error.status === 409)) {
         throw new Error(`replica '${spec.name}' (service ${name}): ${errorMessage(error)}`);
       }
-      const existing = await client.inspectService(name);
+      // (Names clash case-insensitively; a lookup by name is exact.)
+      const existing = await client.inspectService(name) ??
+        (await client.listServices(ownerLabels(owner))).find((s) =>
+          s.Spec.Name.toLowerCase() === name.toLowerCase()
+        );
       const theirs = existing?.Spec.Labels ?? {};
+      const other = theirs[LABELS.hostname];
+      if (
+        existing && theirs[LABELS.owner] === owner && other !== undefined && other !== spec.name
+      ) {
+        throw new HostnameConflictError(
+          `service name '${name}' is already replica '${other}''s (a service name holds ` +
+            `letters, digits and '-' only, whatever their case)`,
+        );
+      }
       if (
         !existing || theirs[LABELS.owner] !== owner || theirs[LABELS.hostname] !== spec.name ||
         this.#handles.has(existing.ID)
