@@ -24,7 +24,14 @@ import {
   type ProxyRequest,
   type ProxyTunnel,
 } from "../proxy/mod.ts";
-import { Abort, errorMessage, type Logger, pooledCopy, type Timer } from "../support/mod.ts";
+import {
+  Abort,
+  concatBytes,
+  errorMessage,
+  type Logger,
+  pooledCopy,
+  type Timer,
+} from "../support/mod.ts";
 
 /** Options of a {@linkcode SocketFront}. */
 export interface SocketFrontOptions {
@@ -620,7 +627,7 @@ class ClientConnection {
         if (done) break;
         if (value.length === 0) continue;
         await this.#write(
-          chunked ? concat(latin1(`${value.length.toString(16)}\r\n`), value, CRLF) : value,
+          chunked ? concatBytes([latin1(`${value.length.toString(16)}\r\n`), value, CRLF]) : value,
         );
       }
     } catch (error) {
@@ -662,7 +669,7 @@ class ClientConnection {
     this.#closeTunnel = closeBoth;
     tunnel.ejected.addEventListener("abort", closeBoth);
     try {
-      await writeAll(this.#conn, tunnel.head.length ? concat(head, tunnel.head) : head);
+      await writeAll(this.#conn, tunnel.head.length ? concatBytes([head, tunnel.head]) : head);
       this.#phase = "tunnel";
       const toReplica = (async () => {
         for (;;) {
@@ -838,19 +845,6 @@ function blankLine(buf: Uint8Array, from: number, to: number): boolean {
     }
   }
   return false;
-}
-
-/** `parts` in one buffer, for one write. */
-function concat(...parts: Uint8Array[]): Uint8Array {
-  let size = 0;
-  for (const part of parts) size += part.length;
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
 }
 
 /** Writes all of `bytes` (a write may take only part). */

@@ -13,6 +13,7 @@
 import type { RoutingKey } from "../../ring/mod.ts";
 import {
   Abort,
+  concatBytes,
   Deadlines,
   errorMessage,
   type Expiring,
@@ -305,13 +306,7 @@ export async function bufferUpTo(
       });
     }
   }
-  const whole = new Uint8Array(size);
-  let offset = 0;
-  for (const chunk of chunks) {
-    whole.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return whole;
+  return concatBytes(chunks);
 }
 
 /** A stream went idle too long (see {@linkcode withIdleTimeout}). */

@@ -20,6 +20,7 @@ export { Abort } from "./abort.ts";
 export { Deadlines, type Expiring } from "./deadlines.ts";
 export { pooledCopy } from "./pooled_copy.ts";
 export {
+  concatBytes,
   delay,
   errorMessage,
   readLines,
