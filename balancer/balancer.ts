@@ -25,11 +25,19 @@ import { createDashboard, EventLog } from "./dashboard/mod.ts";
 import {
   explainKey,
   type ExplainSources,
+  type HotKey,
   HotKeys,
   hotKeys,
   type HotKeysOptions,
   KeyMovement,
+  mergeHotKeys,
 } from "./insight/mod.ts";
+
+/**
+ * How many of its hottest keys a worker sends (and the control plane takes of its own): all a
+ * window can hold, two half-windows of 128 counters.
+ */
+export const HOT_KEYS_SENT = 256;
 
 /** What a balancer is built from besides its config. */
 export interface BalancerDeps {
@@ -55,6 +63,8 @@ export interface BalancerDeps {
   workersSynced?: () => Promise<void>;
   /** A control plane's: what its workers' proxies counted, as they last sent it. */
   workerMetrics?: () => ProxySnapshot[];
+  /** A control plane's: its workers' hottest keys, as they last sent them. */
+  workerHotKeys?: () => HotKey[][];
   /** The hot-key sketch's settings (tests count every request: `{ sampleEvery: 1 }`). */
   hotKeys?: HotKeysOptions;
 }
@@ -185,12 +195,19 @@ export function createBalancer(config: BalancerConfig, deps: BalancerDeps): Bala
     : viaFetch;
   // The hottest keys over the last minute, counted as requests are routed (~0.1-0.25 µs each).
   const hot = new HotKeys(deps.hotKeys);
+  const workerHotKeys = deps.workerHotKeys;
   const explaining: ExplainSources = {
     ring,
     ringKind: describeRing(config.ring),
     replicas: () => manager.states(),
     maxTries: MAX_TRIES,
-    hot,
+    // With workers, every process's keys: each counts what it routes.
+    hot: workerHotKeys
+      ? {
+        windowMs: hot.windowMs,
+        top: (n, now) => mergeHotKeys([hot.top(HOT_KEYS_SENT, now), ...workerHotKeys()], n),
+      }
+      : hot,
   };
   const keyOf = (value: string) =>
     routingKeyOf({
@@ -301,6 +318,8 @@ export interface WorkerBalancer {
   readonly mirror: MirroredCluster;
   /** What its proxy counts (sent to the control plane, which shows the sum). */
   readonly metrics: ProxyMetrics;
+  /** The keys it routes most (sent to the control plane: `/explain?top=N` counts them too). */
+  readonly hot: HotKeys;
   /** What to serve with `--front serve`. */
   readonly handler: (request: Request, info?: Deno.ServeHandlerInfo) => Promise<Response>;
   /** Serves `listener` with the raw-socket front. */
@@ -318,6 +337,7 @@ export function createWorkerBalancer(config: BalancerConfig, deps: WorkerDeps): 
   const { logger } = deps;
   const mirror = new MirroredCluster(createRing(config.ring), deps.report);
   const metrics = new ProxyMetrics();
+  const hot = new HotKeys();
   const http1 = new Http1Client();
   const viaFetch = fetchUpstream(globalThis.fetch);
   const upstream: Upstream = (request) =>
@@ -332,10 +352,14 @@ export function createWorkerBalancer(config: BalancerConfig, deps: WorkerDeps): 
     relayAdmin: deps.relayAdmin,
     // (Its /metrics is the control plane's, relayed: only the counting happens here.)
     metrics: { proxy: metrics, render: () => "" },
+    onKey: (key, now) => {
+      if (typeof key === "string") hot.observe(key, now);
+    },
   });
   return {
     mirror,
     metrics,
+    hot,
     handler,
     socketFront(listener, secure = false) {
       return socketFrontOf(config, { app, proxy, adminPaths }, listener, secure, logger);

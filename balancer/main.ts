@@ -11,7 +11,8 @@
 
 import { fileURLToPath } from "node:url";
 import { describeRing } from "../ring/mod.ts";
-import { type Balancer, createBalancer, createWorkerBalancer } from "./balancer.ts";
+import { type Balancer, createBalancer, createWorkerBalancer, HOT_KEYS_SENT } from "./balancer.ts";
+import type { HotKey } from "./insight/mod.ts";
 import { followMembership, MembershipBroadcaster, OutcomeBatcher } from "./workers.ts";
 import { failureResponse } from "../contract/mod.ts";
 import {
@@ -173,11 +174,12 @@ async function runWorker(
     const serving = front.serve();
     server = { shutdown: () => front.shutdown().then(() => serving) };
   }
-  // What this worker counted goes to the control plane every second (its /metrics shows the sum).
-  const reporting = setInterval(
-    () => write(JSON.stringify({ metrics: worker.metrics.snapshot() }) + "\n"),
-    1000,
-  );
+  // What this worker counted goes to the control plane every second (its /metrics shows the
+  // sum), and so do its hottest keys (its /explain?top=N counts them).
+  const reporting = setInterval(() => {
+    write(JSON.stringify({ metrics: worker.metrics.snapshot() }) + "\n");
+    write(JSON.stringify({ hot: worker.hot.top(HOT_KEYS_SENT, performance.now()) }) + "\n");
+  }, 1000);
   const stop = async () => {
     await Promise.race([server.shutdown(), delay(config.cluster.drainTimeoutMs)]);
     clearInterval(reporting);
@@ -238,6 +240,8 @@ async function main(): Promise<number> {
   const broadcaster = listen.workers > 1 ? new MembershipBroadcaster(logger) : undefined;
   /** What each worker's proxy counted, as it last sent it. */
   const counted = new Map<number, ProxySnapshot>();
+  /** Each running worker's hottest keys, as it last sent them. */
+  const hotByWorker = new Map<number, HotKey[]>();
   const balancer: Balancer = createBalancer(config, {
     provider,
     logger,
@@ -246,6 +250,7 @@ async function main(): Promise<number> {
     onReplicaEnded: broadcaster && ((name) => broadcaster.ended(name)),
     workersSynced: broadcaster && (() => broadcaster.synced()),
     workerMetrics: broadcaster && (() => [...counted.values()]),
+    workerHotKeys: broadcaster && (() => [...hotByWorker.values()]),
   });
 
   /** What listens: `Deno.serve`'s server or the socket front; both drain on shutdown. */
@@ -377,6 +382,7 @@ async function main(): Promise<number> {
             const last = snapshot ?? counted.get(child.pid);
             if (last) counted.set(child.pid, snapshot ?? { ...last, inFlight: 0 });
           },
+          (hot) => hot ? hotByWorker.set(child.pid, hot) : hotByWorker.delete(child.pid),
         ).catch(() => {});
       }
     }

@@ -12,6 +12,7 @@
 import type { Member, MembershipUpdate, MirroredCluster, TryOutcome } from "./cluster/mod.ts";
 import type { Logger } from "./support/mod.ts";
 import { ProxyMetrics, type ProxySnapshot } from "./metrics/mod.ts";
+import type { HotKey } from "./insight/mod.ts";
 
 const OUTCOMES: ReadonlySet<string> = new Set([
   "success",
@@ -22,11 +23,26 @@ const OUTCOMES: ReadonlySet<string> = new Set([
   "protocol_error",
 ]);
 
-/** What a worker says: an acknowledgement, outcomes of tries, or what its proxy counted. */
+/** What a worker says: an acknowledgement, outcomes of tries, what its proxy counted, or its hot keys. */
 export type WorkerMessage =
   | { ack: number }
   | { outcomes: [string, TryOutcome][] }
-  | { metrics: ProxySnapshot };
+  | { metrics: ProxySnapshot }
+  | { hot: HotKey[] };
+
+/** Most hot keys a worker may send at once (what its window holds), and the longest key. */
+const MAX_HOT_KEYS = 256;
+const MAX_KEY_LENGTH = 8192;
+
+/** Whether `v` is a list of hot keys as `HotKeys.top` makes them, within the bounds above. */
+function isHotKeys(v: unknown): v is HotKey[] {
+  return Array.isArray(v) && v.length <= MAX_HOT_KEYS && v.every((entry) => {
+    const e = entry as Record<string, unknown> | null;
+    return typeof e === "object" && e !== null && Object.keys(e).length === 4 &&
+      typeof e.key === "string" && e.key.length <= MAX_KEY_LENGTH &&
+      [e.count, e.error, e.perSecond].every(isCount);
+  });
+}
 
 const isCount = (v: unknown) => typeof v === "number" && Number.isFinite(v) && v >= 0;
 const isCounts = (v: unknown, length: number) =>
@@ -75,6 +91,9 @@ export function parseWorkerMessage(line: string): WorkerMessage | undefined {
   }
   if (keys.length === 1 && "metrics" in record) {
     return isProxySnapshot(record.metrics) ? { metrics: record.metrics } : undefined;
+  }
+  if (keys.length === 1 && "hot" in record) {
+    return isHotKeys(record.hot) ? { hot: record.hot } : undefined;
   }
   if (keys.length === 1 && Array.isArray(record.outcomes)) {
     const outcomes = record.outcomes as unknown[];
@@ -187,13 +206,15 @@ export class MembershipBroadcaster {
 
   /**
    * A worker to feed: it gets the current membership at once. `messages` are its lines; outcomes
-   * go to `report`. Resolves when its output ends (it exited).
+   * go to `report`, its counts to `counted` and its hot keys to `hot` (each `undefined` once it
+   * has exited). Resolves when its output ends.
    */
   async attach(
     write: (line: string) => void,
     messages: ReadableStream<Uint8Array>,
     report: (name: string, outcome: TryOutcome) => void,
     counted: (snapshot: ProxySnapshot | undefined) => void = () => {},
+    hot: (keys: HotKey[] | undefined) => void = () => {},
   ): Promise<void> {
     const channel: Channel = { write, acked: 0 };
     this.#channels.add(channel);
@@ -208,10 +229,12 @@ export class MembershipBroadcaster {
           channel.acked = Math.max(channel.acked, message.ack);
           for (const wake of this.#waiters) wake();
         } else if ("metrics" in message) counted(message.metrics);
+        else if ("hot" in message) hot(message.hot);
         else for (const [name, outcome] of message.outcomes) report(name, outcome);
       });
     } finally {
       counted(undefined); // (a worker that exited counts no more)
+      hot(undefined); // (nor routes: its keys leave the window)
       this.#channels.delete(channel);
       for (const wake of this.#waiters) wake();
     }

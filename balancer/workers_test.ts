@@ -46,6 +46,28 @@ Deno.test("worker messages are parsed strictly: an ack, or outcomes of known kin
   }));
 });
 
+Deno.test("a worker's hot keys are parsed strictly: four fields, counts not negative, 256 at most", () => {
+  const hot = [{ key: "777", count: 80, error: 0, perSecond: 1.33 }];
+  assert.deepEqual(parseWorkerMessage(JSON.stringify({ hot })), { hot });
+  assert.deepEqual(parseWorkerMessage('{"hot":[]}'), { hot: [] });
+  const entry = { key: "k", count: 8, error: 0, perSecond: 1 };
+  for (
+    const bad of [
+      [{ ...entry, count: -8 }],
+      [{ ...entry, key: 7 }],
+      [{ ...entry, extra: 1 }],
+      [{ key: "k", count: 8, error: 0 }],
+      [{ ...entry, perSecond: "1" }],
+      [{ ...entry, key: "k".repeat(8193) }],
+      Array.from({ length: 257 }, (_, i) => ({ ...entry, key: `k${i}` })),
+      "777",
+    ]
+  ) {
+    assert.equal(parseWorkerMessage(JSON.stringify({ hot: bad })), undefined, JSON.stringify(bad));
+  }
+  assert.equal(parseWorkerMessage(JSON.stringify({ hot, ack: 1 })), undefined, "two messages");
+});
+
 Deno.test("end lines are parsed strictly", () => {
   assert.equal(parseEnded('{"ended":"S1"}'), "S1");
   for (const bad of ['{"ended":1}', '{"ended":"S1","x":1}', "ended S1", '{"version":1}']) {

@@ -220,6 +220,22 @@ test("--workers 2 with local processes: the control plane starts a replica /add 
         3,
         "/rep from the control plane",
       );
+      // Hot keys: each process counts what it routes (1 request in 8), the worker sends its
+      // keys every second, and /explain?top=N adds them up.
+      for (let i = 0; i < 80; i++) {
+        await viaControl.get("/home?id=hot-key");
+        await viaWorker.get("/home?id=hot-key");
+      }
+      let top: { key: string; count: number }[] = [];
+      await waitFor(
+        async () => {
+          top = JSON.parse(await viaControl.get("/explain?top=1")).top ?? [];
+          return top[0]?.key === "hot-key" && top[0].count > 80;
+        },
+        `both processes' counts in /explain?top: ${JSON.stringify(top)}`,
+        5_000,
+      );
+      assert.ok(top[0].count <= 160, JSON.stringify(top));
     } finally {
       for (const c of conns) c.close();
     }

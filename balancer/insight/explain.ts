@@ -13,7 +13,7 @@ import {
   type RoutingKey,
   SlotRing,
 } from "../../ring/mod.ts";
-import type { HotKey, HotKeys } from "./hot_keys.ts";
+import type { HotKey, HotKeySource } from "./hot_keys.ts";
 
 /** A managed replica as the explanation shows it (the manager's `states()`). */
 export interface ReplicaStanding {
@@ -35,7 +35,7 @@ export interface ExplainSources {
   /** How many replicas one request may try. */
   maxTries: number;
   /** The hot-key sketch, when counting. */
-  hot?: HotKeys;
+  hot?: HotKeySource;
   /** Clock for the sketch, ms. Default `performance.now`. */
   now?: () => number;
 }

@@ -136,6 +136,38 @@ export interface HotKey {
   perSecond: number;
 }
 
+/** Where hot keys are read from: one sketch, or several processes' together. */
+export interface HotKeySource {
+  /** The window the counts cover, ms. */
+  readonly windowMs: number;
+  /** The `n` hottest keys as of `now`, hottest first. */
+  top(n: number, now: number): HotKey[];
+}
+
+/**
+ * Several lists of hot keys as one (the control plane's and its workers'): the counts, errors
+ * and rates of a key added up, hottest first, `n` at most. A key's true total is at least
+ * `count - error`; it is at most `count` when every list that saw the key still holds it, and
+ * may exceed it by a list's smallest count where one lost it (a key that is hot across
+ * processes is held by each of them).
+ */
+export function mergeHotKeys(lists: readonly (readonly HotKey[])[], n: number): HotKey[] {
+  const merged = new Map<RoutingKey, HotKey>();
+  for (const list of lists) {
+    for (const { key, count, error, perSecond } of list) {
+      const seen = merged.get(key);
+      if (seen) {
+        seen.count += count;
+        seen.error += error;
+        seen.perSecond = Math.round((seen.perSecond + perSecond) * 100) / 100;
+      } else merged.set(key, { key, count, error, perSecond });
+    }
+  }
+  return [...merged.values()]
+    .sort((a, b) => b.count - a.count || String(a.key).localeCompare(String(b.key)))
+    .slice(0, n);
+}
+
 /** Options of {@linkcode HotKeys}. */
 export interface HotKeysOptions {
   /** Counters per half-window. Default 128. */
@@ -151,7 +183,7 @@ export interface HotKeysOptions {
 }
 
 /** The hottest routing keys over a sliding window; see the module's documentation. */
-export class HotKeys {
+export class HotKeys implements HotKeySource {
   /** The sliding window, ms. */
   readonly windowMs: number;
   /** One request in this many is counted (see {@linkcode HotKeysOptions.sampleEvery}). */

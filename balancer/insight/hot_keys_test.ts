@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { HotKeys, SpaceSaving } from "./hot_keys.ts";
+import { HotKeys, mergeHotKeys, SpaceSaving } from "./hot_keys.ts";
 
 Deno.test("Space-Saving: every key seen more than total/capacity times is counted, within its error bound", () => {
   fc.assert(
@@ -80,4 +80,45 @@ Deno.test("hot keys, sampled: one request in N counted, counts scaled back up", 
   const count = (key: string) => top.find((k) => k.key === key)?.count ?? 0;
   assert.equal(count("hot") + count("cold"), 400, "scaled back to the requests seen");
   assert.throws(() => new HotKeys({ sampleEvery: 0 }), RangeError);
+});
+
+Deno.test("hot keys of several processes merge: counts, errors and rates added, hottest first", () => {
+  const a = [
+    { key: "x", count: 40, error: 8, perSecond: 0.67 },
+    { key: "y", count: 24, error: 0, perSecond: 0.4 },
+  ];
+  const b = [
+    { key: "y", count: 32, error: 0, perSecond: 0.53 },
+    { key: "z", count: 16, error: 0, perSecond: 0.27 },
+  ];
+  assert.deepEqual(mergeHotKeys([a, b], 2), [
+    { key: "y", count: 56, error: 0, perSecond: 0.93 },
+    { key: "x", count: 40, error: 8, perSecond: 0.67 },
+  ]);
+  assert.deepEqual(mergeHotKeys([], 5), []);
+  assert.deepEqual(a[0], { key: "x", count: 40, error: 8, perSecond: 0.67 }, "inputs untouched");
+  // Merging sketches of disjoint traffic: a key's true total is at least count - error, and at
+  // most count when every sketch that saw it holds it.
+  fc.assert(fc.property(
+    fc.array(fc.array(fc.constantFrom("a", "b", "c", "d", "e", "f"), { maxLength: 60 }), {
+      minLength: 1,
+      maxLength: 4,
+    }),
+    (streams) => {
+      const sketches = streams.map((keys) => {
+        const hot = new HotKeys({ capacity: 3, sampleEvery: 1 });
+        for (const key of keys) hot.observe(key, 0);
+        return hot.top(10, 0);
+      });
+      const merged = mergeHotKeys(sketches, 10);
+      for (const { key, count, error } of merged) {
+        const truth = streams.flat().filter((k) => k === key).length;
+        assert.ok(count - error <= truth, `${key}: ${truth} below ${count}-${error}`);
+        const held = streams.every((keys, i) =>
+          !(keys as string[]).includes(String(key)) || sketches[i].some((h) => h.key === key)
+        );
+        if (held) assert.ok(truth <= count, `${key}: ${truth} above ${count}`);
+      }
+    },
+  ));
 });

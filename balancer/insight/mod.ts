@@ -13,5 +13,12 @@ export {
   type OrderEntry,
   type ReplicaStanding,
 } from "./explain.ts";
-export { type HotKey, HotKeys, type HotKeysOptions, SpaceSaving } from "./hot_keys.ts";
+export {
+  type HotKey,
+  HotKeys,
+  type HotKeysOptions,
+  type HotKeySource,
+  mergeHotKeys,
+  SpaceSaving,
+} from "./hot_keys.ts";
 export { KeyMovement, type Movement, SAMPLE_SIZE } from "./movement.ts";
