@@ -335,7 +335,7 @@ export interface WorkerBalancer {
  */
 export function createWorkerBalancer(config: BalancerConfig, deps: WorkerDeps): WorkerBalancer {
   const { logger } = deps;
-  const mirror = new MirroredCluster(createRing(config.ring), deps.report);
+  const mirror = new MirroredCluster(createRing(config.ring), deps.report, config.cluster.balance);
   const metrics = new ProxyMetrics();
   const hot = new HotKeys();
   const http1 = new Http1Client();

@@ -6,7 +6,15 @@
  */
 
 import assert from "node:assert/strict";
-import { newReport, startBalancer, staticBackends, steadyLoad, suiteTest } from "./helpers.ts";
+import {
+  listeningInodes,
+  newReport,
+  startBalancer,
+  staticBackends,
+  steadyLoad,
+  suiteTest,
+  waitFor,
+} from "./helpers.ts";
 
 const { test } = suiteTest("balance suite", ["env", "net", "read", "run"]);
 
@@ -85,4 +93,62 @@ test("--balance p2c-ewma: a slow replica's share falls within seconds and comes 
     }
   }
   console.log(table.join("\n"));
+});
+
+test("--balance p2c-ewma with --workers 2: every process weighs the slow replica by what it sees, and sends it little", async () => {
+  const delays: Record<string, number> = { a: 0, b: 0, c: 0 };
+  let next = 0;
+  await using servers = staticBackends(IDS, (app) => {
+    const id = IDS[next++];
+    return async (request) => {
+      if (delays[id] > 0 && new URL(request.url).pathname === "/home") {
+        await new Promise((resolve) => setTimeout(resolve, delays[id]));
+      }
+      return app(request);
+    };
+  });
+  await using lb = await startBalancer([
+    ...servers.args,
+    "--ring",
+    "maglev",
+    "--balance",
+    "p2c-ewma",
+    "--workers",
+    "2",
+  ]);
+  // Connections made before the worker listens would all stay with the control plane.
+  const port = Number(new URL(lb.url).port);
+  await waitFor(() => listeningInodes(port).size === 2, "the worker listening too", 10_000);
+  let done = false;
+  const report = newReport();
+  // 16 connections: the kernel spreads them over both processes (reusePort). Bounded in time
+  // and count, loopback only.
+  const load = steadyLoad(lb.url, () => done, {
+    concurrency: 16,
+    maxMs: 30_000,
+    maxRequests: 1_000_000,
+    report,
+  });
+  try {
+    const fast = await sharesOver(report, 1_500);
+    delays.b = 100;
+    await new Promise((resolve) => setTimeout(resolve, 1_500)); // each process notices
+    // Counted, not as a share: a process that kept b's keys on it (hash) would hold its
+    // connections on 100 ms answers and add little to the share, but many answers of b's.
+    const before = report.byReplica.get("b") ?? 0;
+    const slow = await sharesOver(report, 2_000);
+    const slowAnswers = (report.byReplica.get("b") ?? 0) - before;
+    console.log(
+      `workers, p2c-ewma: b's share fast ${fast.b.toFixed(2)}, slow ${slow.b.toFixed(2)} ` +
+        `(${slowAnswers} answers in 2 s)`,
+    );
+    assert.ok(fast.b > 0.2, `all fast: a fair share (${fast.b})`);
+    assert.ok(slow.b < 0.1, `slow: a much smaller share (${slow.b})`);
+    // A process may probe it now and then as its estimate decays; one routing by hash would
+    // send it a third of each of its connections' requests (dozens a second).
+    assert.ok(slowAnswers < 40, `slow: few answers from b in either process (${slowAnswers})`);
+  } finally {
+    done = true;
+    assert.deepEqual((await load).failures, []);
+  }
 });

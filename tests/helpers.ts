@@ -343,3 +343,14 @@ export function staticBackends(
     },
   };
 }
+
+/** Inodes of the TCP sockets listening on `port` (IPv4), from /proc/net/tcp. */
+export function listeningInodes(port: number): Set<string> {
+  const hex = port.toString(16).toUpperCase().padStart(4, "0");
+  const inodes = new Set<string>();
+  for (const line of Deno.readTextFileSync("/proc/net/tcp").split("\n").slice(1)) {
+    const f = line.trim().split(/\s+/);
+    if (f.length > 9 && f[1].endsWith(`:${hex}`) && f[3] === "0A") inodes.add(f[9]);
+  }
+  return inodes;
+}

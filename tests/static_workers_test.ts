@@ -5,20 +5,17 @@
 
 import assert from "node:assert/strict";
 import { createServerApp } from "../server/mod.ts";
-import { childPids, isAlive, killQuietly, startBalancer, suiteTest, waitFor } from "./helpers.ts";
+import {
+  childPids,
+  isAlive,
+  killQuietly,
+  listeningInodes,
+  startBalancer,
+  suiteTest,
+  waitFor,
+} from "./helpers.ts";
 
 const { test } = suiteTest("static workers suite", ["env", "net", "read", "run"]);
-
-/** Inodes of the TCP sockets listening on `port` (IPv4), from /proc/net/tcp. */
-function listeningInodes(port: number): Set<string> {
-  const hex = port.toString(16).toUpperCase().padStart(4, "0");
-  const inodes = new Set<string>();
-  for (const line of Deno.readTextFileSync("/proc/net/tcp").split("\n").slice(1)) {
-    const f = line.trim().split(/\s+/);
-    if (f.length > 9 && f[1].endsWith(`:${hex}`) && f[3] === "0A") inodes.add(f[9]);
-  }
-  return inodes;
-}
 
 /** The inode of the accepted socket on `port` whose peer is local port `peer` (IPv4). */
 function acceptedInode(port: number, peer: number): string | undefined {

@@ -2,6 +2,9 @@
  * A data plane's copy of the replica set: a worker routes with its own ring and long-lived
  * targets, built from the membership its control plane sends, and sends every try's outcome
  * back (outlier detection, like health checks and the provider, lives in the control plane).
+ * With a load-aware policy (`--balance p2c-ewma|least-request`) a worker weighs the replicas by
+ * what it sees itself, its own requests in flight and answer times, as each of Envoy's worker
+ * threads does: every process draws its two choices from its own load.
  *
  * @module
  */
@@ -10,6 +13,7 @@ import { isLoadAware, type LoadAwareRing, type Ring, type RoutingKey } from "../
 import type { Abort } from "../support/mod.ts";
 import type { TryOutcome } from "./outlier.ts";
 import { Ejection, type RouteTarget } from "./replica.ts";
+import { type Balanced, type BalancePolicy, PeakEwma, pickTwo } from "./balance.ts";
 
 /** A ring member as the control plane sends it. */
 export interface Member {
@@ -27,9 +31,14 @@ export interface MembershipUpdate {
 }
 
 /** A replica as a worker knows it. */
-class MirroredReplica implements RouteTarget {
+class MirroredReplica implements RouteTarget, Balanced {
   readonly name: string;
   url: string;
+  /** This worker's requests in flight to it. */
+  inFlight = 0;
+  /** Its answer times as this worker saw them (`--balance p2c-ewma`). */
+  readonly latency = new PeakEwma();
+  readonly timed: boolean;
   readonly #ejection = new Ejection();
   readonly #mirror: MirroredCluster;
 
@@ -37,6 +46,7 @@ class MirroredReplica implements RouteTarget {
     this.name = member.name;
     this.url = member.url;
     this.#mirror = mirror;
+    this.timed = mirror.balance === "p2c-ewma";
   }
 
   get ejected(): AbortSignal {
@@ -57,19 +67,22 @@ class MirroredReplica implements RouteTarget {
   }
 
   enter(): void {
+    this.inFlight++;
     this.#mirror.load?.acquire(this.name);
   }
 
   leave(): void {
+    this.inFlight--;
     this.#mirror.load?.release(this.name);
   }
 
-  /** Workers route by the ring only (`--balance hash`): answers are not timed. */
-  readonly timed = false;
+  answered(latencyMs: number, now: number): void {
+    this.latency.observe(latencyMs, now);
+  }
 
-  answered(): void {}
-
-  failed(): void {}
+  failed(elapsedMs: number, now: number): void {
+    this.latency.penalize(elapsedMs, now);
+  }
 
   report(outcome: TryOutcome): void {
     this.#mirror.report(this.name, outcome);
@@ -91,12 +104,27 @@ export class MirroredCluster {
   readonly load: LoadAwareRing | undefined;
   /** The version applied last (0: none yet). */
   version = 0;
+  /** How requests are spread: by the key's ring, or by this worker's view of the load. */
+  readonly balance: BalancePolicy;
+  readonly #random: () => number;
+  /** The ring's members, for the load-aware draw (rebuilt on change). */
+  #serving: MirroredReplica[] = [];
 
-  /** @param ring An empty ring of the configured kind. @param report Sends an outcome on. */
-  constructor(ring: Ring, report: (name: string, outcome: TryOutcome) => void) {
+  /**
+   * @param ring An empty ring of the configured kind. @param report Sends an outcome on.
+   * @param balance The policy (`--balance`); default `hash`. @param random For the draw.
+   */
+  constructor(
+    ring: Ring,
+    report: (name: string, outcome: TryOutcome) => void,
+    balance: BalancePolicy = "hash",
+    random: () => number = Math.random,
+  ) {
     this.#ring = ring;
     this.report = report;
     this.load = isLoadAware(ring) ? ring : undefined;
+    this.balance = balance;
+    this.#random = random;
   }
 
   /** Makes the ring hold exactly `update.members` (an older version than the last is ignored). */
@@ -123,6 +151,7 @@ export class MirroredCluster {
       );
       this.#replicas.set(member.name, new MirroredReplica(member, this));
     }
+    this.#serving = [...this.#replicas.values()];
   }
 
   /** The control plane says `name` ended: its tries in flight give up, as there. */
@@ -134,6 +163,9 @@ export class MirroredCluster {
 
   /** The replicas to try for `key`, owner first (as `ReplicaManager.route`). */
   route(key: RoutingKey, n: number): RouteTarget[] {
+    if (this.balance !== "hash") {
+      return pickTwo(this.#serving, n, this.balance, this.#random, performance.now());
+    }
     const targets: RouteTarget[] = [];
     if (n === 1) {
       const name = this.#ring.lookup(key);

@@ -55,3 +55,32 @@ Deno.test("mirror: a member that leaves the ring keeps its tries in flight until
   mirror.apply({ version: 4, members: [m("S1", 1, 3001), m("S2", 2)] });
   assert.equal(watched.aborted, true);
 });
+
+Deno.test("mirror, load-aware (--balance with --workers): the worker's own in-flight counts and answer times decide the draw", () => {
+  // least-request: of two drawn, the one with fewer of this worker's requests in flight.
+  const least = new MirroredCluster(createRing({ algorithm: "maglev" }), () => {}, "least-request");
+  least.apply({ version: 1, members: [m("S1", 1), m("S2", 2)] });
+  const [s1] = least.route("k", 2).filter((t) => t.name === "S1");
+  for (let i = 0; i < 3; i++) s1.enter();
+  for (let key = 0; key < 50; key++) assert.equal(least.route(key, 1)[0].name, "S2");
+  for (let i = 0; i < 3; i++) s1.leave();
+  assert.equal(s1.timed, false, "least-request does not time answers");
+
+  // p2c-ewma: a replica this worker saw answer slowly loses the draw, whatever the key.
+  const ewma = new MirroredCluster(createRing({ algorithm: "maglev" }), () => {}, "p2c-ewma");
+  ewma.apply({ version: 1, members: [m("S1", 1), m("S2", 2)] });
+  const now = performance.now();
+  for (const target of ewma.route("k", 2)) {
+    assert.equal(target.timed, true);
+    target.answered(target.name === "S1" ? 200 : 2, now);
+  }
+  const owners = new Set(Array.from({ length: 50 }, (_, key) => ewma.route(key, 1)[0].name));
+  assert.deepEqual([...owners], ["S2"]);
+  // A failure that took long counts as slow too.
+  const fresh = new MirroredCluster(createRing({ algorithm: "maglev" }), () => {}, "p2c-ewma");
+  fresh.apply({ version: 1, members: [m("S1", 1), m("S2", 2)] });
+  for (const target of fresh.route("k", 2)) {
+    if (target.name === "S2") target.failed(500, performance.now());
+  }
+  assert.equal(fresh.route(1, 1)[0].name, "S1");
+});

@@ -896,11 +896,6 @@ export function parseConfig(
       `--slow-start needs --workers 1: workers route by the ring they are sent, without it`,
     );
   }
-  if (cluster.balance !== "hash" && listen.workers > 1) {
-    throw new ConfigError(
-      `--balance ${cluster.balance} needs --workers 1: workers route by the ring they are sent`,
-    );
-  }
   if (!listen.host) throw new ConfigError(`--host must not be empty`);
   if (Boolean(listen.tlsCert) !== Boolean(listen.tlsKey)) {
     throw new ConfigError(`--tls-cert and --tls-key go together: give both or neither`);

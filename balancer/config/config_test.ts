@@ -393,22 +393,18 @@ Deno.test("--balance: one of the policies; the load-aware ones without --bounded
   assert.throws(() => config(["--balance", "p2c-ewma", "--bounded-load", "on"]), {
     message: "--bounded-load goes with --balance hash: --balance p2c-ewma spreads by load already",
   });
-  assert.throws(
-    () =>
-      config([
-        "--balance",
-        "least-request",
-        "--workers",
-        "2",
-        "--provider",
-        "static",
-        "--backends",
-        "http://127.0.0.1:1",
-      ]),
-    {
-      message: "--balance least-request needs --workers 1: workers route by the ring they are sent",
-    },
-  );
+  // With workers, each process balances by the load it sees itself.
+  const withWorkers = config([
+    "--balance",
+    "least-request",
+    "--workers",
+    "2",
+    "--provider",
+    "static",
+    "--backends",
+    "http://127.0.0.1:1",
+  ]);
+  assert.deepEqual([withWorkers.cluster.balance, withWorkers.listen.workers], ["least-request", 2]);
 });
 
 Deno.test("--slow-start: with a load-aware policy or bounded loads, not with a plain hash ring", () => {
