@@ -20,6 +20,22 @@ const { test } = suiteTest("balance suite", ["env", "net", "read", "run"]);
 
 const IDS = ["a", "b", "c"] as const;
 
+/** The three backends, in this process; `delays[id]` ms (0: none) before each `/home` answer. */
+function slowableBackends() {
+  const delays: Record<string, number> = { a: 0, b: 0, c: 0 };
+  let next = 0;
+  const servers = staticBackends(IDS, (app) => {
+    const id = IDS[next++];
+    return async (request) => {
+      if (delays[id] > 0 && new URL(request.url).pathname === "/home") {
+        await new Promise((resolve) => setTimeout(resolve, delays[id]));
+      }
+      return app(request);
+    };
+  });
+  return Object.assign(servers, { delays });
+}
+
 /** Shares of each backend over `ms` of the running load. */
 async function sharesOver(report: ReturnType<typeof newReport>, ms: number) {
   const before = new Map(report.byReplica);
@@ -30,17 +46,8 @@ async function sharesOver(report: ReturnType<typeof newReport>, ms: number) {
 }
 
 test("--balance p2c-ewma: a slow replica's share falls within seconds and comes back when it recovers; hash keeps it", async () => {
-  const delays: Record<string, number> = { a: 0, b: 0, c: 0 };
-  let next = 0;
-  await using servers = staticBackends(IDS, (app) => {
-    const id = IDS[next++];
-    return async (request) => {
-      if (delays[id] > 0 && new URL(request.url).pathname === "/home") {
-        await new Promise((resolve) => setTimeout(resolve, delays[id]));
-      }
-      return app(request);
-    };
-  });
+  await using servers = slowableBackends();
+  const { delays } = servers;
   const table: string[] = [];
   for (const policy of ["hash", "least-request", "p2c-ewma"]) {
     delays.b = 0;
@@ -96,17 +103,8 @@ test("--balance p2c-ewma: a slow replica's share falls within seconds and comes 
 });
 
 test("--balance p2c-ewma with --workers 2: every process weighs the slow replica by what it sees, and sends it little", async () => {
-  const delays: Record<string, number> = { a: 0, b: 0, c: 0 };
-  let next = 0;
-  await using servers = staticBackends(IDS, (app) => {
-    const id = IDS[next++];
-    return async (request) => {
-      if (delays[id] > 0 && new URL(request.url).pathname === "/home") {
-        await new Promise((resolve) => setTimeout(resolve, delays[id]));
-      }
-      return app(request);
-    };
-  });
+  await using servers = slowableBackends();
+  const { delays } = servers;
   await using lb = await startBalancer([
     ...servers.args,
     "--ring",
