@@ -335,7 +335,10 @@ export interface WorkerBalancer {
  */
 export function createWorkerBalancer(config: BalancerConfig, deps: WorkerDeps): WorkerBalancer {
   const { logger } = deps;
-  const mirror = new MirroredCluster(createRing(config.ring), deps.report, config.cluster.balance);
+  const mirror = new MirroredCluster(createRing(config.ring), deps.report, {
+    balance: config.cluster.balance,
+    slowStartMs: config.cluster.slowStartMs,
+  });
   const metrics = new ProxyMetrics();
   const hot = new HotKeys();
   const http1 = new Http1Client();

@@ -9,11 +9,17 @@
  * @module
  */
 
-import { isLoadAware, type LoadAwareRing, type Ring, type RoutingKey } from "../../ring/mod.ts";
+import {
+  BoundedLoadRing,
+  isLoadAware,
+  type LoadAwareRing,
+  type Ring,
+  type RoutingKey,
+} from "../../ring/mod.ts";
 import type { Abort } from "../support/mod.ts";
 import type { TryOutcome } from "./outlier.ts";
 import { Ejection, type RouteTarget } from "./replica.ts";
-import { type Balanced, type BalancePolicy, PeakEwma, pickTwo } from "./balance.ts";
+import { type Balanced, type BalancePolicy, PeakEwma, pickTwo, slowStartShare } from "./balance.ts";
 
 /** A ring member as the control plane sends it. */
 export interface Member {
@@ -39,6 +45,8 @@ class MirroredReplica implements RouteTarget, Balanced {
   /** Its answer times as this worker saw them (`--balance p2c-ewma`). */
   readonly latency = new PeakEwma();
   readonly timed: boolean;
+  /** When this worker began routing to it (slow start ramps from here). */
+  readonly servingSince: number;
   readonly #ejection = new Ejection();
   readonly #mirror: MirroredCluster;
 
@@ -47,6 +55,12 @@ class MirroredReplica implements RouteTarget, Balanced {
     this.url = member.url;
     this.#mirror = mirror;
     this.timed = mirror.balance === "p2c-ewma";
+    this.servingSince = mirror.now();
+  }
+
+  /** Slow start's share of its traffic at `now` (1 when off). */
+  share(now: number): number {
+    return slowStartShare(now - this.servingSince, this.#mirror.slowStartMs);
   }
 
   get ejected(): AbortSignal {
@@ -106,25 +120,40 @@ export class MirroredCluster {
   version = 0;
   /** How requests are spread: by the key's ring, or by this worker's view of the load. */
   readonly balance: BalancePolicy;
+  /** Slow start, ms (0: off): a member new to this worker ramps up over it, as there. */
+  readonly slowStartMs: number;
+  /** The clock, ms. */
+  readonly now: () => number;
   readonly #random: () => number;
   /** The ring's members, for the load-aware draw (rebuilt on change). */
   #serving: MirroredReplica[] = [];
 
   /**
    * @param ring An empty ring of the configured kind. @param report Sends an outcome on.
-   * @param balance The policy (`--balance`); default `hash`. @param random For the draw.
+   * @param options `--balance` (default `hash`), `--slow-start` (default 0), the draw's random
+   * source and the clock.
    */
   constructor(
     ring: Ring,
     report: (name: string, outcome: TryOutcome) => void,
-    balance: BalancePolicy = "hash",
-    random: () => number = Math.random,
+    options: {
+      balance?: BalancePolicy;
+      slowStartMs?: number;
+      random?: () => number;
+      now?: () => number;
+    } = {},
   ) {
     this.#ring = ring;
     this.report = report;
     this.load = isLoadAware(ring) ? ring : undefined;
-    this.balance = balance;
-    this.#random = random;
+    this.balance = options.balance ?? "hash";
+    this.slowStartMs = options.slowStartMs ?? 0;
+    this.#random = options.random ?? Math.random;
+    this.now = options.now ?? (() => performance.now());
+    // A bounded-load ring holds a member in slow start to its share of the cap.
+    if (this.slowStartMs > 0 && ring instanceof BoundedLoadRing) {
+      ring.capShare = (name) => this.#replicas.get(name)?.share(this.now()) ?? 1;
+    }
   }
 
   /** Makes the ring hold exactly `update.members` (an older version than the last is ignored). */
@@ -164,7 +193,7 @@ export class MirroredCluster {
   /** The replicas to try for `key`, owner first (as `ReplicaManager.route`). */
   route(key: RoutingKey, n: number): RouteTarget[] {
     if (this.balance !== "hash") {
-      return pickTwo(this.#serving, n, this.balance, this.#random, performance.now());
+      return pickTwo(this.#serving, n, this.balance, this.#random, this.now());
     }
     const targets: RouteTarget[] = [];
     if (n === 1) {

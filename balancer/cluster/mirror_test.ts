@@ -58,7 +58,9 @@ Deno.test("mirror: a member that leaves the ring keeps its tries in flight until
 
 Deno.test("mirror, load-aware (--balance with --workers): the worker's own in-flight counts and answer times decide the draw", () => {
   // least-request: of two drawn, the one with fewer of this worker's requests in flight.
-  const least = new MirroredCluster(createRing({ algorithm: "maglev" }), () => {}, "least-request");
+  const least = new MirroredCluster(createRing({ algorithm: "maglev" }), () => {}, {
+    balance: "least-request",
+  });
   least.apply({ version: 1, members: [m("S1", 1), m("S2", 2)] });
   const [s1] = least.route("k", 2).filter((t) => t.name === "S1");
   for (let i = 0; i < 3; i++) s1.enter();
@@ -67,7 +69,9 @@ Deno.test("mirror, load-aware (--balance with --workers): the worker's own in-fl
   assert.equal(s1.timed, false, "least-request does not time answers");
 
   // p2c-ewma: a replica this worker saw answer slowly loses the draw, whatever the key.
-  const ewma = new MirroredCluster(createRing({ algorithm: "maglev" }), () => {}, "p2c-ewma");
+  const ewma = new MirroredCluster(createRing({ algorithm: "maglev" }), () => {}, {
+    balance: "p2c-ewma",
+  });
   ewma.apply({ version: 1, members: [m("S1", 1), m("S2", 2)] });
   const now = performance.now();
   for (const target of ewma.route("k", 2)) {
@@ -77,10 +81,51 @@ Deno.test("mirror, load-aware (--balance with --workers): the worker's own in-fl
   const owners = new Set(Array.from({ length: 50 }, (_, key) => ewma.route(key, 1)[0].name));
   assert.deepEqual([...owners], ["S2"]);
   // A failure that took long counts as slow too.
-  const fresh = new MirroredCluster(createRing({ algorithm: "maglev" }), () => {}, "p2c-ewma");
+  const fresh = new MirroredCluster(createRing({ algorithm: "maglev" }), () => {}, {
+    balance: "p2c-ewma",
+  });
   fresh.apply({ version: 1, members: [m("S1", 1), m("S2", 2)] });
   for (const target of fresh.route("k", 2)) {
     if (target.name === "S2") target.failed(500, performance.now());
   }
   assert.equal(fresh.route(1, 1)[0].name, "S1");
+});
+
+Deno.test("mirror, slow start (--slow-start with --workers): a member new to the worker ramps up in the draw and under a bounded-load cap", () => {
+  let now = 1_000;
+  const clock = () => now;
+  // least-request: a newcomer with nothing in flight would win every draw; in slow start it
+  // stays in the draw only with its share's probability (10 % at first).
+  const mirror = new MirroredCluster(createRing({ algorithm: "maglev" }), () => {}, {
+    balance: "least-request",
+    slowStartMs: 10_000,
+    now: clock,
+  });
+  mirror.apply({ version: 1, members: [m("S1", 1)] });
+  now += 20_000; // S1 has served long
+  const [s1] = mirror.route("k", 1);
+  for (let i = 0; i < 5; i++) s1.enter(); // busy: a cold newcomer would take everything
+  mirror.apply({ version: 2, members: [m("S1", 1), m("S2", 2)] });
+  const picks = (n: number) =>
+    Array.from({ length: n }, (_, key) => mirror.route(key, 1)[0].name)
+      .filter((name) => name === "S2").length;
+  const cold = picks(1_000);
+  assert.ok(cold > 30 && cold < 200, `S2 at 10 %: ${cold} of 1,000`);
+  now += 10_000; // ramped
+  const warm = picks(1_000);
+  assert.equal(warm, 1_000, "S2 idle and warm: every draw");
+
+  // Bounded load: a member's cap is its share of the ring's cap while it ramps.
+  const bounded = new MirroredCluster(
+    createRing({ algorithm: "maglev", boundedLoad: 0.25 }),
+    () => {},
+    { slowStartMs: 10_000, now: clock },
+  );
+  bounded.apply({ version: 1, members: [m("S1", 1), m("S2", 2), m("S3", 3)] });
+  const ring = bounded.load as unknown as { capShare?: (name: string) => number };
+  assert.equal(ring.capShare?.("S1"), 0.1, "new to the worker: 10 % of its cap");
+  now += 5_000;
+  assert.equal(ring.capShare?.("S1"), 0.5);
+  now += 5_000;
+  assert.equal(ring.capShare?.("S1"), 1);
 });

@@ -891,11 +891,6 @@ export function parseConfig(
         `least-request, or --bounded-load (a plain hash ring gives a replica its keys at once)`,
     );
   }
-  if (cluster.slowStartMs > 0 && listen.workers > 1) {
-    throw new ConfigError(
-      `--slow-start needs --workers 1: workers route by the ring they are sent, without it`,
-    );
-  }
   if (!listen.host) throw new ConfigError(`--host must not be empty`);
   if (Boolean(listen.tlsCert) !== Boolean(listen.tlsKey)) {
     throw new ConfigError(`--tls-cert and --tls-key go together: give both or neither`);

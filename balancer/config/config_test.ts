@@ -420,4 +420,10 @@ Deno.test("--slow-start: with a load-aware policy or bounded loads, not with a p
     () => config(["--slow-start", "soon", "--bounded-load", "on"]),
     /--slow-start must be an integer/,
   );
+  // With workers too: each ramps a member up from when it began routing to it.
+  const workers = config([
+    ...["--slow-start", "5000", "--balance", "p2c-ewma", "--workers", "2"],
+    ...["--provider", "static", "--backends", "http://127.0.0.1:1"],
+  ]);
+  assert.deepEqual([workers.cluster.slowStartMs, workers.listen.workers], [5000, 2]);
 });
