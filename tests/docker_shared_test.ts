@@ -13,22 +13,17 @@
 
 import assert from "node:assert/strict";
 import { DockerClient, LABELS } from "../balancer/providers/docker/mod.ts";
-import { engineProblem, run } from "./engine.ts";
+import { engineSuite, run } from "./engine.ts";
 import {
-  inCI,
   ownersOf,
   rep,
   type RunningBalancer,
   startBalancer,
   steadyLoad,
-  suiteTest,
   waitFor,
 } from "./helpers.ts";
 
-const { test, ready } = suiteTest("shared docker suite", ["env", "net", "read", "run", "write"]);
-const CI = inCI();
-const problem = ready ? await engineProblem() : undefined;
-if (problem && !CI) console.log(`shared docker suite skipped: ${problem}`);
+const engineTest = await engineSuite("shared docker suite");
 
 /** How many replicas serve (`ringlb_replica_up` 1) through a balancer. */
 async function serving(url: string): Promise<number> {
@@ -43,13 +38,9 @@ async function disagreements(a: string, b: string, keys: readonly number[]): Pro
   return keys.filter((_, i) => viaA[i] !== viaB[i]).length;
 }
 
-test({
-  name:
-    "docker --docker-shared: two balancers, one lease; same ring, each other's /add and /rm, one replacement per kill, lease handover",
-  ignore: problem !== undefined && !CI,
-  sanitizeResources: false, // the Engine API client keeps pooled unix-socket connections
-  async fn(t) {
-    if (problem) throw new Error(`CI=true but ${problem}`);
+engineTest(
+  "docker --docker-shared: two balancers, one lease; same ring, each other's /add and /rm, one replacement per kill, lease handover",
+  async (t) => {
     const owner = `ringlb-test-shared-${Deno.pid}`;
     const ownerLabel = `${LABELS.owner}=${owner}`;
     const client = new DockerClient();
@@ -233,4 +224,4 @@ test({
       client.close();
     }
   },
-});
+);

@@ -15,15 +15,10 @@ import {
   LABELS,
   serverIdInEnv,
 } from "../balancer/providers/docker/mod.ts";
-import { engineProblem, freePort, run } from "./engine.ts";
-import { inCI, newReport, rep, startBalancer, steadyLoad, suiteTest, waitFor } from "./helpers.ts";
+import { engineSuite, freePort, run } from "./engine.ts";
+import { newReport, rep, startBalancer, steadyLoad, waitFor } from "./helpers.ts";
 
-const { test, ready } = suiteTest("docker suite", ["env", "net", "read", "run", "write"]);
-const CI = inCI();
-
-const problem = ready ? await engineProblem() : undefined;
-if (problem && !CI) console.log(`docker suite skipped: ${problem}`);
-const ignore = problem !== undefined && !CI;
+const engineTest = await engineSuite("docker suite");
 
 /** `docker compose` (v2) when present, else Debian's `docker-compose` (v1). */
 async function composeCommand(): Promise<string[]> {
@@ -71,13 +66,9 @@ async function sweep(client: DockerClient, label: string, network: string): Prom
   }
 }
 
-test({
-  name:
-    "docker compose: replicas as containers, /add and /rm, kill and heal, adoption, clean teardown",
-  ignore,
-  sanitizeResources: false, // the Engine API client keeps pooled unix-socket connections
-  async fn(t) {
-    if (problem) throw new Error(`CI=true but ${problem}`);
+engineTest(
+  "docker compose: replicas as containers, /add and /rm, kill and heal, adoption, clean teardown",
+  async (t) => {
     const project = "ringlbtest";
     const owner = "ringlb-test";
     const network = "ringlb-test-net";
@@ -302,15 +293,11 @@ test({
       client.close();
     }
   },
-});
+);
 
-test({
-  name:
-    "docker provider with the balancer on the host: replicas reached by address, SIGTERM removes them",
-  ignore,
-  sanitizeResources: false,
-  async fn() {
-    if (problem) throw new Error(`CI=true but ${problem}`);
+engineTest(
+  "docker provider with the balancer on the host: replicas reached by address, SIGTERM removes them",
+  async () => {
     const owner = `ringlb-test-host-${Deno.pid}`;
     const client = new DockerClient();
     try {
@@ -338,15 +325,11 @@ test({
       client.close();
     }
   },
-});
+);
 
-test({
-  name:
-    "docker provider rules: /events ejects without heartbeats; foreign and other owners' containers untouched; dead ones removed on adoption; LB_KEEP_REPLICAS",
-  ignore,
-  sanitizeResources: false,
-  async fn() {
-    if (problem) throw new Error(`CI=true but ${problem}`);
+engineTest(
+  "docker provider rules: /events ejects without heartbeats; foreign and other owners' containers untouched; dead ones removed on adoption; LB_KEEP_REPLICAS",
+  async () => {
     const tag = `${Deno.pid}`;
     const [ownerA, ownerB] = [`ringlb-test-a-${tag}`, `ringlb-test-b-${tag}`];
     const network = `ringlb-test-rules-${tag}`;
@@ -446,4 +429,4 @@ test({
       client.close();
     }
   },
-});
+);

@@ -7,6 +7,7 @@
 
 import { fileURLToPath } from "node:url";
 import { DockerClient } from "../balancer/providers/docker/mod.ts";
+import { inCI, suiteTest } from "./helpers.ts";
 
 /** The repository's root, where commands run. */
 export const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -23,6 +24,29 @@ export async function engineProblem(): Promise<string | undefined> {
   } finally {
     client.close();
   }
+}
+
+/**
+ * The tests of a suite that needs a Docker engine: skipped, with a line saying why, when none
+ * answers; but under `CI=true`, where CI has installed one, that is a failure.
+ */
+export async function engineSuite(
+  suite: string,
+): Promise<(name: string, fn: (t: Deno.TestContext) => Promise<void>) => void> {
+  const { test, ready } = suiteTest(suite, ["env", "net", "read", "run", "write"]);
+  const ci = inCI();
+  const problem = ready ? await engineProblem() : undefined;
+  if (problem && !ci) console.log(`${suite} skipped: ${problem}`);
+  return (name, fn) =>
+    test({
+      name,
+      ignore: problem !== undefined && !ci,
+      sanitizeResources: false, // the Engine API client keeps pooled unix-socket connections
+      async fn(t) {
+        if (problem) throw new Error(`CI=true but ${problem}`);
+        await fn(t);
+      },
+    });
 }
 
 /**

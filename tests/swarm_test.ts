@@ -14,13 +14,10 @@
 
 import assert from "node:assert/strict";
 import { DockerClient, LABELS } from "../balancer/providers/docker/mod.ts";
-import { engineProblem, freePort, run } from "./engine.ts";
-import { inCI, newReport, ownersOf, rep, steadyLoad, suiteTest, waitFor } from "./helpers.ts";
+import { engineSuite, freePort, run } from "./engine.ts";
+import { newReport, ownersOf, rep, steadyLoad, waitFor } from "./helpers.ts";
 
-const { test, ready } = suiteTest("swarm suite", ["env", "net", "read", "run", "write"]);
-const CI = inCI();
-const problem = ready ? await engineProblem() : undefined;
-if (problem && !CI) console.log(`swarm suite skipped: ${problem}`);
+const engineTest = await engineSuite("swarm suite");
 
 const OWNER = "ringlb-swarm-test";
 const NETWORK = "ringlb-swarm-test-net";
@@ -47,13 +44,9 @@ async function answers(url: string): Promise<boolean> {
   }
 }
 
-test({
-  name:
-    "swarm: two balancers share one set of services, agree on every key, see each other's /add and /rm, and ride out task kills",
-  ignore: problem !== undefined && !CI,
-  sanitizeResources: false, // the Engine API client keeps pooled unix-socket connections
-  async fn(t) {
-    if (problem) throw new Error(`CI=true but ${problem}`);
+engineTest(
+  "swarm: two balancers share one set of services, agree on every key, see each other's /add and /rm, and ride out task kills",
+  async (t) => {
     const client = new DockerClient();
     const ownerLabel = `${LABELS.owner}=${OWNER}`;
     const docker = async (...args: string[]) => (await run(["docker", ...args], {}, 60_000)).trim();
@@ -280,4 +273,4 @@ test({
       client.close();
     }
   },
-});
+);
