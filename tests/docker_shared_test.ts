@@ -12,8 +12,8 @@
  */
 
 import assert from "node:assert/strict";
-import { DockerClient, LABELS } from "../balancer/providers/docker/mod.ts";
-import { engineSuite, run } from "./engine.ts";
+import { LABELS } from "../balancer/providers/docker/mod.ts";
+import { engineClient, engineSuite, run } from "./engine.ts";
 import {
   ownersOf,
   rep,
@@ -43,7 +43,7 @@ engineTest(
   async (t) => {
     const owner = `ringlb-test-shared-${Deno.pid}`;
     const ownerLabel = `${LABELS.owner}=${owner}`;
-    const client = new DockerClient();
+    const client = engineClient();
     const flags = [
       "--provider=docker",
       "--docker-shared=true",

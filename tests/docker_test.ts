@@ -15,7 +15,7 @@ import {
   LABELS,
   serverIdInEnv,
 } from "../balancer/providers/docker/mod.ts";
-import { engineSuite, freePort, run } from "./engine.ts";
+import { engineClient, engineSuite, freePort, run } from "./engine.ts";
 import { newReport, rep, startBalancer, steadyLoad, waitFor } from "./helpers.ts";
 
 const engineTest = await engineSuite("docker suite");
@@ -83,7 +83,7 @@ engineTest(
       LB_REPLICAS: "3",
     };
     const compose = [...(await composeCommand()), "-p", project, "-f", "compose.yaml"];
-    const client = new DockerClient();
+    const client = engineClient();
     const ownerLabel = `${LABELS.owner}=${owner}`;
     const ours = async () =>
       (await client.listContainers([ownerLabel])).filter((c) => c.State === "running");
@@ -299,7 +299,7 @@ engineTest(
   "docker provider with the balancer on the host: replicas reached by address, SIGTERM removes them",
   async () => {
     const owner = `ringlb-test-host-${Deno.pid}`;
-    const client = new DockerClient();
+    const client = engineClient();
     try {
       await run([Deno.execPath(), "task", "docker:prepare"]);
       await run(["docker", "build", "-q", "-t", "ringlb-test:latest", "."]);
@@ -335,7 +335,7 @@ engineTest(
     const network = `ringlb-test-rules-${tag}`;
     const foreign = `foreign-${tag}`;
     const image = "ringlb-test:latest";
-    const client = new DockerClient();
+    const client = engineClient();
     const labelsOf = (owner: string) => [`${LABELS.owner}=${owner}`];
     const running = async (owner: string) =>
       (await client.listContainers(labelsOf(owner))).filter((c) => c.State === "running")

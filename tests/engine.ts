@@ -6,15 +6,28 @@
  */
 
 import { fileURLToPath } from "node:url";
-import { DockerClient } from "../balancer/providers/docker/mod.ts";
+import { DockerClient, socketFromDockerHost } from "../balancer/providers/docker/mod.ts";
 import { inCI, suiteTest } from "./helpers.ts";
 
 /** The repository's root, where commands run. */
 export const ROOT = fileURLToPath(new URL("..", import.meta.url));
 
+/**
+ * An Engine API client for the engine the `docker` CLI and the balancers use: `DOCKER_HOST`'s
+ * when it names a unix socket (a rootless engine), else the default socket.
+ */
+export function engineClient(): DockerClient {
+  return new DockerClient({ socket: socketFromDockerHost(Deno.env.get("DOCKER_HOST")) });
+}
+
 /** Why a Docker suite cannot run here, or undefined when an engine answers. */
 export async function engineProblem(): Promise<string | undefined> {
-  const client = new DockerClient();
+  let client: DockerClient;
+  try {
+    client = engineClient();
+  } catch (error) {
+    return error instanceof Error ? error.message : String(error);
+  }
   try {
     await client.ping();
     await client.apiVersion();

@@ -13,8 +13,8 @@
  */
 
 import assert from "node:assert/strict";
-import { DockerClient, LABELS } from "../balancer/providers/docker/mod.ts";
-import { engineSuite, freePort, run } from "./engine.ts";
+import { LABELS } from "../balancer/providers/docker/mod.ts";
+import { engineClient, engineSuite, freePort, run } from "./engine.ts";
 import { newReport, ownersOf, rep, steadyLoad, waitFor } from "./helpers.ts";
 
 const engineTest = await engineSuite("swarm suite");
@@ -47,7 +47,7 @@ async function answers(url: string): Promise<boolean> {
 engineTest(
   "swarm: two balancers share one set of services, agree on every key, see each other's /add and /rm, and ride out task kills",
   async (t) => {
-    const client = new DockerClient();
+    const client = engineClient();
     const ownerLabel = `${LABELS.owner}=${OWNER}`;
     const docker = async (...args: string[]) => (await run(["docker", ...args], {}, 60_000)).trim();
     let joinedSwarm = false;
