@@ -236,6 +236,11 @@ class ClientConnection {
   #phase: Phase = "idle";
   #deadline: number;
   #reading?: Promise<boolean>;
+  /**
+   * A request is being answered whose client may be watched for leaving (no body left to read,
+   * no tunnel): the sweep starts the read-ahead that notices it (see `expire`).
+   */
+  #watchable = false;
   #eof = false;
   /** Requests answered on this connection. */
   #served = 0;
@@ -278,6 +283,12 @@ class ClientConnection {
   /** Called by the sweep: ends the connection if its current deadline has passed. */
   expire(now: number): void {
     const phase = this.#phase;
+    // A request still in flight at a sweep gets its client watched from then on. Not from the
+    // start: a read issued while the client has nothing to send waits in the reactor and costs
+    // a wake-up (7 µs a request at 64 connections, measured), where the read made after the
+    // answer mostly finds the next request there. Requests that take under a sweep interval
+    // finish before anyone could act on their client leaving.
+    if (this.#watchable && !this.#reading && (phase === "busy" || phase === "write")) this.#watch();
     if (phase === "busy" || phase === "tunnel" || now < this.#deadline) return;
     const stats = this.#front.stats;
     if (phase === "idle" || phase === "write") {
@@ -414,7 +425,7 @@ class ClientConnection {
       const upgrade = head.upgrade
         ? head.headers.find(([name]) => name === "upgrade")?.[1]
         : undefined;
-      if (!upgrade && (!reader || reader.done)) this.#watch();
+      this.#watchable = !upgrade && (!reader || reader.done);
       let answer: ProxyAnswer;
       try {
         answer = await this.#options.proxy({
@@ -433,7 +444,11 @@ class ClientConnection {
         this.#options.logger.error("request.failed", { path, reason: errorMessage(error) });
         answer = failureAnswer(500, "Internal error in the load balancer");
       }
-      keepAlive = await this.#writeAnswer(head, answer, reader);
+      try {
+        keepAlive = await this.#writeAnswer(head, answer, reader);
+      } finally {
+        this.#watchable = false;
+      }
     }
     return keepAlive && !this.#gone.aborted;
   }
@@ -537,11 +552,13 @@ class ClientConnection {
     return true;
   }
 
-  /** Reads ahead while a request is answered, so a client that leaves is noticed. */
+  /** Reads ahead while a request is answered, so a client that leaves is noticed (see `expire`). */
   #watch(): void {
     if (this.#end - this.#start >= READ_AHEAD_BYTES) return;
     this.#fill().then((more) => {
-      if (more && (this.#phase === "busy" || this.#phase === "write")) this.#watch();
+      if (more && this.#watchable && (this.#phase === "busy" || this.#phase === "write")) {
+        this.#watch();
+      }
     });
   }
 

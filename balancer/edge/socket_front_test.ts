@@ -302,20 +302,66 @@ Deno.test("socket front: answers framed for the client: chunked, close-delimited
 
 Deno.test("socket front: a client that leaves aborts its request's signal", async () => {
   let signal: Abort | undefined;
-  const answered = Promise.withResolvers<void>();
+  const gaveUp = Promise.withResolvers<void>(); // (so that a failure does not hang the test)
   await using t = await frontWith({}, async (r) => {
     signal = r.signal;
-    await new Promise<void>((resolve) => r.signal.onAbort(resolve));
-    answered.resolve();
+    await Promise.race([new Promise<void>((resolve) => r.signal.onAbort(resolve)), gaveUp.promise]);
     return ok("late");
   });
   const client = await RawClient.open(t.port);
   await client.send("GET /wait HTTP/1.1\r\nHost: a\r\n\r\n");
   await waitFor(() => signal !== undefined, "the request reached the proxy");
   await client.close();
-  await answered.promise;
-  assert.equal(signal!.aborted, true);
+  try {
+    // Noticed by the read-ahead a sweep starts (every 100 ms): within two sweeps, bounded here
+    // generously.
+    await waitFor(() => signal!.aborted, "the request's signal aborted", 2_000);
+  } finally {
+    gaveUp.resolve();
+  }
   assert.equal(t.seen.length, 1);
+});
+
+Deno.test("socket front: a quick request starts no read-ahead; one still busy at a sweep does", async () => {
+  // A read issued while the client has nothing to send waits in the reactor and costs a
+  // wake-up; after a quick answer, the read for the next request mostly finds it there.
+  const release = Promise.withResolvers<void>();
+  let reads = 0;
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const accept = listener.accept.bind(listener);
+  listener.accept = async () => {
+    const conn = await accept();
+    const read = conn.read.bind(conn);
+    conn.read = (buffer) => {
+      reads++;
+      return read(buffer);
+    };
+    return conn;
+  };
+  const readsWhenProxied: number[] = [];
+  await using t = await frontWith({}, async (r) => {
+    readsWhenProxied.push(reads);
+    if (r.target === "/slow") await release.promise;
+    return ok("done");
+  }, listener);
+  const client = await RawClient.open(t.port);
+  for (let i = 1; i <= 3; i++) {
+    await client.send("GET /quick HTTP/1.1\r\nHost: a\r\n\r\n");
+    await waitFor(() => client.received.split("done").length === i + 1, `answer ${i}`);
+  }
+  // While each was answered, only the read that brought it had been made; the next read came
+  // after its answer.
+  assert.deepEqual(readsWhenProxied, [1, 2, 3]);
+  assert.equal(reads, 4);
+  await client.send("GET /slow HTTP/1.1\r\nHost: a\r\n\r\n");
+  try {
+    // (The read waiting for the next request brought this one; the sweep starts one more.)
+    await waitFor(() => reads === 5, "a sweep started the read-ahead", 2_000);
+  } finally {
+    release.resolve();
+  }
+  await waitFor(() => client.received.split("done").length === 5, "the slow answer");
+  await client.close();
 });
 
 Deno.test("socket front: shutdown closes idle connections and lets a busy one finish its answer", async () => {
