@@ -4,7 +4,9 @@
  * more than routing the request. Here each deadline is an entry in a set, and one timer is
  * armed for the earliest: when it fires, it expires what is due and re-arms for the next.
  * Timeouts mostly end by being removed (the answer came), and then cost a set insertion and
- * deletion.
+ * deletion. The timer is not cleared when the set empties (between two requests, often, under
+ * a light load: clearing and arming it again each time cost 5 µs a request): it is unref'd, so
+ * it keeps no process waiting, and when it fires with nothing due it is simply not re-armed.
  *
  * @module
  */
@@ -37,7 +39,7 @@ export class Deadlines {
     return this.#items.size;
   }
 
-  /** Whether its timer is armed: while items wait, and never once none does. */
+  /** Whether its timer is armed (while items wait, and possibly a while after; unref'd). */
   get armed(): boolean {
     return this.#timer !== undefined;
   }
@@ -48,19 +50,17 @@ export class Deadlines {
     if (item.deadline < this.#armedAt) this.#arm(item.deadline);
   }
 
-  /** Stops `item`'s clock. The timer stays armed while other items wait (it re-arms itself). */
+  /** Stops `item`'s clock. The timer stays armed; it re-arms itself only while items wait. */
   delete(item: Expiring): void {
-    if (!this.#items.delete(item) || this.#items.size > 0) return;
-    // None left: nothing keeps the process (or a test) waiting for a timer.
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
-    this.#armedAt = Infinity;
+    this.#items.delete(item);
   }
 
   #arm(at: number): void {
     clearTimeout(this.#timer);
     this.#armedAt = at;
     this.#timer = setTimeout(() => this.#fire(), Math.max(0, at - this.#now()));
+    // Items waiting are requests in flight, whose sockets keep the process alive anyway.
+    Deno.unrefTimer(this.#timer);
   }
 
   #fire(): void {

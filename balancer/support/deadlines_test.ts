@@ -24,7 +24,7 @@ Deno.test("deadlines: an item expires once, not before its deadline", async () =
   assert.equal(log.length, 1, "expired once");
 });
 
-Deno.test("deadlines: a deleted item never expires, and the last delete stops the timer", async () => {
+Deno.test("deadlines: a deleted item never expires; a timer left armed keeps nobody waiting", async () => {
   const deadlines = new Deadlines();
   const start = performance.now();
   const log: [string, number][] = [];
@@ -35,12 +35,49 @@ Deno.test("deadlines: a deleted item never expires, and the last delete stops th
   deadlines.delete(a);
   await waitFor(() => log.length === 1, "b expired");
   assert.deepEqual(log.map(([name]) => name), ["b"]);
-  deadlines.add(a);
+  const c = item(performance.now(), 30, log, "c");
+  deadlines.add(c);
   assert.equal(deadlines.armed, true);
-  deadlines.delete(a);
-  // No timer is left armed to keep the process waiting.
+  deadlines.delete(c);
   assert.equal(deadlines.size, 0);
-  assert.equal(deadlines.armed, false);
+  // The timer stays armed (re-arming it for every request cost more than the request's
+  // routing); it fires with nothing due and is not armed again.
+  assert.equal(deadlines.armed, true);
+  await waitFor(() => !deadlines.armed, "the timer fired with nothing due");
+  assert.deepEqual(log.map(([name]) => name), ["b"]);
+  // A timer still armed at the end of a test would fail it (the op sanitizer) unless unref'd.
+  deadlines.add(item(performance.now(), 60_000, log, "d"));
+});
+
+Deno.test("deadlines: adding and deleting later deadlines never re-arms the timer, even as the set empties", () => {
+  let arms = 0;
+  const original = globalThis.setTimeout;
+  globalThis.setTimeout = ((handler: () => void, ms?: number) => {
+    arms++;
+    return original(handler, ms);
+  }) as typeof setTimeout;
+  try {
+    const deadlines = new Deadlines();
+    const now = performance.now();
+    const log: [string, number][] = [];
+    const long = item(now, 60_000, log, "long");
+    deadlines.add(long);
+    for (let i = 0; i < 100; i++) {
+      const short = item(now, 61_000, log, `r${i}`);
+      deadlines.add(short);
+      deadlines.delete(short);
+    }
+    // Nor when the set empties between two requests.
+    deadlines.delete(long);
+    for (let i = 0; i < 100; i++) {
+      const r = item(now, 61_000 + i, log, `s${i}`);
+      deadlines.add(r);
+      deadlines.delete(r);
+    }
+    assert.equal(arms, 1);
+  } finally {
+    globalThis.setTimeout = original;
+  }
 });
 
 Deno.test("deadlines: an earlier deadline added after a later one fires first, at its time", async () => {
@@ -82,4 +119,18 @@ Deno.test("deadlines: an item added by an expiring one is served too", async () 
   });
   await waitFor(() => log.length === 2, "both expired");
   assert.deepEqual(log.map(([name]) => name), ["first", "second"]);
+});
+
+Deno.test("deadlines: a waiting item does not keep the process alive by itself", async () => {
+  // (A request in flight has sockets that do; a timer left armed after the last one must not.)
+  const code = `import { Deadlines } from ${JSON.stringify(import.meta.resolve("./deadlines.ts"))};
+    new Deadlines().add({ deadline: performance.now() + 20_000, expire() {} });`;
+  const started = performance.now();
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["eval", "--no-config", code],
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+  assert.ok(performance.now() - started < 10_000, "the process ended long before the deadline");
 });
