@@ -11,7 +11,7 @@
 import { Abort } from "./abort.ts";
 import { Deadlines } from "./deadlines.ts";
 import { pooledCopy } from "./pooled_copy.ts";
-import { WriteBuffer } from "../http1/mod.ts";
+import { WriteBuffer, writeLatin1 } from "../http1/mod.ts";
 
 const deadlines = new Deadlines();
 // One entry stays, as under load: the shared timer stays armed, as it does then.
@@ -79,6 +79,13 @@ Deno.bench("framing: head + body in a new Uint8Array", { group: "frame", baselin
   const out = new Uint8Array(head.length + body.length);
   encoder.encodeInto(head, out);
   out.set(body, head.length);
+});
+const into = new Uint8Array(4096);
+Deno.bench("head bytes: TextEncoder.encodeInto", { group: "latin1", baseline: true }, () => {
+  encoder.encodeInto(head, into.subarray(0, head.length));
+});
+Deno.bench("head bytes: writeLatin1 (a charCodeAt loop)", { group: "latin1" }, () => {
+  writeLatin1(head, into, 0);
 });
 const out = new WriteBuffer();
 Deno.bench("framing: WriteBuffer.frame (a view of the connection's buffer)", {

@@ -20,6 +20,7 @@ import {
   startNginx,
   startRelayProbe,
   startRinglb,
+  startStrictProbe,
   versions,
 } from "./peers.ts";
 import { treeCpuTime, treeRssKiB } from "./proc_stats.ts";
@@ -35,7 +36,16 @@ const LOAD_CPUS = "1";
  * connections, each pausing this long between requests (about 6,000 req/s offered).
  */
 /** What `--only` can name (all by default). */
-const TARGETS = ["ringlb", "ringlb-serve", "ringlb-2", "nginx", "haproxy", "direct", "probe"];
+const TARGETS = [
+  "ringlb",
+  "ringlb-serve",
+  "ringlb-2",
+  "nginx",
+  "haproxy",
+  "direct",
+  "probe",
+  "strict",
+];
 
 const LIGHT_CONNECTIONS = 16;
 const LIGHT_DELAY_MS = 2;
@@ -52,7 +62,8 @@ nginx-light haproxy) and skipped, with a note, when not.
   --ring NAME        ringlb's ring (maglev)
   --only LIST        targets, comma-separated: ringlb, ringlb-serve (--front serve),
                      ringlb-2 (2 workers on both CPUs), nginx, haproxy, direct, probe (the
-                     relay probe: the least a Deno relay does, a floor) (all)
+                     relay probe: the least a Deno relay does, a floor), strict (the probe
+                     with ringlb's strict parsing and header rewriting) (all)
   --soak             also 5 minutes of load on ringlb, sampling its memory (RSS drift)
   --high N           one more run per balancer with N connections (4000; 0: none)
   --slowloris N      N clients trickling a head that never ends while the normal load runs,
@@ -199,6 +210,11 @@ async function main(): Promise<number> {
     }
     if (wanted.includes("probe")) {
       const probe = await startRelayProbe(BALANCER_CPUS, 18095, ROOT);
+      started.push(probe);
+      targets.push(probe);
+    }
+    if (wanted.includes("strict")) {
+      const probe = await startStrictProbe(BALANCER_CPUS, 18096, ROOT);
       started.push(probe);
       targets.push(probe);
     }

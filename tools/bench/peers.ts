@@ -210,6 +210,22 @@ export function startRelayProbe(cpus: string, port: number, root: URL): Promise<
   ], port);
 }
 
+/**
+ * The strict probe (`strict_probe.ts`): the relay probe plus ringlb's strict parsing and header
+ * rewriting, in one async loop: the floor of a strict proxy on Deno.
+ */
+export function startStrictProbe(cpus: string, port: number, root: URL): Promise<Peer> {
+  return spawn("Deno strict probe (floor, strict)", cpus, [
+    Deno.execPath(),
+    "run",
+    "-q",
+    "--allow-net=127.0.0.1",
+    new URL("tools/bench/strict_probe.ts", root).pathname,
+    String(port),
+    ...BACKEND_PORTS.map(String),
+  ], port);
+}
+
 /** nginx: `hash $arg_id consistent`, one worker, upstream keep-alive sized per backend. */
 export async function startNginx(dir: string, cpus: string, port: number): Promise<Peer> {
   const conf = `${dir}/nginx-lb.conf`;
