@@ -14,9 +14,9 @@ import type { RoutingKey } from "../../ring/mod.ts";
 import {
   Abort,
   concatBytes,
+  type Deadline,
   Deadlines,
   errorMessage,
-  type Expiring,
   type LogFields,
   type Logger,
   rootMessage,
@@ -607,17 +607,13 @@ export function createProxy(
       // upload is not the replica's fault.
       let timedOut = false;
       let settled = false; // the attempt is over: a late upload end must not start the clock
-      let clock: Expiring | undefined;
+      let clock: Deadline | undefined;
       const startClock = (from = performance.now()) => {
         if (settled) return;
-        clock = {
-          deadline: from + tryMs,
-          expire() {
-            timedOut = true;
-            attempt.abort();
-          },
-        };
-        timeouts.add(clock);
+        clock = timeouts.add(from + tryMs, () => {
+          timedOut = true;
+          attempt.abort();
+        });
       };
       let sending = body;
       if (sending instanceof ReadableStream) {

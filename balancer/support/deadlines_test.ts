@@ -1,20 +1,23 @@
 import assert from "node:assert/strict";
-import { Deadlines, type Expiring } from "./deadlines.ts";
+import { type Deadline, Deadlines } from "./deadlines.ts";
 import { waitFor } from "../testing/mod.ts";
 
-/** An item that records when it expired (ms after `start`). */
-function item(start: number, afterMs: number, log: [string, number][], name: string): Expiring {
-  return {
-    deadline: start + afterMs,
-    expire: () => log.push([name, performance.now() - start]),
-  };
+/** Adds a deadline `afterMs` after `start` that records when it expired (ms after `start`). */
+function add(
+  deadlines: Deadlines,
+  start: number,
+  afterMs: number,
+  log: [string, number][],
+  name: string,
+): Deadline {
+  return deadlines.add(start + afterMs, () => log.push([name, performance.now() - start]));
 }
 
-Deno.test("deadlines: an item expires once, not before its deadline", async () => {
+Deno.test("deadlines: a deadline expires once, not before its time", async () => {
   const deadlines = new Deadlines();
   const start = performance.now();
   const log: [string, number][] = [];
-  deadlines.add(item(start, 40, log, "a"));
+  add(deadlines, start, 40, log, "a");
   await waitFor(() => log.length === 1, "a expired");
   assert.equal(log[0][0], "a");
   assert.ok(log[0][1] >= 39, `expired after ${log[0][1]} ms`); // (timers round to 1 ms)
@@ -24,19 +27,16 @@ Deno.test("deadlines: an item expires once, not before its deadline", async () =
   assert.equal(log.length, 1, "expired once");
 });
 
-Deno.test("deadlines: a deleted item never expires; a timer left armed keeps nobody waiting", async () => {
+Deno.test("deadlines: a deleted deadline never expires; a timer left armed keeps nobody waiting", async () => {
   const deadlines = new Deadlines();
   const start = performance.now();
   const log: [string, number][] = [];
-  const a = item(start, 30, log, "a");
-  const b = item(start, 40, log, "b");
-  deadlines.add(a);
-  deadlines.add(b);
+  const a = add(deadlines, start, 30, log, "a");
+  add(deadlines, start, 40, log, "b");
   deadlines.delete(a);
   await waitFor(() => log.length === 1, "b expired");
   assert.deepEqual(log.map(([name]) => name), ["b"]);
-  const c = item(performance.now(), 30, log, "c");
-  deadlines.add(c);
+  const c = add(deadlines, performance.now(), 30, log, "c");
   assert.equal(deadlines.armed, true);
   deadlines.delete(c);
   assert.equal(deadlines.size, 0);
@@ -47,7 +47,7 @@ Deno.test("deadlines: a deleted item never expires; a timer left armed keeps nob
   assert.deepEqual(log.map(([name]) => name), ["b"]);
 });
 
-Deno.test("deadlines: adding and deleting later deadlines never re-arms the timer, even as the set empties", () => {
+Deno.test("deadlines: adding and deleting later deadlines never re-arms the timer, even as the list empties", () => {
   let arms = 0;
   const original = globalThis.setTimeout;
   globalThis.setTimeout = ((handler: () => void, ms?: number) => {
@@ -58,20 +58,11 @@ Deno.test("deadlines: adding and deleting later deadlines never re-arms the time
     const deadlines = new Deadlines();
     const now = performance.now();
     const log: [string, number][] = [];
-    const long = item(now, 60_000, log, "long");
-    deadlines.add(long);
-    for (let i = 0; i < 100; i++) {
-      const short = item(now, 61_000, log, `r${i}`);
-      deadlines.add(short);
-      deadlines.delete(short);
-    }
-    // Nor when the set empties between two requests.
+    const long = add(deadlines, now, 60_000, log, "long");
+    for (let i = 0; i < 100; i++) deadlines.delete(add(deadlines, now, 61_000, log, `r${i}`));
+    // Nor when the list empties between two requests.
     deadlines.delete(long);
-    for (let i = 0; i < 100; i++) {
-      const r = item(now, 61_000 + i, log, `s${i}`);
-      deadlines.add(r);
-      deadlines.delete(r);
-    }
+    for (let i = 0; i < 100; i++) deadlines.delete(add(deadlines, now, 61_000 + i, log, `s${i}`));
     assert.equal(arms, 1);
   } finally {
     globalThis.setTimeout = original;
@@ -82,8 +73,8 @@ Deno.test("deadlines: an earlier deadline added after a later one fires first, a
   const deadlines = new Deadlines();
   const start = performance.now();
   const log: [string, number][] = [];
-  deadlines.add(item(start, 300, log, "late"));
-  deadlines.add(item(start, 30, log, "early"));
+  add(deadlines, start, 300, log, "late");
+  add(deadlines, start, 30, log, "early");
   await waitFor(() => log.length === 1, "the early one expired");
   assert.equal(log[0][0], "early");
   assert.ok(log[0][1] < 250, `the early one waited ${log[0][1]} ms`);
@@ -92,37 +83,57 @@ Deno.test("deadlines: an earlier deadline added after a later one fires first, a
   assert.ok(log[1][1] >= 299, `the late one expired after ${log[1][1]} ms`);
 });
 
-Deno.test("deadlines: many items with mixed deadlines each expire once, in deadline order", async () => {
+Deno.test("deadlines: many mixed deadlines each expire once, in order", async () => {
   const deadlines = new Deadlines();
   const start = performance.now();
   const log: [string, number][] = [];
   const afters = [50, 10, 30, 10, 70, 20, 60, 40];
-  afters.forEach((ms, i) => deadlines.add(item(start, ms, log, `${ms}:${i}`)));
+  afters.forEach((ms, i) => add(deadlines, start, ms, log, `${ms}:${i}`));
   await waitFor(() => log.length === afters.length, "all expired");
   const order = log.map(([name]) => Number(name.split(":")[0]));
   assert.deepEqual(order, [...order].sort((x, y) => x - y));
   for (const [name, at] of log) assert.ok(at >= Number(name.split(":")[0]) - 1, `${name} at ${at}`);
 });
 
-Deno.test("deadlines: an item added by an expiring one is served too", async () => {
+Deno.test("deadlines: a deadline added by an expiring one is served too", async () => {
   const deadlines = new Deadlines();
   const start = performance.now();
   const log: [string, number][] = [];
-  deadlines.add({
-    deadline: start + 10,
-    expire: () => {
-      log.push(["first", performance.now() - start]);
-      deadlines.add(item(start, 40, log, "second"));
-    },
+  deadlines.add(start + 10, () => {
+    log.push(["first", performance.now() - start]);
+    add(deadlines, start, 40, log, "second");
   });
   await waitFor(() => log.length === 2, "both expired");
   assert.deepEqual(log.map(([name]) => name), ["first", "second"]);
 });
 
-Deno.test("deadlines: a waiting item does not keep the process alive by itself", async () => {
+Deno.test("deadlines: an expiring one may delete others, due or not; each is told at most once", async () => {
+  const deadlines = new Deadlines();
+  const start = performance.now();
+  const log: [string, number][] = [];
+  // All four due at the same fire: the first deletes the second (due) and the last (not due).
+  let second: Deadline | undefined;
+  let last: Deadline | undefined;
+  deadlines.add(start + 20, () => {
+    log.push(["first", 0]);
+    deadlines.delete(second!);
+    deadlines.delete(last!);
+    deadlines.delete(second!); // (twice: nothing)
+  });
+  second = add(deadlines, start, 20, log, "second");
+  add(deadlines, start, 20, log, "third");
+  last = add(deadlines, start, 500, log, "last");
+  await waitFor(() => log.length >= 2, "the due ones expired");
+  assert.deepEqual(log.map(([name]) => name), ["first", "third"]);
+  assert.equal(deadlines.size, 0);
+  deadlines.delete(last); // (already deleted: nothing)
+  assert.equal(deadlines.size, 0);
+});
+
+Deno.test("deadlines: a waiting deadline does not keep the process alive by itself", async () => {
   // (A request in flight has sockets that do; a timer left armed after the last one must not.)
   const code = `import { Deadlines } from ${JSON.stringify(import.meta.resolve("./deadlines.ts"))};
-    new Deadlines().add({ deadline: performance.now() + 20_000, expire() {} });`;
+    new Deadlines().add(performance.now() + 20_000, () => {});`;
   const started = performance.now();
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["eval", "--no-config", code],

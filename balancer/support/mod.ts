@@ -17,7 +17,7 @@ export {
   silentLogger,
 } from "./logger.ts";
 export { Abort } from "./abort.ts";
-export { Deadlines, type Expiring } from "./deadlines.ts";
+export { type Deadline, Deadlines } from "./deadlines.ts";
 export { pooledCopy } from "./pooled_copy.ts";
 export {
   concatBytes,
