@@ -112,17 +112,16 @@ Deno.test("deadlines: an expiring one may delete others, due or not; each is tol
   const start = performance.now();
   const log: [string, number][] = [];
   // All four due at the same fire: the first deletes the second (due) and the last (not due).
-  let second: Deadline | undefined;
-  let last: Deadline | undefined;
+  // (The first one's expire runs at the fire, after `second` and `last` exist.)
   deadlines.add(start + 20, () => {
     log.push(["first", 0]);
-    deadlines.delete(second!);
-    deadlines.delete(last!);
-    deadlines.delete(second!); // (twice: nothing)
+    deadlines.delete(second);
+    deadlines.delete(last);
+    deadlines.delete(second); // (twice: nothing)
   });
-  second = add(deadlines, start, 20, log, "second");
+  const second = add(deadlines, start, 20, log, "second");
   add(deadlines, start, 20, log, "third");
-  last = add(deadlines, start, 500, log, "last");
+  const last = add(deadlines, start, 500, log, "last");
   await waitFor(() => log.length >= 2, "the due ones expired");
   assert.deepEqual(log.map(([name]) => name), ["first", "third"]);
   assert.equal(deadlines.size, 0);
