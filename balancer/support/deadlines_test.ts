@@ -69,6 +69,27 @@ Deno.test("deadlines: adding and deleting later deadlines never re-arms the time
   }
 });
 
+Deno.test("deadlines: one timer waits for a deadline, not a spin of zero-delay ones", async () => {
+  const delays: number[] = [];
+  const original = globalThis.setTimeout;
+  globalThis.setTimeout = ((handler: () => void, ms?: number) => {
+    delays.push(ms ?? 0);
+    return original(handler, ms);
+  }) as typeof setTimeout;
+  try {
+    const deadlines = new Deadlines();
+    const log: [string, number][] = [];
+    add(deadlines, performance.now(), 60, log, "a");
+    await waitFor(() => log.length === 1, "a expired");
+  } finally {
+    globalThis.setTimeout = original;
+  }
+  // (waitFor's own pauses are 5 ms timers: only the others are the deadlines'.)
+  const armed = delays.filter((ms) => ms !== 5);
+  assert.equal(armed.length, 1, `timers armed: ${armed}`);
+  assert.ok(armed[0] > 50, `armed for ${armed[0]} ms`);
+});
+
 Deno.test("deadlines: an earlier deadline added after a later one fires first, at its time", async () => {
   const deadlines = new Deadlines();
   const start = performance.now();

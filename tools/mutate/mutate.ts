@@ -29,7 +29,7 @@ interface Target {
 
 /**
  * The safety-critical files: retries and attempts, failure kinds, health, outlier detection, the
- * replica and its manager.
+ * replica and its manager, and the timer behind every response timeout.
  */
 export const TARGETS: readonly Target[] = [
   {
@@ -79,6 +79,10 @@ export const TARGETS: readonly Target[] = [
   {
     file: "balancer/upstream/upstream.ts",
     tests: ["balancer/upstream/upstream_test.ts", "balancer/proxy/proxy_test.ts"],
+  },
+  {
+    file: "balancer/support/deadlines.ts", // every try's response timeout
+    tests: ["balancer/support/deadlines_test.ts", "balancer/proxy/proxy_test.ts"],
   },
 ];
 
