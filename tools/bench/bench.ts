@@ -18,9 +18,8 @@ import {
   startBackends,
   startHaproxy,
   startNginx,
-  startRelayProbe,
+  startProbe,
   startRinglb,
-  startStrictProbe,
   versions,
 } from "./peers.ts";
 import { treeCpuTime, treeRssKiB } from "./proc_stats.ts";
@@ -209,12 +208,12 @@ async function main(): Promise<number> {
       targets.push(named);
     }
     if (wanted.includes("probe")) {
-      const probe = await startRelayProbe(BALANCER_CPUS, 18095, ROOT);
+      const probe = await startProbe("relay", BALANCER_CPUS, 18095, ROOT);
       started.push(probe);
       targets.push(probe);
     }
     if (wanted.includes("strict")) {
-      const probe = await startStrictProbe(BALANCER_CPUS, 18096, ROOT);
+      const probe = await startProbe("strict", BALANCER_CPUS, 18096, ROOT);
       started.push(probe);
       targets.push(probe);
     }

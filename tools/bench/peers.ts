@@ -197,30 +197,23 @@ export function startRinglb(
   ], port);
 }
 
-/** The relay probe (`relay_probe.ts`): the least a Deno relay does, as a floor. */
-export function startRelayProbe(cpus: string, port: number, root: URL): Promise<Peer> {
-  return spawn("Deno relay probe (floor)", cpus, [
-    Deno.execPath(),
-    "run",
-    "-q",
-    "--allow-net=127.0.0.1",
-    new URL("tools/bench/relay_probe.ts", root).pathname,
-    String(port),
-    ...BACKEND_PORTS.map(String),
-  ], port);
-}
-
 /**
- * The strict probe (`strict_probe.ts`): the relay probe plus ringlb's strict parsing and header
- * rewriting, in one async loop: the floor of a strict proxy on Deno.
+ * The probes, floors for ringlb on Deno: `relay` (`relay_probe.ts`), the least a Deno relay
+ * does; `strict` (`strict_probe.ts`), that plus ringlb's strict parsing and header rewriting.
  */
-export function startStrictProbe(cpus: string, port: number, root: URL): Promise<Peer> {
-  return spawn("Deno strict probe (floor, strict)", cpus, [
+export function startProbe(
+  kind: "relay" | "strict",
+  cpus: string,
+  port: number,
+  root: URL,
+): Promise<Peer> {
+  const name = kind === "relay" ? "Deno relay probe (floor)" : "Deno strict probe (floor, strict)";
+  return spawn(name, cpus, [
     Deno.execPath(),
     "run",
     "-q",
     "--allow-net=127.0.0.1",
-    new URL("tools/bench/strict_probe.ts", root).pathname,
+    new URL(`tools/bench/${kind}_probe.ts`, root).pathname,
     String(port),
     ...BACKEND_PORTS.map(String),
   ], port);

@@ -17,7 +17,7 @@ const LF = 0x0a;
 const ascii = new TextDecoder();
 
 /** Index just past the first CRLF CRLF in `buf[0, n)`, or -1. */
-function headEnd(buf: Uint8Array, n: number): number {
+export function headEnd(buf: Uint8Array, n: number): number {
   for (let i = 3; i < n; i++) {
     if (buf[i] === LF && buf[i - 1] === CR && buf[i - 2] === LF && buf[i - 3] === CR) return i + 1;
   }

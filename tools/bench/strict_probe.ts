@@ -24,6 +24,7 @@ import {
   WriteBuffer,
 } from "../../balancer/http1/mod.ts";
 import { connectionTokens, HOP_BY_HOP } from "../../balancer/upstream/mod.ts";
+import { headEnd } from "./relay_probe.ts";
 
 const VIA = "1.1 ringlb";
 
@@ -32,14 +33,6 @@ class Backend {
   readonly buffer = new Uint8Array(16 * 1024);
   readonly out = new WriteBuffer();
   constructor(readonly conn: Deno.TcpConn) {}
-}
-
-/** Index just past the first CRLF CRLF in `buf[0, n)`, or -1. */
-function headEnd(buf: Uint8Array, n: number): number {
-  for (let i = 3; i < n; i++) {
-    if (buf[i] === LF && buf[i - 1] === CR && buf[i - 2] === LF && buf[i - 3] === CR) return i + 1;
-  }
-  return -1;
 }
 
 /** Where the line from `from` ends (its CR), or `to`. */
