@@ -219,6 +219,30 @@ export function startProbe(
   ], port);
 }
 
+/** A server of `fairness.ts`: `listen` (JavaScript socket loops) or `serve` (`Deno.serve`). */
+export function startFairnessServer(
+  kind: "listen" | "serve",
+  cpus: string,
+  port: number,
+  busyUs: number,
+  root: URL,
+): Promise<Peer> {
+  const name = kind === "listen" ? "Deno.listen loop" : "Deno.serve";
+  return spawn(name, cpus, [
+    Deno.execPath(),
+    "run",
+    "-q",
+    "--allow-net=127.0.0.1",
+    new URL("tools/bench/fairness.ts", root).pathname,
+    "--serve",
+    kind,
+    "--port",
+    String(port),
+    "--busy-us",
+    String(busyUs),
+  ], port);
+}
+
 /** nginx: `hash $arg_id consistent`, one worker, upstream keep-alive sized per backend. */
 export async function startNginx(dir: string, cpus: string, port: number): Promise<Peer> {
   const conf = `${dir}/nginx-lb.conf`;
