@@ -9,6 +9,10 @@
  * percentiles hide (they count answers, and a starved connection gives few).
  *
  *     deno run -P=tools tools/bench/fairness.ts [--connections 1000] [--seconds 5] [--busy-us 40]
+ *         [--deno PATH]
+ *
+ * `--deno` runs the servers with another Deno binary (e.g. from `npm install deno@2.2.15`), to
+ * compare versions.
  *
  * Each server runs alone on CPU 0, wrk on CPU 1 (as `deno task bench` pins them), on
  * loopback only; both are stopped by pid. Issue #13: the socket front's high-connection row.
@@ -145,10 +149,24 @@ function row(name: string, rps: number, p50: number, p99: number, f: Fairness): 
     `${f.connections} | ${f.min} / ${f.p10} / ${f.p50} / ${f.p90} / ${f.max} | ${f.starved} |`;
 }
 
-const USAGE = `usage: fairness.ts [--connections N] [--seconds S] [--busy-us US]
+const USAGE = `usage: fairness.ts [--connections N] [--seconds S] [--busy-us US] [--deno PATH]
   --connections N  open connections (1000)
   --seconds S      length of each run (5)
-  --busy-us US     work per request, µs (40: about ringlb's)`;
+  --busy-us US     work per request, µs (40: about ringlb's)
+  --deno PATH      the Deno that runs the servers (this one)`;
+
+/** "deno 2.9.6" from `PATH --version`; throws when it cannot run or is not a deno. */
+async function denoVersion(path: string): Promise<string> {
+  let out: Deno.CommandOutput;
+  try {
+    out = await new Deno.Command(path, { args: ["--version"], stdout: "piped" }).output();
+  } catch (error) {
+    throw new Error(`--deno ${path}: ${(error as Error).message}`);
+  }
+  const first = new TextDecoder().decode(out.stdout).split("\n")[0];
+  if (!out.success || !first.startsWith("deno ")) throw new Error(`--deno ${path}: not a deno`);
+  return first.split(" ").slice(0, 2).join(" ");
+}
 
 function integer(text: string, name: string, min: number, max: number): number {
   const n = Number(text);
@@ -165,6 +183,7 @@ async function main(args: string[]): Promise<void> {
       connections: { type: "string", default: "1000" },
       seconds: { type: "string", default: "5" },
       "busy-us": { type: "string", default: "40" },
+      deno: { type: "string" },
       // (internal: the server subprocess)
       serve: { type: "string" },
       port: { type: "string" },
@@ -184,6 +203,8 @@ async function main(args: string[]): Promise<void> {
   for (const tool of ["wrk", "taskset"]) {
     if (!installed(tool)) throw new Error(`${tool} is needed (apt install ${tool})`);
   }
+  const deno = values.deno ?? Deno.execPath();
+  const version = await denoVersion(deno);
   const dir = await Deno.makeTempDir({ prefix: "ringlb-fairness-" });
   const script = `${dir}/ids.lua`;
   await Deno.writeTextFile(script, WRK_SCRIPT);
@@ -197,7 +218,7 @@ async function main(args: string[]): Promise<void> {
       console.error(`fairness: ${kind}, ${connections} connections, ${seconds} s`);
       let server: Peer | undefined;
       try {
-        server = await startFairnessServer(kind, "0", 18580, busyUs, root);
+        server = await startFairnessServer(kind, "0", 18580, busyUs, root, deno);
         const wrk = await runWrk({
           url: server.url,
           script,
@@ -207,7 +228,8 @@ async function main(args: string[]): Promise<void> {
           cpus: "1",
         });
         const counts = await fetchCounts(server.url, connections);
-        lines.push(row(server.name, wrk.rps, wrk.p50, wrk.p99, summarize(counts)));
+        const name = `${server.name}, ${version}`;
+        lines.push(row(name, wrk.rps, wrk.p50, wrk.p99, summarize(counts)));
       } finally {
         await server?.stop();
       }
@@ -218,7 +240,8 @@ async function main(args: string[]): Promise<void> {
   console.log(lines.join("\n"));
   console.log(
     `\nCommand: deno run -P=tools tools/bench/fairness.ts --connections ${connections} ` +
-      `--seconds ${seconds} --busy-us ${busyUs} (servers on CPU 0, wrk on CPU 1)`,
+      `--seconds ${seconds} --busy-us ${busyUs}${values.deno ? ` --deno ${deno}` : ""} ` +
+      "(servers on CPU 0, wrk on CPU 1)",
   );
 }
 

@@ -219,19 +219,24 @@ export function startProbe(
   ], port);
 }
 
-/** A server of `fairness.ts`: `listen` (JavaScript socket loops) or `serve` (`Deno.serve`). */
+/**
+ * A server of `fairness.ts`: `listen` (JavaScript socket loops) or `serve` (`Deno.serve`), run
+ * by the Deno at `deno` (this one by default: another version can be compared).
+ */
 export function startFairnessServer(
   kind: "listen" | "serve",
   cpus: string,
   port: number,
   busyUs: number,
   root: URL,
+  deno = Deno.execPath(),
 ): Promise<Peer> {
   const name = kind === "listen" ? "Deno.listen loop" : "Deno.serve";
   return spawn(name, cpus, [
-    Deno.execPath(),
+    deno,
     "run",
     "-q",
+    "--no-config", // (another version may not read this one's config or lockfile)
     "--allow-net=127.0.0.1",
     new URL("tools/bench/fairness.ts", root).pathname,
     "--serve",
