@@ -197,6 +197,25 @@ export function startRinglb(
   ], port);
 }
 
+/** `tools/bench/<script>` run by `deno` with loopback network only, `flags` before the script. */
+function startBenchScript(
+  name: string,
+  cpus: string,
+  port: number,
+  root: URL,
+  script: string,
+  args: string[],
+  { deno = Deno.execPath(), flags = [] as string[] } = {},
+): Promise<Peer> {
+  const path = new URL(`tools/bench/${script}`, root).pathname;
+  return spawn(
+    name,
+    cpus,
+    [deno, "run", "-q", ...flags, "--allow-net=127.0.0.1", path, ...args],
+    port,
+  );
+}
+
 /**
  * The probes, floors for ringlb on Deno: `relay` (`relay_probe.ts`), the least a Deno relay
  * does; `strict` (`strict_probe.ts`), that plus ringlb's strict parsing and header rewriting.
@@ -208,15 +227,10 @@ export function startProbe(
   root: URL,
 ): Promise<Peer> {
   const name = kind === "relay" ? "Deno relay probe (floor)" : "Deno strict probe (floor, strict)";
-  return spawn(name, cpus, [
-    Deno.execPath(),
-    "run",
-    "-q",
-    "--allow-net=127.0.0.1",
-    new URL(`tools/bench/${kind}_probe.ts`, root).pathname,
+  return startBenchScript(name, cpus, port, root, `${kind}_probe.ts`, [
     String(port),
     ...BACKEND_PORTS.map(String),
-  ], port);
+  ]);
 }
 
 /**
@@ -232,20 +246,12 @@ export function startFairnessServer(
   deno = Deno.execPath(),
 ): Promise<Peer> {
   const name = kind === "listen" ? "Deno.listen loop" : "Deno.serve";
-  return spawn(name, cpus, [
+  const args = ["--serve", kind, "--port", String(port), "--busy-us", String(busyUs)];
+  // (Another version may not read this one's config or lockfile.)
+  return startBenchScript(name, cpus, port, root, "fairness.ts", args, {
     deno,
-    "run",
-    "-q",
-    "--no-config", // (another version may not read this one's config or lockfile)
-    "--allow-net=127.0.0.1",
-    new URL("tools/bench/fairness.ts", root).pathname,
-    "--serve",
-    kind,
-    "--port",
-    String(port),
-    "--busy-us",
-    String(busyUs),
-  ], port);
+    flags: ["--no-config"],
+  });
 }
 
 /** nginx: `hash $arg_id consistent`, one worker, upstream keep-alive sized per backend. */
