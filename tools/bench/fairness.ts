@@ -24,9 +24,6 @@ import { parseArgs } from "node:util";
 import { installed, type Peer, startFairnessServer } from "./peers.ts";
 import { runWrk, WRK_SCRIPT } from "./wrk.ts";
 
-/** The two servers compared. */
-export type FairnessServer = "listen" | "serve";
-
 /** The spread of per-connection request counts. */
 export interface Fairness {
   /** Connections counted. */
