@@ -83,11 +83,21 @@ export async function serveProbe(listener: Deno.Listener, ports: number[]): Prom
   }
 }
 
-if (import.meta.main) {
-  const [port, ...backends] = Deno.args.map(Number);
+/**
+ * A probe's command line, `NAME PORT BACKEND_PORT...`: starts `serve` on 127.0.0.1:PORT, or
+ * prints the usage and exits 2 when the ports are not ports.
+ */
+export async function probeMain(
+  name: string,
+  args: string[],
+  serve: (listener: Deno.Listener, ports: number[]) => Promise<void>,
+): Promise<void> {
+  const [port, ...backends] = args.map(Number);
   if (!port || backends.length === 0 || [port, ...backends].some((p) => !(p > 0 && p < 65536))) {
-    console.error("usage: relay_probe.ts PORT BACKEND_PORT...");
+    console.error(`usage: ${name} PORT BACKEND_PORT...`);
     Deno.exit(2);
   }
-  await serveProbe(Deno.listen({ hostname: "127.0.0.1", port }), backends);
+  await serve(Deno.listen({ hostname: "127.0.0.1", port }), backends);
 }
+
+if (import.meta.main) await probeMain("relay_probe.ts", Deno.args, serveProbe);

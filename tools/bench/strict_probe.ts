@@ -24,7 +24,7 @@ import {
   WriteBuffer,
 } from "../../balancer/http1/mod.ts";
 import { connectionTokens, HOP_BY_HOP } from "../../balancer/upstream/mod.ts";
-import { headEnd } from "./relay_probe.ts";
+import { headEnd, probeMain } from "./relay_probe.ts";
 
 const VIA = "1.1 ringlb";
 
@@ -148,11 +148,4 @@ export async function serveStrictProbe(listener: Deno.Listener, ports: number[])
   }
 }
 
-if (import.meta.main) {
-  const [port, ...backends] = Deno.args.map(Number);
-  if (!port || backends.length === 0 || [port, ...backends].some((p) => !(p > 0 && p < 65536))) {
-    console.error("usage: strict_probe.ts PORT BACKEND_PORT...");
-    Deno.exit(2);
-  }
-  await serveStrictProbe(Deno.listen({ hostname: "127.0.0.1", port }), backends);
-}
+if (import.meta.main) await probeMain("strict_probe.ts", Deno.args, serveStrictProbe);
