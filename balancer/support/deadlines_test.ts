@@ -84,9 +84,11 @@ Deno.test("deadlines: one timer waits for a deadline, not a spin of zero-delay o
   } finally {
     globalThis.setTimeout = original;
   }
-  // (waitFor's own pauses are 5 ms timers: only the others are the deadlines'.)
+  // (waitFor's own pauses are 5 ms timers: only the others are the deadlines'.) A timer may
+  // fire up to a millisecond before `performance.now()` reaches its time (timers keep whole
+  // milliseconds): then one more is armed for the rest, under a millisecond. A spin arms dozens.
   const armed = delays.filter((ms) => ms !== 5);
-  assert.equal(armed.length, 1, `timers armed: ${armed}`);
+  assert.ok(armed.length === 1 || (armed.length === 2 && armed[1] < 1), `timers armed: ${armed}`);
   assert.ok(armed[0] > 50, `armed for ${armed[0]} ms`);
 });
 
